@@ -1,0 +1,227 @@
+// children.go owns turning the Config into the children fluxlit runs: their argv (uvicorn
+// and streamlit, or api_command / streamlit_command), ports, working directory, environment
+// contract and readiness probes. supervise.go runs them.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Supervision constants. Five failed starts in a minute is the point where a restart loop
+// only burns CPU: fluxlit then exits non-zero so systemd or Kubernetes decides. The stop
+// grace is the Python package's 5 s, well inside systemd's default 90 s stop timeout.
+const (
+	childCrashLimit  = 5
+	childCrashWindow = 60 * time.Second
+	childStopGrace   = 5 * time.Second
+)
+
+// childPlan is what run needs to know about the children: their specs and the upstream URLs
+// the gateway proxies to.
+type childPlan struct {
+	specs  []childSpec
+	apiURL string
+	uiURL  string
+}
+
+// planChildren decides which children to start: an upstream without a URL is run by fluxlit.
+func planChildren(cfg *Config, gatewayPort int, environ []string) (*childPlan, error) {
+	plan := &childPlan{}
+	if cfg.APIUpstream == "" {
+		spec, url, err := apiChildSpec(cfg, gatewayPort, environ)
+		if err != nil {
+			return nil, err
+		}
+		plan.specs = append(plan.specs, spec)
+		plan.apiURL = url
+	}
+	if cfg.StreamlitUpstream == "" {
+		spec, url, err := streamlitChildSpec(cfg, gatewayPort, environ)
+		if err != nil {
+			return nil, err
+		}
+		plan.specs = append(plan.specs, spec)
+		plan.uiURL = url
+	}
+	return plan, nil
+}
+
+func pickPort(fixed int) (int, error) {
+	if fixed > 0 {
+		return fixed, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("cannot find a free loopback port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// substituteArgv fills {host}, {port} and {root_path} in a user-given command.
+func substituteArgv(argv []string, port int, rootPath string) []string {
+	r := strings.NewReplacer("{host}", "127.0.0.1", "{port}", itoa(port), "{root_path}", rootPath)
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = r.Replace(a)
+	}
+	return out
+}
+
+func apiChildSpec(cfg *Config, gatewayPort int, environ []string) (childSpec, string, error) {
+	port, err := pickPort(cfg.APIPort)
+	if err != nil {
+		return childSpec{}, "", err
+	}
+	argv := []string{cfg.Python, "-m", "uvicorn", cfg.Target, "--host", "127.0.0.1", "--port", itoa(port),
+		"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header"}
+	if len(cfg.APICommand) > 0 {
+		argv = substituteArgv(cfg.APICommand, port, cfg.publicAPIMount())
+	}
+	base := "http://127.0.0.1:" + itoa(port)
+	spec := childSpec{
+		Name:  dispatchAPI,
+		Argv:  argv,
+		Dir:   cfg.ProjectDir,
+		Env:   childEnv(environ, childContract(cfg, gatewayPort), func(string) bool { return false }),
+		Ready: apiReadyProbe(base, cfg.APIHealthPath),
+	}
+	return spec, base, nil
+}
+
+func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSpec, string, error) {
+	port, err := pickPort(cfg.StreamlitPort)
+	if err != nil {
+		return childSpec{}, "", err
+	}
+	argv := []string{cfg.Python, "-m", "streamlit", "run", cfg.StreamlitScript,
+		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1",
+		"--browser.gatherUsageStats", "false"}
+	if cfg.RootPath != "" {
+		argv = append(argv, "--server.baseUrlPath", cfg.RootPath)
+	}
+	argv = append(argv, cfg.StreamlitRunCLIArgs...)
+	if len(cfg.StreamlitCommand) > 0 {
+		argv = substituteArgv(cfg.StreamlitCommand, port, cfg.RootPath)
+	}
+	base := "http://127.0.0.1:" + itoa(port)
+	deny := streamlitEnvDenied(cfg.ChildEnvDeny)
+	spec := childSpec{
+		Name:  dispatchStreamlit,
+		Argv:  argv,
+		Dir:   cfg.ProjectDir,
+		Env:   childEnv(environ, childContract(cfg, gatewayPort), deny),
+		Ready: httpReadyProbe(base + cfg.RootPath + "/_stcore/health"),
+	}
+	return spec, base, nil
+}
+
+// childContract is the environment both children receive (DESIGN §4).
+func childContract(cfg *Config, gatewayPort int) map[string]string {
+	return map[string]string{
+		"FLUXLIT_INTERNAL_API_BASE": cfg.internalAPIBase(gatewayPort),
+		"FLUXLIT_API_PREFIX":        cfg.APIMountPath,
+		"FLUXLIT_APP":               cfg.Target,
+	}
+}
+
+// streamlitEnvDenied returns the filter for the Streamlit child's environment: the
+// gateway's secrets stay with the gateway (a Streamlit script can print its environment).
+func streamlitEnvDenied(extra []string) func(string) bool {
+	return func(name string) bool {
+		if strings.HasPrefix(name, "FLUXLIT_JWT_") || strings.HasPrefix(name, "FLUXLIT_OIDC_") {
+			return true
+		}
+		if s, ok := strings.CutPrefix(name, "FLUXLIT_"); ok && isSecretSetting(strings.ToLower(s)) {
+			return true
+		}
+		for _, d := range extra {
+			if d == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// Readiness probes of children. Each attempt is short; the supervisor retries until its
+// ReadyTimeout.
+const childProbeTimeout = time.Second
+
+func httpReadyProbe(url string) func(ctx context.Context) error {
+	client := &http.Client{Timeout: childProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode < 200 || res.StatusCode > 299 {
+			return fmt.Errorf("GET %s: status %d", url, res.StatusCode)
+		}
+		return nil
+	}
+}
+
+func apiReadyProbe(base, healthPath string) func(ctx context.Context) error {
+	if healthPath != "" {
+		return httpReadyProbe(base + healthPath)
+	}
+	addr := strings.TrimPrefix(base, "http://")
+	return func(ctx context.Context) error {
+		d := net.Dialer{Timeout: childProbeTimeout}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// options are the supervisor's settings for this Config.
+func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childStatus)) supervisorOptions {
+	return supervisorOptions{
+		MaxBackoff:   seconds(cfg.RestartMaxBackoffS),
+		CrashLimit:   childCrashLimit,
+		CrashWindow:  childCrashWindow,
+		StopGrace:    childStopGrace,
+		ReadyTimeout: seconds(cfg.ChildReadyTimeoutS),
+		Log:          log,
+		OnChange:     onChange,
+	}
+}
+
+// describe is the children part of the debug banner.
+func (p *childPlan) describe() []string {
+	var lines []string
+	for _, s := range p.specs {
+		lines = append(lines, fmt.Sprintf("child %s: %s", s.Name, strings.Join(s.Argv, " ")))
+	}
+	if p.apiURL != "" {
+		lines = append(lines, "child api upstream: "+p.apiURL)
+	}
+	if p.uiURL != "" {
+		lines = append(lines, "child streamlit upstream: "+p.uiURL)
+	}
+	return lines
+}
+
+func (s *supervisor) has(name string) bool {
+	for _, st := range s.Status() {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
+}

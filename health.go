@@ -1,0 +1,179 @@
+// health.go owns <mount>/healthz and <mount>/readyz: liveness of the gateway itself, and
+// readiness of every configured upstream (Streamlit's /_stcore/health, the API's
+// api_health_path or a TCP connect), with a JSON detail per upstream.
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// probeTimeout bounds one readiness probe: orchestrators call readyz every few seconds with
+// a timeout of their own (Kubernetes: 1 s by default), so a probe must answer inside it.
+const probeTimeout = 800 * time.Millisecond
+
+// readiness answers the probes. A supervised child is judged by the supervisor first (a
+// child that is restarting is not ready even if its old port still answers).
+type readiness struct {
+	g        *gateway
+	client   *http.Client
+	supReady func(name string) (ready bool, state string) // nil when fluxlit runs no children
+	mu       sync.Mutex
+	last     map[string]string // last probe error per upstream, for the debug page
+}
+
+func newReadiness(g *gateway) *readiness {
+	return &readiness{g: g, last: map[string]string{}, client: &http.Client{
+		Timeout: probeTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+func (rd *readiness) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// upstreamState is one upstream's line in readyz: "ok", "not_configured", or what failed.
+func (rd *readiness) upstreamState(ctx context.Context, up *upstream) (state, detail string) {
+	if up == nil {
+		return "not_configured", ""
+	}
+	if rd.supReady != nil {
+		if ok, st := rd.supReady(up.name); !ok {
+			return st, up.name + " child is " + st
+		}
+	}
+	var err error
+	if up == rd.g.ui {
+		err = rd.probeHTTP(ctx, up, rd.g.rootPath+"/_stcore/health")
+	} else if rd.g.cfg.APIHealthPath != "" {
+		err = rd.probeHTTP(ctx, up, rd.g.cfg.APIHealthPath)
+	} else {
+		err = rd.probeTCP(ctx, up)
+	}
+	rd.mu.Lock()
+	if err != nil {
+		rd.last[up.name] = err.Error()
+	} else {
+		delete(rd.last, up.name)
+	}
+	rd.mu.Unlock()
+	if err != nil {
+		return "unavailable", err.Error()
+	}
+	return "ok", ""
+}
+
+func (rd *readiness) probeHTTP(ctx context.Context, up *upstream, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, up.target.String()+path, nil)
+	if err != nil {
+		return err
+	}
+	res, err := (&http.Client{Transport: up.transport, Timeout: probeTimeout, CheckRedirect: rd.client.CheckRedirect}).Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, unwrapURLError(err))
+	}
+	res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return fmt.Errorf("GET %s: status %d", path, res.StatusCode)
+	}
+	return nil
+}
+
+func (rd *readiness) probeTCP(ctx context.Context, up *upstream) error {
+	d := net.Dialer{Timeout: probeTimeout}
+	network, addr := "tcp", up.target.Host
+	if up.unixPath != "" {
+		network, addr = "unix", up.unixPath
+	} else if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, map[bool]string{true: "443", false: "80"}[up.target.Scheme == "https"])
+	}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func unwrapURLError(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		inner := u.Unwrap()
+		if inner == nil {
+			return err
+		}
+		if _, isOp := inner.(*net.OpError); isOp {
+			return inner
+		}
+		err = inner
+	}
+}
+
+// check probes both upstreams concurrently.
+func (rd *readiness) check(ctx context.Context) (ready bool, states, details map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	states, details = map[string]string{}, map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, up := range map[string]*upstream{"api": rd.g.api, "streamlit": rd.g.ui} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, detail := rd.upstreamState(ctx, up)
+			mu.Lock()
+			states[name] = st
+			if detail != "" {
+				details[name] = detail
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	ready = true
+	for _, st := range states {
+		if st != "ok" && st != "not_configured" {
+			ready = false
+		}
+	}
+	return ready, states, details
+}
+
+func (rd *readiness) serveReadyz(w http.ResponseWriter, r *http.Request) {
+	ready, states, details := rd.check(r.Context())
+	body := map[string]any{"status": "ready", "api": states["api"], "streamlit": states["streamlit"]}
+	status := http.StatusOK
+	if !ready {
+		body["status"] = "not_ready"
+		body["detail"] = details
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// lastErrors returns the last probe error per upstream (debug page).
+func (rd *readiness) lastErrors() map[string]string {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	out := make(map[string]string, len(rd.last))
+	for k, v := range rd.last {
+		out[k] = v
+	}
+	return out
+}
