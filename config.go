@@ -642,6 +642,9 @@ func validateConfig(c *Config) error {
 			return bad(u.name, err.Error())
 		}
 	}
+	if u, err := url.Parse(c.StreamlitUpstream); err == nil && strings.Trim(u.Path, "/") != "" {
+		return bad("streamlit_upstream", fmt.Sprintf("%q: give the origin only (http://host:port); Streamlit's base path comes from root_path", c.StreamlitUpstream))
+	}
 	if c.PublicBaseURL != "" {
 		if err := checkHTTPURL(c.PublicBaseURL); err != nil {
 			return bad("public_base_url", err.Error())

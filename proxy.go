@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -236,7 +235,9 @@ func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request, sub string, r
 		claims, aerr := g.auth.authorize(r, sub)
 		if aerr != nil {
 			g.obs.jwtRejected(aerr.Reason())
-			w.Header().Set("WWW-Authenticate", aerr.WWWAuthenticate())
+			if challenge := aerr.WWWAuthenticate(); challenge != "" {
+				w.Header().Set("WWW-Authenticate", challenge)
+			}
 			g.writeError(w, r, aerr.Status(), authErrorText(aerr.Status()), true)
 			return
 		}
@@ -324,18 +325,14 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 }
 
 // setForwarded writes X-Forwarded-For/Host/Proto/Prefix. A trusted peer's values are
-// believed and extended; anyone else's were already dropped (by httputil for the standard
-// names, here for the prefix and the underscore variants some servers fold into them).
+// believed and extended; every inbound forwarding header (including the underscore spellings
+// some servers fold into the dashed ones) is removed first, so nobody else's survive.
 func (g *gateway) setForwarded(in *http.Request, out http.Header, up *upstream) {
 	fi := g.forwardedInfo(in)
-	out.Del("X-Forwarded-Prefix")
-	out.Del("X-Forwarded-Port")
-	for k := range out {
-		if strings.HasPrefix(k, "X_") || strings.HasPrefix(k, "x_") {
-			delete(out, k)
-		}
+	fwdStripInbound(out)
+	if fi.XFF != "" {
+		out["X-Forwarded-For"] = []string{fi.XFF}
 	}
-	out["X-Forwarded-For"] = []string{fi.XFF}
 	out["X-Forwarded-Host"] = []string{fi.Host}
 	out["X-Forwarded-Proto"] = []string{fi.Proto}
 	prefix := fi.Prefix + g.rootPath
@@ -347,26 +344,10 @@ func (g *gateway) setForwarded(in *http.Request, out http.Header, up *upstream) 
 	}
 }
 
+// forwardedInfo is what fluxlit believes about the original request; with trust off (nil
+// list) that is the connection as it arrived.
 func (g *gateway) forwardedInfo(r *http.Request) forwardedInfo {
-	if g.trust == nil {
-		return untrustedForwarded(r)
-	}
 	return resolveForwarded(r, g.trust)
-}
-
-// untrustedForwarded is resolveForwarded for a gateway that trusts nobody: the peer is the
-// client and the request is taken as it arrived.
-func untrustedForwarded(r *http.Request) forwardedInfo {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, _ := netip.ParseAddr(host)
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	return forwardedInfo{ClientIP: ip.Unmap(), Proto: proto, Host: r.Host, XFF: host}
 }
 
 // streamlitSessionHeaders are what a browser session with Streamlit needs: content
@@ -414,9 +395,8 @@ func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
 func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstream, err error) {
 	rec, _ := w.(*accessRecord)
 	var tooLarge *http.MaxBytesError
-	lb, _ := r.Body.(*limitedBody)
 	switch {
-	case errors.As(err, &tooLarge) || (lb != nil && lb.exceeded):
+	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
 		g.bodyTooLarge(w, r, up)
 	case r.Context().Err() != nil:
 		// The client went away: nobody reads an answer, and it is not the upstream's fault.
@@ -469,9 +449,8 @@ func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, status int,
 // limit it fails the read, so the transport aborts the upstream request before its end: the
 // upstream never sees a complete request.
 type limitedBody struct {
-	rc       io.ReadCloser
-	left     int64
-	exceeded bool
+	rc   io.ReadCloser
+	left int64
 }
 
 var errBodyTooLarge = errors.New("fluxlit: request body exceeds gateway_max_proxy_request_body_bytes")
@@ -486,7 +465,6 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
 	if b.left < 0 {
-		b.exceeded = true
 		return 0, errBodyTooLarge
 	}
 	return n, err

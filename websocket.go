@@ -116,15 +116,19 @@ type tunnel struct {
 	clientR          *bufio.Reader
 	upstreamR        *bufio.Reader
 	maxMessage       int64
-	stopping         atomic.Bool
+	closeCode        atomic.Int32 // set to 1001 or 1009: the down pump sends it to the client
 	bytesUp          atomic.Int64 // client -> upstream
 	bytesDown        atomic.Int64 // upstream -> client
 	firstClose       atomic.Value // "client", "upstream" or "fluxlit"
 }
 
-func (t *tunnel) goAway() {
-	t.stopping.Store(true)
-	t.upstream.SetReadDeadline(time.Now()) // wake the down pump; it sends 1001 at a frame boundary
+func (t *tunnel) goAway() { t.closeClient(wsCloseGoingAway) }
+
+// closeClient asks the down pump to send code to the client at the next frame boundary,
+// waking it if it waits for upstream data.
+func (t *tunnel) closeClient(code int32) {
+	t.closeCode.CompareAndSwap(0, code)
+	t.upstream.SetReadDeadline(time.Now())
 }
 
 // serveWebSocket dials up, completes the upstream handshake, and only on its 101 hijacks the
@@ -269,17 +273,25 @@ func writeSwitchingProtocols(bw *bufio.Writer, res *http.Response, id string) er
 
 // relay copies both directions until either side ends, then closes both.
 func (t *tunnel) relay() {
-	done := make(chan string, 2)
-	go func() { done <- t.pumpUp() }()
-	go func() { done <- t.pumpDown() }()
+	type ended struct {
+		up   bool
+		side string
+	}
+	done := make(chan ended, 2)
+	go func() { done <- ended{true, t.pumpUp()} }()
+	go func() { done <- ended{false, t.pumpDown()} }()
 	first := <-done
-	t.firstClose.CompareAndSwap(nil, first)
-	// Give the other direction a moment to deliver a close frame in flight, then end.
+	t.firstClose.CompareAndSwap(nil, first.side)
+	// Pass the end on (half-close), then give the other direction a moment to deliver a
+	// close frame in flight before both connections are closed.
+	if first.up {
+		closeWrite(t.upstream)
+	} else {
+		closeWrite(t.client)
+	}
 	deadline := time.Now().Add(wsCloseLinger)
 	t.client.SetDeadline(deadline)
 	t.upstream.SetDeadline(deadline)
-	closeWrite(t.client)
-	closeWrite(t.upstream)
 	<-done
 	t.client.Close()
 	t.upstream.Close()
@@ -299,8 +311,8 @@ func (t *tunnel) pumpUp() string {
 		if errors.Is(err, errMessageTooBig) {
 			t.firstClose.CompareAndSwap(nil, "fluxlit")
 			writeCloseFrame(t.upstream, wsCloseTooBig, "message too big", true)
-			t.stopping.Store(true)
-			t.upstream.SetReadDeadline(time.Now())
+			t.closeClient(wsCloseTooBig)
+			return "fluxlit"
 		}
 		return "client"
 	}
@@ -320,11 +332,16 @@ func (t *tunnel) pumpUp() string {
 // pumpDown copies upstream frames to the client, frame by frame, so that a close 1001 (on
 // shutdown) or 1009 (size limit) can be written between two frames.
 func (t *tunnel) pumpDown() string {
-	err := copyFrames(t.client, t.upstreamR, t.maxMessage, &t.bytesDown, &t.stopping)
+	err := copyFrames(t.client, t.upstreamR, t.maxMessage, &t.bytesDown, &t.closeCode)
 	switch {
 	case errors.Is(err, errGoingAway):
 		t.firstClose.CompareAndSwap(nil, "fluxlit")
-		writeCloseFrame(t.client, wsCloseGoingAway, "server shutting down", false)
+		code := int(t.closeCode.Load())
+		reason := "server shutting down"
+		if code == wsCloseTooBig {
+			reason = "message too big"
+		}
+		writeCloseFrame(t.client, code, reason, false)
 	case errors.Is(err, errMessageTooBig):
 		t.firstClose.CompareAndSwap(nil, "fluxlit")
 		writeCloseFrame(t.client, wsCloseTooBig, "message too big", false)
@@ -338,16 +355,16 @@ var (
 )
 
 // copyFrames relays WebSocket frames from src to dst unchanged. It tracks message sizes
-// across continuation frames when limit > 0, and when stop is set and src's read deadline
-// fires between two frames it returns errGoingAway with nothing half-written.
-func copyFrames(dst io.Writer, src *bufio.Reader, limit int64, counter *atomic.Int64, stop *atomic.Bool) error {
+// across continuation frames when limit > 0, and when stop holds a close code and src's read
+// deadline fires between two frames it returns errGoingAway with nothing half-written.
+func copyFrames(dst io.Writer, src *bufio.Reader, limit int64, counter *atomic.Int64, stop *atomic.Int32) error {
 	var message int64
 	var hdr [14]byte
 	buf := proxyBufferPool.Get().(*[]byte)
 	defer proxyBufferPool.Put(buf)
 	for {
 		if _, err := src.Peek(2); err != nil {
-			if stop != nil && stop.Load() && isTimeout(err) && src.Buffered() < 2 {
+			if stop != nil && stop.Load() != 0 && isTimeout(err) && src.Buffered() < 2 {
 				return errGoingAway
 			}
 			return err

@@ -1,0 +1,587 @@
+package main
+
+// Integration tests of the gateway with external upstreams (issue #2): the real fluxlit
+// binary in front of a real uvicorn+FastAPI and a real Streamlit, on loopback. Where a test
+// needs to see exactly what reached an upstream, a Go httptest server stands in and the test
+// says so.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fluxlitProc is a running fluxlit binary.
+type fluxlitProc struct {
+	cmd  *exec.Cmd
+	port int
+	base string
+	log  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// allFluxlitLogs collects the output of every fluxlit process the suite ran, so that
+// TestNoSecretsInLogs can grep it.
+var allFluxlitLogs struct {
+	mu   sync.Mutex
+	logs []*syncBuffer
+}
+
+// startFluxlit runs the binary with args in dir (and env added to the test's environment)
+// and waits until healthz answers. It is stopped with SIGTERM at cleanup.
+func startFluxlit(t *testing.T, dir string, env []string, args ...string) *fluxlitProc {
+	t.Helper()
+	p := launchFluxlit(t, dir, env, args...)
+	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
+	return p
+}
+
+func launchFluxlit(t *testing.T, dir string, env []string, args ...string) *fluxlitProc {
+	t.Helper()
+	port := freePort(t)
+	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	full := append([]string{}, args...)
+	if !hasFlag(args, "--port") {
+		full = append(full, "--port", strconv.Itoa(port))
+	} else {
+		p.port = flagInt(args, "--port")
+		p.base = "http://127.0.0.1:" + strconv.Itoa(p.port)
+	}
+	p.cmd = exec.Command(fluxlitBinary(t), full...)
+	p.cmd.Dir = dir
+	p.cmd.Env = append(append(os.Environ(), "FLUXLIT_LOG_FORMAT=json"), env...)
+	p.cmd.Stdout = p.log
+	p.cmd.Stderr = p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start fluxlit: %v", err)
+	}
+	allFluxlitLogs.mu.Lock()
+	allFluxlitLogs.logs = append(allFluxlitLogs.logs, p.log)
+	allFluxlitLogs.mu.Unlock()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("fluxlit log:\n%s", p.log.String())
+		}
+	})
+	return p
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func flagInt(args []string, name string) int {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			n, _ := strconv.Atoi(args[i+1])
+			return n
+		}
+	}
+	return 0
+}
+
+// exitCode waits for the process to end and returns its exit code.
+func (p *fluxlitProc) exitCode(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("fluxlit still running after %v", within)
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatalf("wait: %v", p.err)
+	return -1
+}
+
+func waitHTTP(t *testing.T, url string, within time.Duration, p *fluxlitProc) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if p != nil {
+			select {
+			case <-p.done:
+				t.Fatalf("fluxlit exited before %s answered: %v\n%s", url, p.err, p.log.String())
+			default:
+			}
+		}
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode < 500 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer within %v", url, within)
+}
+
+func httpDo(t *testing.T, method, url string, hdr map[string]string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+func apiAppDir(t *testing.T) string {
+	dir, err := filepath.Abs("testdata/apps/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func uiScript(t *testing.T) string {
+	p, err := filepath.Abs("testdata/apps/ui/hello.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// realUpstreams starts uvicorn+FastAPI (told its root path /api, as DESIGN §5 asks of an
+// external API) and Streamlit with baseURLPath.
+func realUpstreams(t *testing.T, baseURLPath string) (api, ui string) {
+	requireIntegration(t, "streamlit")
+	requireIntegration(t, "fastapi")
+	api = startUvicorn(t, apiAppDir(t), "app:app", "--root-path", baseURLPath+"/api")
+	ui = strings.TrimSuffix(startStreamlit(t, uiScript(t), baseURLPath), baseURLPath)
+	return api, ui
+}
+
+func TestIntegrationGatewayRealUpstreams(t *testing.T) {
+	api, ui := realUpstreams(t, "")
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui)
+
+	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"Ada"`) {
+		t.Fatalf("/api/users: %d %s", res.StatusCode, body)
+	}
+	res, body = httpDo(t, "GET", p.base+"/api/echo?x=1", nil, nil)
+	var echo struct {
+		Path     string            `json:"path"`
+		RootPath string            `json:"root_path"`
+		Headers  map[string]string `json:"headers"`
+	}
+	json.Unmarshal(body, &echo)
+	if echo.Path != "/echo" && echo.Path != "/api/echo" {
+		t.Errorf("API saw path %q; want /echo (prefix stripped)", echo.Path)
+	}
+	if echo.RootPath != "/api" {
+		t.Errorf("API root_path %q; want /api", echo.RootPath)
+	}
+	if echo.Headers["x-forwarded-prefix"] != "/api" {
+		t.Errorf("API X-Forwarded-Prefix %q; want /api", echo.Headers["x-forwarded-prefix"])
+	}
+	res, body = httpDo(t, "GET", p.base+"/api/docs", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "swagger") || !strings.Contains(string(body), "/api/openapi.json") {
+		t.Fatalf("/api/docs: %d, want Swagger pointing at /api/openapi.json; got %.300s", res.StatusCode, body)
+	}
+	res, body = httpDo(t, "GET", p.base+"/api/openapi.json", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"/users"`) {
+		t.Errorf("/api/openapi.json through the gateway: %d %.200s", res.StatusCode, body)
+	}
+	res, _ = httpDo(t, "GET", p.base+"/docs", nil, nil)
+	if res.StatusCode != 307 || res.Header.Get("Location") != "/api/docs" {
+		t.Errorf("/docs: %d Location %q; want 307 /api/docs", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, body = httpDo(t, "GET", p.base+"/", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(strings.ToLower(string(body)), "<html") {
+		t.Errorf("/: %d %.200s; want Streamlit's page", res.StatusCode, body)
+	}
+	res, body = httpDo(t, "GET", p.base+"/_stcore/health", nil, nil)
+	if res.StatusCode != 200 || string(body) != "ok" {
+		t.Errorf("/_stcore/health: %d %q", res.StatusCode, body)
+	}
+	res, body = httpDo(t, "GET", p.base+"/api/readyz", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"ready"`) {
+		t.Errorf("readyz: %d %s", res.StatusCode, body)
+	}
+
+	hostPort := "127.0.0.1:" + strconv.Itoa(p.port)
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", "streamlit, tok")
+	h.Set("Origin", "http://"+hostPort)
+	c, wsRes, err := dialWS(t, "ws://"+hostPort+"/_stcore/stream", h)
+	if err != nil {
+		t.Fatalf("WebSocket: %v (%v)", err, wsRes)
+	}
+	defer c.Close()
+	if wsRes.StatusCode != 101 || wsRes.Header.Get("Sec-Websocket-Protocol") != "streamlit" {
+		t.Fatalf("handshake: %d protocol %q; want 101 streamlit", wsRes.StatusCode, wsRes.Header.Get("Sec-Websocket-Protocol"))
+	}
+	seen := streamlitSession(t, c, 20*time.Second)
+	if !containsAll(seen, "Hello fluxlit", "script_finished") {
+		t.Errorf("session through fluxlit: got %q; want the script's output and script_finished", seen)
+	}
+
+	h.Set("Origin", "http://evil.example")
+	_, wsRes, err = dialWS(t, "ws://"+hostPort+"/_stcore/stream", h)
+	if err == nil || wsRes == nil || wsRes.StatusCode != 403 {
+		t.Errorf("cross-origin WebSocket: %v; want Streamlit's 403 relayed", wsRes)
+	}
+}
+
+func containsAll(haystack []string, needles ...string) bool {
+	for _, n := range needles {
+		found := false
+		for _, h := range haystack {
+			if strings.Contains(h, n) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func TestIntegrationGatewayRootPath(t *testing.T) {
+	api, ui := realUpstreams(t, "/ui")
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui, "--root-path", "/ui")
+	res, body := httpDo(t, "GET", p.base+"/ui/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Linus") {
+		t.Fatalf("/ui/api/users: %d %s", res.StatusCode, body)
+	}
+	res, body = httpDo(t, "GET", p.base+"/ui/api/docs", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "/ui/api/openapi.json") {
+		t.Errorf("/ui/api/docs: %d %.300s; want openapi under /ui/api", res.StatusCode, body)
+	}
+	res, _ = httpDo(t, "GET", p.base+"/ui/", nil, nil)
+	if res.StatusCode != 200 {
+		t.Errorf("/ui/: %d; want Streamlit's page", res.StatusCode)
+	}
+	hostPort := "127.0.0.1:" + strconv.Itoa(p.port)
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", "streamlit, tok")
+	h.Set("Origin", "http://"+hostPort)
+	c, wsRes, err := dialWS(t, "ws://"+hostPort+"/ui/_stcore/stream", h)
+	if err != nil {
+		t.Fatalf("WebSocket under /ui: %v (%v)", err, wsRes)
+	}
+	defer c.Close()
+	if seen := streamlitSession(t, c, 20*time.Second); !containsAll(seen, "Hello fluxlit", "script_finished") {
+		t.Errorf("session under /ui: got %q", seen)
+	}
+}
+
+// goUpstream records what reached it. It stands in for an upstream where the test must see
+// the exact request (counted bodies, received headers), which FastAPI and Streamlit can't
+// report byte for byte.
+func goUpstream(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestIntegrationGatewayLimitsAndErrors(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api")
+	var mu sync.Mutex
+	complete := 0
+	counting := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			mu.Lock()
+			complete++
+			mu.Unlock()
+		}
+	})
+	dead := func() string {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer ln.Close()
+		return "http://" + ln.Addr().String()
+	}()
+
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", counting)
+	_ = p
+	// 413: declared and chunked, against the counting upstream behind a 1 KiB limit.
+	lim := startFluxlit(t, t.TempDir(), []string{"FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES=1024"},
+		"run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", counting)
+	res, _ := httpDo(t, "POST", lim.base+"/upload", nil, strings.NewReader(strings.Repeat("a", 2048)))
+	if res.StatusCode != 413 {
+		t.Errorf("Content-Length 2048 over 1024: got %d; want 413", res.StatusCode)
+	}
+	res, _ = httpDo(t, "POST", lim.base+"/upload", nil, io.MultiReader(strings.NewReader(strings.Repeat("a", 800)), strings.NewReader(strings.Repeat("b", 800))))
+	if res.StatusCode != 413 {
+		t.Errorf("chunked 1600 over 1024: got %d; want 413", res.StatusCode)
+	}
+	res, body := httpDo(t, "POST", lim.base+"/api/count", nil, strings.NewReader(strings.Repeat("a", 4096)))
+	if res.StatusCode != 413 || !strings.Contains(string(body), `"request_id"`) {
+		t.Errorf("API 413: %d %s; want JSON with request_id", res.StatusCode, body)
+	}
+	mu.Lock()
+	if complete != 0 {
+		t.Errorf("the upstream received %d complete over-limit requests; want 0", complete)
+	}
+	mu.Unlock()
+
+	// 502 within a second; WebSocket to a down upstream gets an HTTP error.
+	down := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", dead, "--streamlit-upstream", dead)
+	start := time.Now()
+	res, _ = httpDo(t, "GET", down.base+"/api/users", nil, nil)
+	if res.StatusCode != 502 || time.Since(start) > time.Second {
+		t.Errorf("down API: %d after %v; want 502 within a second", res.StatusCode, time.Since(start))
+	}
+	_, wsRes, err := dialWS(t, "ws://127.0.0.1:"+strconv.Itoa(down.port)+"/_stcore/stream", nil)
+	if err == nil || wsRes == nil || wsRes.StatusCode != 502 {
+		t.Errorf("WebSocket to a down upstream: %v; want 502, not 101", wsRes)
+	}
+
+	// 504 at the read timeout, against FastAPI's /slow.
+	slow := startFluxlit(t, t.TempDir(), []string{"FLUXLIT_GATEWAY_UPSTREAM_READ_TIMEOUT_S=0.5"},
+		"run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", counting)
+	start = time.Now()
+	res, _ = httpDo(t, "GET", slow.base+"/api/slow?s=3", nil, nil)
+	took := time.Since(start)
+	if res.StatusCode != 504 || took < 400*time.Millisecond || took > 2*time.Second {
+		t.Errorf("slow API: %d after %v; want 504 at about 0.5 s", res.StatusCode, took)
+	}
+}
+
+func TestIntegrationForwardedHeaders(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api")
+	seen := make(chan http.Header, 10)
+	ui := goUpstream(t, func(w http.ResponseWriter, r *http.Request) { seen <- r.Header.Clone() })
+
+	untrusted := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui)
+	trusted := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui,
+		"--proxy-headers", "--forwarded-allow-ips", "127.0.0.0/8")
+	echo := func(base string, hdr map[string]string) map[string]string {
+		_, body := httpDo(t, "GET", base+"/api/echo", hdr, nil)
+		var e struct {
+			Headers map[string]string `json:"headers"`
+		}
+		json.Unmarshal(body, &e)
+		return e.Headers
+	}
+	spoof := map[string]string{"X-Forwarded-For": "6.6.6.6", "Connection": "X-Foo", "X-Foo": "bar", "X-Request-ID": "trace-1"}
+	if h := echo(untrusted.base, spoof); strings.Contains(h["x-forwarded-for"], "6.6.6.6") || h["x-foo"] != "" || h["x-request-id"] != "trace-1" {
+		t.Errorf("untrusted peer: API saw XFF %q X-Foo %q id %q; want no 6.6.6.6, no X-Foo, id trace-1", h["x-forwarded-for"], h["x-foo"], h["x-request-id"])
+	}
+	if h := echo(trusted.base, spoof); h["x-forwarded-for"] != "6.6.6.6, 127.0.0.1" {
+		t.Errorf("trusted peer: API saw XFF %q; want \"6.6.6.6, 127.0.0.1\"", h["x-forwarded-for"])
+	}
+	res, _ := httpDo(t, "GET", untrusted.base+"/page", map[string]string{"Authorization": "Bearer abc", "X-Request-ID": "bad id"}, nil)
+	h := <-seen
+	if h.Get("Authorization") != "" {
+		t.Errorf("Streamlit received Authorization %q", h.Get("Authorization"))
+	}
+	if id := res.Header.Get("X-Request-Id"); id == "" || id != h.Get("X-Request-Id") {
+		t.Errorf("request id: response %q, upstream %q; want the same generated id", id, h.Get("X-Request-Id"))
+	}
+	// A raw CR LF inside the id splits the header on the wire: Go's server answers 400 and
+	// nothing reaches the upstream. validRequestID's table test covers the value itself.
+	raw, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(untrusted.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(raw, "GET /page HTTP/1.1\r\nHost: x\r\nX-Request-ID: bad\r\n\x1b[31m\r\n\r\n")
+	rawRes, err := http.ReadResponse(bufio.NewReader(raw), nil)
+	raw.Close()
+	if err != nil || rawRes.StatusCode != 400 {
+		t.Errorf("id with CR LF: %v %v; want 400", rawRes, err)
+	}
+	select {
+	case h := <-seen:
+		t.Errorf("the CR LF request reached the upstream with id %q", h.Get("X-Request-Id"))
+	case <-time.After(100 * time.Millisecond):
+	}
+	long := strings.Repeat("x", 500)
+	res, _ = httpDo(t, "GET", untrusted.base+"/page", map[string]string{"X-Request-ID": long}, nil)
+	<-seen
+	if id := res.Header.Get("X-Request-Id"); id == long || id == "" {
+		t.Errorf("500-character id kept: %d chars", len(id))
+	}
+}
+
+func TestIntegrationStreamingAndMemory(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api")
+	const gib = 1 << 30
+	chunk := bytes.Repeat([]byte("f"), 1<<20)
+	big := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(gib))
+		for i := 0; i < gib/len(chunk); i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", big)
+	res, err := http.Get(p.base + "/download")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if n != gib {
+		t.Fatalf("downloaded %d bytes; want 1 GiB", n)
+	}
+	if hwm := vmHWM(t, p.cmd.Process.Pid); hwm > 64<<20 {
+		t.Errorf("fluxlit peak RSS %d MiB after a 1 GiB download; want under 64 MiB", hwm>>20)
+	}
+
+	res, err = http.Get(p.base + "/api/sse?n=4&gap=0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	start := time.Now()
+	var arrivals []time.Duration
+	for len(arrivals) < 4 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("SSE read after %d events: %v", len(arrivals), err)
+		}
+		if strings.HasPrefix(line, "data:") {
+			arrivals = append(arrivals, time.Since(start))
+		}
+	}
+	for i := 1; i < len(arrivals); i++ {
+		if gap := arrivals[i] - arrivals[i-1]; gap < 150*time.Millisecond {
+			t.Errorf("events %d and %d arrived %v apart; want one by one (0.3 s)", i-1, i, gap)
+		}
+	}
+}
+
+// vmHWM reads a process's peak resident set size.
+func vmHWM(t *testing.T, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func TestIntegrationGracefulStop(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api")
+	ui := wsEchoUpstream(t, 0)
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui.URL)
+
+	_, br, wsRes := testDialWS(t, "127.0.0.1:"+strconv.Itoa(p.port), "/_stcore/stream", "", []byte("hello"))
+	if wsRes.StatusCode != 101 {
+		t.Fatalf("WebSocket: %d", wsRes.StatusCode)
+	}
+	testReadFrame(br)
+	slow := make(chan int, 1)
+	go func() {
+		res, err := http.Get(p.base + "/api/slow?s=1.5")
+		if err != nil {
+			slow <- -1
+			return
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	op, payload, err := testReadFrame(br)
+	if err != nil || op != 8 || len(payload) < 2 || binary.BigEndian.Uint16(payload) != 1001 {
+		t.Errorf("open WebSocket at SIGTERM: op %d %v %v; want close 1001", op, payload, err)
+	}
+	if code := <-slow; code != 200 {
+		t.Errorf("slow request in flight at SIGTERM: got %d; want 200", code)
+	}
+	if code := p.exitCode(t, 10*time.Second); code != 0 {
+		t.Errorf("exit code %d; want 0\n%s", code, p.log.String())
+	}
+}
+
+func TestIntegrationPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command(fluxlitBinary(t), "run", "--no-pidfile", "--port", strconv.Itoa(port),
+		"--api-upstream", "http://127.0.0.1:1", "--streamlit-upstream", "http://127.0.0.1:1")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v; want 1", err)
+	}
+	want := fmt.Sprintf("fluxlit: gateway_port %d is in use on 127.0.0.1 (another fluxlit? run \"fluxlit shutdown\", or choose --port)\n", port)
+	if string(out) != want {
+		t.Errorf("got %q; want %q", out, want)
+	}
+}

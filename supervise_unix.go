@@ -1,0 +1,62 @@
+//go:build unix
+
+// supervise_unix.go holds the Unix process control shared by Linux and the BSDs/macOS:
+// signalling a child's process group, stopping a pid for "fluxlit shutdown", and telling
+// whether a pid is alive.
+
+package main
+
+import (
+	"errors"
+	"syscall"
+)
+
+// childEnvFoldCase: Unix environment names are case-sensitive.
+const childEnvFoldCase = false
+
+// superviseSignalGroup sends SIGTERM (SIGKILL when force) to the process group led by pid.
+// The group, not the pid: `sh -c`, uvicorn workers and Streamlit's helpers are grandchildren
+// that a single-pid kill would orphan. A group that is already gone is not an error.
+func superviseSignalGroup(pid int, force bool) error {
+	sig := syscall.SIGTERM
+	if force {
+		sig = syscall.SIGKILL
+	}
+	if err := syscall.Kill(-pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// superviseKillLeftovers SIGKILLs whatever remains of the group after its leader was reaped.
+// The pgid cannot have been recycled while members remain (the kernel keeps the number
+// reserved), and with none left the kill finds nothing (ESRCH).
+func superviseKillLeftovers(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}
+
+// superviseSignalProcess stops one pid for "fluxlit shutdown": SIGTERM, or SIGKILL when
+// force. fluxlit itself then stops its children; its group may be the user's shell's.
+func superviseSignalProcess(pid int, force bool) error {
+	sig := syscall.SIGTERM
+	if force {
+		sig = syscall.SIGKILL
+	}
+	return syscall.Kill(pid, sig)
+}
+
+// superviseGone reports whether a signalling error means the process no longer exists.
+func superviseGone(err error) bool { return errors.Is(err, syscall.ESRCH) }
+
+// processAlive reports whether pid names a running process. EPERM means it exists but is
+// someone else's; a zombie (exited, not yet reaped) counts as gone.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	return !superviseIsZombie(pid)
+}
