@@ -432,6 +432,10 @@ func wsEchoUpstream(t testing.TB, reject int) *httptest.Server {
 			http.Error(w, "Cross origin websockets not allowed", reject)
 			return
 		}
+		if strings.HasSuffix(r.URL.Path, "/_stcore/health") {
+			io.WriteString(w, "ok") // readiness, as Streamlit answers it
+			return
+		}
 		key := r.Header.Get("Sec-Websocket-Key")
 		conn, brw, err := http.NewResponseController(w).Hijack()
 		if err != nil {

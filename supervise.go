@@ -105,14 +105,14 @@ const (
 
 // childStatus is a snapshot of one child for readiness, the debug page and metrics.
 type childStatus struct {
-	Name      string
-	State     childState
-	PID       int
-	Restarts  int // crash restarts and Restart calls
-	LastExit  string
-	StartedAt time.Time
-	Output    []string // last superviseOutputKeep lines, stdout and stderr interleaved
-	LastError string
+	Name      string     `json:"name"`
+	State     childState `json:"state"`
+	PID       int        `json:"pid"`
+	Restarts  int        `json:"restarts"` // crash restarts and Restart calls
+	LastExit  string     `json:"last_exit"`
+	StartedAt time.Time  `json:"started_at"`
+	Output    []string   `json:"output"` // last superviseOutputKeep lines, stdout and stderr interleaved
+	LastError string     `json:"last_error"`
 }
 
 // supervisorOptions tune the supervisor; zero fields take the defaults above.

@@ -13,7 +13,7 @@ PACKAGES=(
   # browser tests
   chromium chromium-driver
   # certificates, supervision tests, HTTP probes, the script's own needs
-  openssl systemd curl ca-certificates util-linux unzip
+  openssl systemd curl ca-certificates util-linux unzip python3-yaml procps
 )
 
 die() { echo "ci-install.sh: $*" >&2; exit 1; }

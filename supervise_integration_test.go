@@ -1,0 +1,426 @@
+package main
+
+// Integration tests of supervision (issue #3): "fluxlit run" starts a real uvicorn+FastAPI
+// and a real Streamlit, restarts them, stops them, and leaves no process behind.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// superviseStreamlitScript shows the users it fetched from the API through the gateway, and
+// writes its environment to env.json so the test can check the environment contract.
+const superviseStreamlitScript = `import json, os, urllib.request
+import streamlit as st
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "env.json"), "w") as f:
+    json.dump(dict(os.environ), f)
+base = os.environ["FLUXLIT_INTERNAL_API_BASE"]
+with urllib.request.urlopen(base + "/users", timeout=5) as r:
+    users = json.load(r)
+st.title("Users")
+for u in users:
+    st.write("user: " + u["name"])
+`
+
+// superviseProject writes a project directory: the test FastAPI app, the Streamlit script and
+// a fluxlit.toml naming the real Streamlit's interpreter.
+func superviseProject(t *testing.T, extraTOML string) string {
+	t.Helper()
+	requireIntegration(t, "streamlit")
+	requireIntegration(t, "fastapi")
+	dir := t.TempDir()
+	app, err := os.ReadFile(filepath.Join(apiAppDir(t), "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "app.py"), string(app))
+	writeFile(t, filepath.Join(dir, "streamlit_app.py"), superviseStreamlitScript)
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("python = %q\ntarget = \"app:app\"\nstreamlit_script = \"streamlit_app.py\"\ndebug = true\nrestart_max_backoff_s = 2\n%s", streamlitPython(t), extraTOML))
+	return dir
+}
+
+type debugChild struct {
+	Name     string   `json:"name"`
+	State    string   `json:"state"`
+	PID      int      `json:"pid"`
+	Restarts int      `json:"restarts"`
+	Output   []string `json:"output"`
+}
+
+func debugChildren(t *testing.T, base string) map[string]debugChild {
+	t.Helper()
+	res, err := http.Get(base + "/__fluxlit/debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var snap struct {
+		Children []debugChild `json:"children"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&snap); err != nil {
+		t.Fatalf("debug page: %v", err)
+	}
+	out := map[string]debugChild{}
+	for _, c := range snap.Children {
+		out[c.Name] = c
+	}
+	return out
+}
+
+func statusOf(t *testing.T, url string) int {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// waitStatus polls url until it answers want.
+func waitStatus(t *testing.T, url string, want int, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		if statusOf(t, url) == want {
+			return time.Since(start)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer %d within %v", url, want, within)
+	return 0
+}
+
+func sessionThrough(t *testing.T, p *fluxlitProc) []string {
+	t.Helper()
+	hostPort := "127.0.0.1:" + strconv.Itoa(p.port)
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", "streamlit")
+	h.Set("Origin", "http://"+hostPort)
+	c, res, err := dialWS(t, "ws://"+hostPort+"/_stcore/stream", h)
+	if err != nil {
+		t.Fatalf("WebSocket: %v (%v)", err, res)
+	}
+	defer c.Close()
+	return streamlitSession(t, c, 30*time.Second)
+}
+
+// groupGone reports whether no process of the group pgid remains (zombies count as gone:
+// PID 1 in this sandbox does not reap them).
+func groupGone(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
+		return true
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			_ = pid
+			return false
+		}
+	}
+	return true
+}
+
+func TestIntegrationSuperviseRun(t *testing.T) {
+	dir := superviseProject(t, `jwt_protect = ["/admin/*"]`+"\n")
+	secret := "FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("s", 40)
+	p := launchFluxlit(t, dir, []string{secret}, "run", "--no-pidfile")
+	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
+	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
+		t.Errorf("readyz while the children start: got %d; want 503", code)
+	}
+	took := waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	t.Logf("children ready after %v", took)
+	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Ada") {
+		t.Errorf("/api/users: %d %s", res.StatusCode, body)
+	}
+	if res, _ := httpDo(t, "GET", p.base+"/", nil, nil); res.StatusCode != 200 {
+		t.Errorf("/: %d", res.StatusCode)
+	}
+	seen := sessionThrough(t, p)
+	if !containsAll(seen, "user: Ada", "user: Linus", "script_finished") {
+		t.Errorf("session: got %q; want the users fetched through the gateway", seen)
+	}
+	var env map[string]string
+	data, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil || json.Unmarshal(data, &env) != nil {
+		t.Fatalf("env.json: %v", err)
+	}
+	if want := "http://127.0.0.1:" + strconv.Itoa(p.port) + "/api"; env["FLUXLIT_INTERNAL_API_BASE"] != want {
+		t.Errorf("FLUXLIT_INTERNAL_API_BASE %q; want %q", env["FLUXLIT_INTERNAL_API_BASE"], want)
+	}
+	if _, leaked := env["FLUXLIT_JWT_HS256_SECRET"]; leaked {
+		t.Errorf("the Streamlit child received FLUXLIT_JWT_HS256_SECRET")
+	}
+	if env["FLUXLIT_API_PREFIX"] != "/api" || env["FLUXLIT_APP"] != "app:app" {
+		t.Errorf("FLUXLIT_API_PREFIX %q FLUXLIT_APP %q", env["FLUXLIT_API_PREFIX"], env["FLUXLIT_APP"])
+	}
+}
+
+func TestIntegrationSuperviseCrashRestartAndStop(t *testing.T) {
+	dir := superviseProject(t, "")
+	pidfile := filepath.Join(dir, ".fluxlit.pid")
+	p := launchFluxlit(t, dir, nil, "run")
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	if _, err := os.Stat(pidfile); err != nil {
+		t.Fatalf("pidfile after ready: %v", err)
+	}
+	before := debugChildren(t, p.base)
+	ui, api := before["streamlit"], before["api"]
+	if ui.PID == 0 || api.PID == 0 {
+		t.Fatalf("children in the debug page: %+v", before)
+	}
+	syscall.Kill(ui.PID, syscall.SIGKILL)
+	waitStatus(t, p.base+"/api/readyz", 503, 5*time.Second)
+	res, _ := httpDo(t, "GET", p.base+"/", nil, nil)
+	if res.StatusCode == 503 && res.Header.Get("Retry-After") == "" {
+		t.Errorf("503 while Streamlit is down has no Retry-After")
+	}
+	back := waitStatus(t, p.base+"/api/readyz", 200, 60*time.Second)
+	t.Logf("Streamlit back after %v", back)
+	after := debugChildren(t, p.base)
+	if after["streamlit"].PID == ui.PID || after["streamlit"].Restarts < 1 {
+		t.Errorf("streamlit after kill: %+v; want a new pid and a restart counted", after["streamlit"])
+	}
+	if seen := sessionThrough(t, p); !containsAll(seen, "user: Ada") {
+		t.Errorf("session after restart: %q", seen)
+	}
+
+	// SIGTERM with a slow request in flight.
+	slow := make(chan int, 1)
+	go func() {
+		res, err := http.Get(p.base + "/api/slow?s=1.5")
+		if err != nil {
+			slow <- -1
+			return
+		}
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	groups := []int{after["streamlit"].PID, after["api"].PID}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := <-slow; code != 200 {
+		t.Errorf("slow request at SIGTERM: %d; want 200", code)
+	}
+	if code := p.exitCode(t, 30*time.Second); code != 0 {
+		t.Errorf("exit %d; want 0", code)
+	}
+	for _, pgid := range groups {
+		if !groupGone(pgid) {
+			t.Errorf("process group %d survived fluxlit's stop", pgid)
+		}
+	}
+	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
+		t.Errorf("pidfile still there after stop: %v", err)
+	}
+}
+
+func TestIntegrationSuperviseKill9LeavesNoChild(t *testing.T) {
+	dir := superviseProject(t, "")
+	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	kids := debugChildren(t, p.base)
+	p.cmd.Process.Kill()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && !(groupGone(kids["api"].PID) && groupGone(kids["streamlit"].PID)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for name, c := range kids {
+		if !groupGone(c.PID) {
+			t.Errorf("%s child (pid %d) survived kill -9 of fluxlit", name, c.PID)
+			syscall.Kill(-c.PID, syscall.SIGKILL)
+		}
+	}
+}
+
+func TestIntegrationSuperviseCrashLimit(t *testing.T) {
+	dir := superviseProject(t, `streamlit_command = ["sh", "-c", "echo doomed-child-output; exit 3"]`+"\n"+`child_ready_timeout_s = 5`+"\n")
+	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
+	code := p.exitCode(t, 60*time.Second)
+	if code == 0 {
+		t.Fatalf("exit 0 for a child that always crashes; want non-zero")
+	}
+	if log := p.log.String(); !strings.Contains(log, "streamlit") || !strings.Contains(log, "doomed-child-output") {
+		t.Errorf("log does not name the child and its last output:\n%s", log)
+	}
+}
+
+func TestIntegrationShutdownCommand(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	dir := t.TempDir()
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	ui := wsEchoUpstream(t, 0)
+	bin := fluxlitBinary(t)
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		return 0, string(out)
+	}
+	if code, out := run("shutdown"); code != 2 {
+		t.Errorf("shutdown without a pidfile: %d %q; want 2", code, out)
+	}
+	p := startFluxlit(t, dir, nil, "run", "--api-upstream", api, "--streamlit-upstream", ui.URL)
+	waitStatus(t, p.base+"/api/readyz", 200, 10*time.Second)
+	second := launchFluxlit(t, dir, nil, "run", "--api-upstream", api, "--streamlit-upstream", ui.URL)
+	if code := second.exitCode(t, 10*time.Second); code != 1 || !strings.Contains(second.log.String(), "another fluxlit") {
+		t.Errorf("second instance with a live pidfile: exit %d %q; want 1 with a hint", code, second.log.String())
+	}
+	if code, out := run("shutdown", "--wait", "10"); code != 0 {
+		t.Errorf("shutdown: %d %q; want 0", code, out)
+	}
+	if code := p.exitCode(t, 10*time.Second); code != 0 {
+		t.Errorf("fluxlit after shutdown: exit %d", code)
+	}
+	writeFile(t, filepath.Join(dir, ".fluxlit.pid"), "999999\n")
+	if code, out := run("shutdown"); code != 0 {
+		t.Errorf("shutdown with a stale pidfile: %d %q; want 0 (removed)", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".fluxlit.pid")); !os.IsNotExist(err) {
+		t.Errorf("stale pidfile not removed")
+	}
+}
+
+func TestIntegrationSystemdNotify(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	ui := wsEchoUpstream(t, 0)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := launchFluxlit(t, t.TempDir(), []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"},
+		"run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", ui.URL)
+	var msgs []string
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(10 * time.Second)
+	stopped := false
+	for time.Now().Before(deadline) {
+		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		n, err := conn.Read(buf)
+		if err != nil {
+			continue
+		}
+		msgs = append(msgs, string(buf[:n]))
+		if countPrefix(msgs, "WATCHDOG=1") >= 2 && !stopped {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			stopped = true
+		}
+		if strings.Contains(string(buf[:n]), "STOPPING=1") {
+			break
+		}
+	}
+	ready := indexPrefix(msgs, "READY=1")
+	if ready < 0 || countPrefix(msgs, "WATCHDOG=1") < 2 || indexPrefix(msgs, "STOPPING=1") < ready {
+		t.Errorf("notify messages %q; want READY=1, then WATCHDOG=1 pings, then STOPPING=1", msgs)
+	}
+	if indexPrefix(msgs, "WATCHDOG=1") < ready {
+		t.Errorf("WATCHDOG before READY: %q", msgs)
+	}
+}
+
+func countPrefix(msgs []string, prefix string) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func indexPrefix(msgs []string, prefix string) int {
+	for i, m := range msgs {
+		if strings.HasPrefix(m, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestIntegrationDevReload(t *testing.T) {
+	dir := superviseProject(t, "")
+	p := launchFluxlit(t, dir, nil, "dev", "--no-pidfile")
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	before := debugChildren(t, p.base)
+	appPath := filepath.Join(dir, "app.py")
+	data, _ := os.ReadFile(appPath)
+	os.WriteFile(appPath, append(data, []byte("\n# edited\n")...), 0o644)
+	deadline := time.Now().Add(30 * time.Second)
+	var after map[string]debugChild
+	for time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		after = debugChildren(t, p.base)
+		if after["api"].PID != before["api"].PID && after["api"].State == "ready" {
+			break
+		}
+	}
+	if after["api"].PID == before["api"].PID {
+		t.Fatalf("API child not restarted after editing app.py: %+v", after["api"])
+	}
+	if after["streamlit"].PID != before["streamlit"].PID {
+		t.Errorf("Streamlit restarted with --reload-scope gateway: %d -> %d", before["streamlit"].PID, after["streamlit"].PID)
+	}
+}
+
+func TestIntegrationDevReloadFull(t *testing.T) {
+	dir := superviseProject(t, "")
+	p := launchFluxlit(t, dir, nil, "dev", "--no-pidfile", "--reload-scope", "full")
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	before := debugChildren(t, p.base)
+	appPath := filepath.Join(dir, "app.py")
+	data, _ := os.ReadFile(appPath)
+	os.WriteFile(appPath, append(data, []byte("\n# edited\n")...), 0o644)
+	deadline := time.Now().Add(60 * time.Second)
+	var after map[string]debugChild
+	for time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		after = debugChildren(t, p.base)
+		if after["api"].PID != before["api"].PID && after["streamlit"].PID != before["streamlit"].PID &&
+			after["api"].State == "ready" && after["streamlit"].State == "ready" {
+			return
+		}
+	}
+	t.Fatalf("--reload-scope full: before %+v after %+v; want both restarted", before, after)
+}
+
+func TestReloadScopeInvalidExits2(t *testing.T) {
+	cmd := exec.Command(fluxlitBinary(t), "dev", "--reload-scope", "partial")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v; want 2", err)
+	}
+	want := "fluxlit: flag --reload-scope: reload_scope: \"partial\" is not one of gateway, full\n"
+	if string(out) != want {
+		t.Errorf("got %q; want %q", out, want)
+	}
+}
