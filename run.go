@@ -117,6 +117,9 @@ func (r *runner) run() int {
 	served := make(chan error, 1)
 	go func() { served <- r.srv.Serve(ln) }()
 	metricsSrv := r.serveMetricsListener()
+	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
+		r.log.Warn("configuration: " + w)
+	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
 		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
 
