@@ -379,9 +379,9 @@ func readConfigFile(path string, explicit bool, raw map[string]rawValue, cfg *Co
 		key := strings.TrimPrefix(e.Key, "tool.fluxlit.")
 		where := fmt.Sprintf("%s:%d", name, e.Line)
 		if _, ok := settingsByName[key]; !ok {
-			return &configError{Where: where, Msg: unknownKeyMessage(e.Key)}
+			return &configError{Where: where, Msg: unknownKeyMessage(key)}
 		}
-		raw[key] = rawValue{value: e.Value, source: where, where: where}
+		raw[key] = rawValue{value: tomlTyped{e.Value}, source: where, where: where}
 	}
 	return nil
 }
@@ -485,10 +485,12 @@ func parseSettingValue(s *setting, value any) (any, error) {
 	var out any
 	var err error
 	switch val := value.(type) {
+	case tomlTyped:
+		out, err = convertTOMLValue(s, val.v)
 	case string:
 		out, err = parseSettingString(s, val)
 	default:
-		out, err = convertTOMLValue(s, val)
+		return nil, fmt.Errorf("unsupported value %v", value)
 	}
 	if err != nil {
 		return nil, err
@@ -550,8 +552,16 @@ func parseList(val string) ([]string, error) {
 	return items, nil
 }
 
+// tomlTyped marks a value that came from fluxlit.toml: it keeps its TOML type, so a quoted
+// "8000" for an integer setting is an error rather than a string parsed like the environment.
+type tomlTyped struct{ v any }
+
 func convertTOMLValue(s *setting, val any) (any, error) {
 	switch s.kind {
+	case kindString:
+		if str, ok := val.(string); ok {
+			return str, nil
+		}
 	case kindInt:
 		if n, ok := val.(int64); ok {
 			return n, nil
@@ -570,6 +580,9 @@ func convertTOMLValue(s *setting, val any) (any, error) {
 			return b, nil
 		}
 	case kindList:
+		if str, ok := val.(string); ok {
+			return []string{str}, nil // one value for a list setting: jwt_audience = "api"
+		}
 		if arr, ok := val.([]any); ok {
 			items := make([]string, 0, len(arr))
 			for _, item := range arr {

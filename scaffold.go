@@ -1,0 +1,130 @@
+// scaffold.go owns "fluxlit new NAME": it writes the project skeleton embedded from
+// scaffold/ (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py) into a new
+// folder. examples/hello holds the same files; a test keeps the two identical.
+
+package main
+
+import (
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed scaffold
+var scaffoldFS embed.FS
+
+// scaffoldRoot is the embedded folder whose files become the project.
+const scaffoldRoot = "scaffold"
+
+func newCommand(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	if err := fset.Parse(args); err != nil {
+		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	}
+	if fset.NArg() != 1 {
+		return usageError(stderr, errors.New("fluxlit new: expected one argument NAME, the folder to create (fluxlit new myapp)"))
+	}
+	name := fset.Arg(0)
+	if err := scaffoldCheckName(name); err != nil {
+		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	}
+	written, err := scaffoldWrite(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "fluxlit new: %v\n", err)
+		return 1
+	}
+	for _, f := range written {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
+	fmt.Fprintf(stdout, "Created %s/ — run: cd %s && fluxlit dev\n", name, name)
+	return 0
+}
+
+// scaffoldCheckName rejects what cannot be a folder name given on purpose: empty, a flag
+// lookalike, control characters.
+func scaffoldCheckName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("NAME must not be empty")
+	}
+	if strings.HasPrefix(name, "-") {
+		return fmt.Errorf("NAME %q looks like a flag", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("NAME %q contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// scaffoldWrite creates dir (or uses it when it is an empty folder) and writes every
+// embedded file with O_EXCL, so nothing existing is ever overwritten.
+func scaffoldWrite(dir string) ([]string, error) {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%s exists and is not a folder", dir)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %v", dir, errText(err))
+		}
+		if len(entries) > 0 {
+			return nil, fmt.Errorf("%s exists and is not empty (choose another NAME)", dir)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %v", dir, errText(err))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %v", dir, errText(err))
+	}
+	files, err := scaffoldFiles()
+	if err != nil {
+		return nil, err
+	}
+	var written []string
+	for _, name := range files {
+		data, err := scaffoldFS.ReadFile(path.Join(scaffoldRoot, name))
+		if err != nil {
+			return written, err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if err := scaffoldWriteFile(dst, data); err != nil {
+			return written, err
+		}
+		written = append(written, dst)
+	}
+	return written, nil
+}
+
+func scaffoldWriteFile(dst string, data []byte) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %v", dst, errText(err))
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %v", dst, errText(err))
+	}
+	return f.Close()
+}
+
+// scaffoldFiles lists the embedded files, relative to scaffold/, in lexical order.
+func scaffoldFiles() ([]string, error) {
+	var names []string
+	err := fs.WalkDir(scaffoldFS, scaffoldRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		names = append(names, strings.TrimPrefix(p, scaffoldRoot+"/"))
+		return nil
+	})
+	return names, err
+}
