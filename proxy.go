@@ -335,9 +335,15 @@ func (g *gateway) setForwarded(in *http.Request, out http.Header, up *upstream) 
 	}
 	out["X-Forwarded-Host"] = []string{fi.Host}
 	out["X-Forwarded-Proto"] = []string{fi.Proto}
-	prefix := fi.Prefix + g.rootPath
+	// root_path, when set, is the whole public prefix; a trusted proxy's X-Forwarded-Prefix
+	// only adds one when fluxlit has none of its own (the proxy strips a prefix it knows).
+	outer := g.rootPath
+	if outer == "" {
+		outer = fi.Prefix
+	}
+	prefix := outer
 	if up == g.api {
-		prefix = fi.Prefix + g.apiPrefix
+		prefix = outer + g.mount
 	}
 	if prefix != "" {
 		out["X-Forwarded-Prefix"] = []string{prefix}
