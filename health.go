@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,9 @@ type readiness struct {
 	supReady func(name string) (ready bool, state string) // nil when fluxlit runs no children
 	mu       sync.Mutex
 	last     map[string]string // last probe error per upstream, for the debug page
+	// starting is true from fluxlit's start until it has reported ready (pidfile written,
+	// READY=1 sent), so that readyz never says ready before the process itself does.
+	starting atomic.Bool
 }
 
 func newReadiness(g *gateway) *readiness {
@@ -143,7 +147,10 @@ func (rd *readiness) check(ctx context.Context) (ready bool, states, details map
 		}()
 	}
 	wg.Wait()
-	ready = true
+	ready = !rd.starting.Load()
+	if !ready {
+		details["fluxlit"] = "starting"
+	}
 	for _, st := range states {
 		if st != "ok" && st != "not_configured" {
 			ready = false

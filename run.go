@@ -101,6 +101,7 @@ func (r *runner) run() int {
 		return 2
 	}
 	r.gw = gw
+	gw.ready.starting.Store(true)
 	if cfg.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	}
@@ -199,6 +200,7 @@ func (r *runner) reportReady() {
 			r.pid = ""
 		}
 	}
+	r.gw.ready.starting.Store(false)
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
 	r.log.Info("fluxlit ready", "addr", r.gw.listen)
 	if r.cfg.StartupBanner {
