@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,6 +121,8 @@ type tunnel struct {
 	bytesUp          atomic.Int64 // client -> upstream
 	bytesDown        atomic.Int64 // upstream -> client
 	firstClose       atomic.Value // "client", "upstream" or "fluxlit"
+	ended            atomic.Int32 // pumps that have returned
+	done             func()       // runs once both pumps have returned
 }
 
 func (t *tunnel) goAway() { t.closeClient(wsCloseGoingAway) }
@@ -176,9 +179,14 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 	}
 	g.obs.wsOpened(rec)
 	start := time.Now()
-	t.relay()
-	g.tunnels.remove(t)
-	g.obs.wsClosed(rec, t, time.Since(start))
+	// The handler returns now and the two pumps own the connections: an idle tunnel then
+	// costs two small goroutines, not also this one with the server's deep stack. Only
+	// what the close log needs is kept of the request.
+	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}}
+	t.start(func() {
+		g.tunnels.remove(t)
+		g.obs.wsClosed(rec, t, time.Since(start))
+	})
 }
 
 func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, error) {
@@ -271,30 +279,37 @@ func writeSwitchingProtocols(bw *bufio.Writer, res *http.Response, id string) er
 	return bw.Flush()
 }
 
-// relay copies both directions until either side ends, then closes both.
-func (t *tunnel) relay() {
-	type ended struct {
-		up   bool
-		side string
-	}
-	done := make(chan ended, 2)
-	go func() { done <- ended{true, t.pumpUp()} }()
-	go func() { done <- ended{false, t.pumpDown()} }()
-	first := <-done
-	t.firstClose.CompareAndSwap(nil, first.side)
-	// Pass the end on (half-close), then give the other direction a moment to deliver a
-	// close frame in flight before both connections are closed.
-	if first.up {
-		closeWrite(t.upstream)
+// start runs the two pumps. The first to end passes the end on as a half-close and bounds
+// the other with a deadline; the second closes both connections and calls done.
+func (t *tunnel) start(done func()) {
+	t.done = done
+	go t.run(true)
+	go t.run(false)
+}
+
+func (t *tunnel) run(up bool) {
+	var side string
+	if up {
+		side = t.pumpUp()
 	} else {
-		closeWrite(t.client)
+		side = t.pumpDown()
 	}
-	deadline := time.Now().Add(wsCloseLinger)
-	t.client.SetDeadline(deadline)
-	t.upstream.SetDeadline(deadline)
-	<-done
+	if t.ended.Add(1) == 1 {
+		t.firstClose.CompareAndSwap(nil, side)
+		// Give the other direction a moment to deliver a close frame in flight.
+		if up {
+			closeWrite(t.upstream)
+		} else {
+			closeWrite(t.client)
+		}
+		deadline := time.Now().Add(wsCloseLinger)
+		t.client.SetDeadline(deadline)
+		t.upstream.SetDeadline(deadline)
+		return
+	}
 	t.client.Close()
 	t.upstream.Close()
+	t.done()
 }
 
 func closeWrite(c net.Conn) {
@@ -303,34 +318,22 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-// pumpUp copies client frames to the upstream. Without a size limit it is a plain copy
-// (splice(2) between the two TCP sockets once the hijacked buffer is drained).
+// pumpUp copies client frames to the upstream. It parses frames (rather than splicing the
+// two sockets) because Go's splice holds a pipe — two more descriptors — for every idle
+// tunnel, which halved the number of tunnels a file limit allows (BENCHMARKS.md).
 func (t *tunnel) pumpUp() string {
-	if t.maxMessage > 0 {
-		err := copyFrames(t.upstream, t.clientR, t.maxMessage, &t.bytesUp, nil)
-		if errors.Is(err, errMessageTooBig) {
-			t.firstClose.CompareAndSwap(nil, "fluxlit")
-			writeCloseFrame(t.upstream, wsCloseTooBig, "message too big", true)
-			t.closeClient(wsCloseTooBig)
-			return "fluxlit"
-		}
-		return "client"
+	err := copyFrames(t.upstream, t.clientR, t.maxMessage, &t.bytesUp, nil)
+	if errors.Is(err, errMessageTooBig) {
+		t.firstClose.CompareAndSwap(nil, "fluxlit")
+		writeCloseFrame(t.upstream, wsCloseTooBig, "message too big", true)
+		t.closeClient(wsCloseTooBig)
+		return "fluxlit"
 	}
-	if n := t.clientR.Buffered(); n > 0 {
-		buf, _ := t.clientR.Peek(n)
-		if _, err := t.upstream.Write(buf); err != nil {
-			return "upstream"
-		}
-		t.clientR.Discard(n)
-		t.bytesUp.Add(int64(n))
-	}
-	n, _ := io.Copy(t.upstream, t.client)
-	t.bytesUp.Add(n)
 	return "client"
 }
 
-// pumpDown copies upstream frames to the client, frame by frame, so that a close 1001 (on
-// shutdown) or 1009 (size limit) can be written between two frames.
+// pumpDown copies upstream frames to the client, so that a close 1001 (on shutdown) or 1009
+// (size limit) can be written between two frames.
 func (t *tunnel) pumpDown() string {
 	err := copyFrames(t.client, t.upstreamR, t.maxMessage, &t.bytesDown, &t.closeCode)
 	switch {
@@ -354,54 +357,120 @@ var (
 	errMessageTooBig = errors.New("websocket message exceeds gateway_ws_max_message_bytes")
 )
 
-// copyFrames relays WebSocket frames from src to dst unchanged. It tracks message sizes
+// copyFrames relays WebSocket frames from src to dst unchanged. Complete frames already in
+// src's buffer go out in one write straight from that buffer (no copy, one syscall for a
+// burst of small messages); a frame larger than the buffer is streamed through a pooled
+// buffer taken only for that frame, so an idle tunnel holds none. It tracks message sizes
 // across continuation frames when limit > 0, and when stop holds a close code and src's read
 // deadline fires between two frames it returns errGoingAway with nothing half-written.
 func copyFrames(dst io.Writer, src *bufio.Reader, limit int64, counter *atomic.Int64, stop *atomic.Int32) error {
-	var message int64
-	var hdr [14]byte
-	buf := proxyBufferPool.Get().(*[]byte)
-	defer proxyBufferPool.Put(buf)
+	var message int64 // bytes of the current data message so far
 	for {
-		if _, err := src.Peek(2); err != nil {
-			if stop != nil && stop.Load() != 0 && isTimeout(err) && src.Buffered() < 2 {
+		if _, err := src.Peek(1); err != nil {
+			if stop != nil && stop.Load() != 0 && isTimeout(err) && src.Buffered() == 0 {
 				return errGoingAway
 			}
 			return err
 		}
-		head, _ := src.Peek(2)
-		n := 2
-		switch head[1] & 0x7f {
-		case 126:
-			n += 2
-		case 127:
-			n += 8
-		}
-		if head[1]&0x80 != 0 {
-			n += 4
-		}
-		if _, err := io.ReadFull(src, hdr[:n]); err != nil {
-			return err
-		}
-		length := frameLength(hdr[:n])
-		opcode := hdr[0] & 0x0f
-		if opcode < 0x8 { // data frame: text, binary or continuation
-			if opcode != 0 {
-				message = 0
+		buf, _ := src.Peek(src.Buffered())
+		n := 0
+		for {
+			hlen, plen, ok := parseFrameHeader(buf[n:])
+			if !ok || int64(len(buf)-n-hlen) < plen {
+				break
 			}
-			message += length
-			if limit > 0 && message > limit {
-				return errMessageTooBig
+			if err := countMessage(buf[n], plen, &message, limit); err != nil {
+				return err
 			}
+			n += hlen + int(plen)
 		}
-		if _, err := dst.Write(hdr[:n]); err != nil {
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return err
+			}
+			src.Discard(n)
+			counter.Add(int64(n))
+			continue
+		}
+		if err := copyLargeFrame(dst, src, &message, limit, counter); err != nil {
 			return err
 		}
-		if _, err := io.CopyBuffer(dst, io.LimitReader(src, length), *buf); err != nil {
-			return err
-		}
-		counter.Add(int64(n) + length)
 	}
+}
+
+// copyLargeFrame relays one frame that is not wholly buffered: its header, then its payload
+// through a pooled buffer.
+func copyLargeFrame(dst io.Writer, src *bufio.Reader, message *int64, limit int64, counter *atomic.Int64) error {
+	head, err := src.Peek(2)
+	if err != nil {
+		return err
+	}
+	hlen := frameHeaderLen(head)
+	hdr, err := src.Peek(hlen)
+	if err != nil {
+		return err
+	}
+	_, plen, _ := parseFrameHeader(hdr)
+	if err := countMessage(hdr[0], plen, message, limit); err != nil {
+		return err
+	}
+	if _, err := dst.Write(hdr); err != nil {
+		return err
+	}
+	src.Discard(hlen)
+	buf := proxyBufferPool.Get().(*[]byte)
+	defer proxyBufferPool.Put(buf)
+	copied, err := io.CopyBuffer(dst, io.LimitReader(src, plen), *buf)
+	counter.Add(int64(hlen) + copied)
+	if err == nil && copied < plen {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// countMessage adds a data frame's payload to the current message (a non-continuation
+// frame starts a new one) and fails past limit. Control frames do not count.
+func countMessage(b0 byte, plen int64, message *int64, limit int64) error {
+	opcode := b0 & 0x0f
+	if opcode >= 0x8 {
+		return nil
+	}
+	if opcode != 0 {
+		*message = 0
+	}
+	*message += plen
+	if limit > 0 && *message > limit {
+		return errMessageTooBig
+	}
+	return nil
+}
+
+// frameHeaderLen is the length of the header that starts with head's two bytes.
+func frameHeaderLen(head []byte) int {
+	n := 2
+	switch head[1] & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if head[1]&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// parseFrameHeader returns the header and payload lengths of the frame at the start of b,
+// or ok false when b does not hold the whole header.
+func parseFrameHeader(b []byte) (hlen int, plen int64, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, false
+	}
+	hlen = frameHeaderLen(b)
+	if len(b) < hlen {
+		return 0, 0, false
+	}
+	return hlen, frameLength(b[:hlen]), true
 }
 
 func frameLength(hdr []byte) int64 {
