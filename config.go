@@ -59,6 +59,7 @@ type Config struct {
 	StreamlitCommand     []string `setting:"streamlit_command"`
 	StreamlitRunCLIArgs  []string `setting:"streamlit_run_cli_args"`
 	APIPort              int      `setting:"api_port"`
+	APIChildTransport    string   `setting:"api_child_transport"`
 	StreamlitPort        int      `setting:"streamlit_port"`
 	ChildEnvDeny         []string `setting:"child_env_deny"`
 	RestartMaxBackoffS   float64  `setting:"restart_max_backoff_s"`
@@ -173,6 +174,7 @@ var settingsTable = []setting{
 	{name: "streamlit_command", kind: kindList, doc: "argv replacing the streamlit command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_run_cli_args", kind: kindList, doc: "extra `streamlit run` flags (not port, address or baseUrlPath)"},
 	{name: "api_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the API child (0: a free one)"},
+	{name: "api_child_transport", kind: kindString, def: "unix", doc: "how the uvicorn child listens: unix (a private socket) or tcp (loopback)"},
 	{name: "streamlit_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the Streamlit child (0: a free one)"},
 	{name: "child_env_deny", kind: kindList, doc: "environment names never passed to the Streamlit child"},
 	{name: "restart_max_backoff_s", kind: kindFloat, def: "30", min: 0.1, max: 3600, doc: "cap of the crash-restart backoff"},
@@ -681,6 +683,9 @@ func validateConfig(c *Config) error {
 	}
 	if err := oneOf(c.LogFormat, "auto", "text", "json"); err != nil {
 		return bad("log_format", err.Error())
+	}
+	if err := oneOf(c.APIChildTransport, "unix", "tcp"); err != nil {
+		return bad("api_child_transport", err.Error())
 	}
 	if err := oneOf(c.ReloadScope, "gateway", "full"); err != nil {
 		return bad("reload_scope", err.Error())

@@ -94,6 +94,7 @@ func (r *runner) run() int {
 		fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
 		return 2
 	}
+	defer plan.cleanup()
 	gw, err := newGateway(cfg, r.log, ln.Addr().String(), plan)
 	if err != nil {
 		ln.Close()
