@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // deployTestConfig loads a configuration from env alone (no fluxlit.toml, no flags).
@@ -648,6 +651,53 @@ func TestStaticReleaseRunsAlone(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 2 {
 		t.Errorf("chroot: got %d entries in the root; want only the binary and fluxlit.toml", len(entries))
+	}
+	chrootServesRealUpstreams(t, chroot, root)
+}
+
+// chrootServesRealUpstreams runs the chrooted binary in front of a real uvicorn+FastAPI and
+// a real Streamlit running outside the chroot, as the scratch image fronts sibling
+// containers: the API answers, Streamlit's page loads and a session runs.
+func chrootServesRealUpstreams(t *testing.T, chroot, root string) {
+	requireIntegration(t, "streamlit")
+	requireIntegration(t, "fastapi")
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api")
+	ui := startStreamlit(t, uiScript(t), "")
+	port := freePort(t)
+	toml := fmt.Sprintf("api_upstream = %q\nstreamlit_upstream = %q\ngateway_port = %d\nno_pidfile = true\n", api, ui, port)
+	if err := os.WriteFile(filepath.Join(root, "fluxlit.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(chroot, root, "/fluxlit", "run")
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("chrooted fluxlit log:\n%s", log.String())
+		}
+	}()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	waitHTTP(t, base+"/api/readyz", 15*time.Second, nil)
+	res, body := httpDo(t, "GET", base+"/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Ada") {
+		t.Errorf("chroot /api/users: %d %s", res.StatusCode, body)
+	}
+	if res, _ := httpDo(t, "GET", base+"/", nil, nil); res.StatusCode != 200 {
+		t.Errorf("chroot /: %d", res.StatusCode)
+	}
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", "streamlit")
+	c, wsRes, err := dialWS(t, "ws://127.0.0.1:"+strconv.Itoa(port)+"/_stcore/stream", h)
+	if err != nil {
+		t.Fatalf("chroot WebSocket: %v (%v)", err, wsRes)
+	}
+	if seen := streamlitSession(t, c, 30*time.Second); !containsAll(seen, "Hello fluxlit", "script_finished") {
+		t.Errorf("chroot session: %q", seen)
 	}
 }
 

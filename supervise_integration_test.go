@@ -424,3 +424,37 @@ func TestReloadScopeInvalidExits2(t *testing.T) {
 		t.Errorf("got %q; want %q", out, want)
 	}
 }
+
+// TestIntegrationExampleHello runs the shipped example as the README's demo does: fluxlit run
+// in (a copy of) examples/hello, with the real Streamlit's interpreter.
+func TestIntegrationExampleHello(t *testing.T) {
+	requireIntegration(t, "streamlit")
+	requireIntegration(t, "fastapi")
+	dir := t.TempDir()
+	for _, name := range []string{"fluxlit.toml", "app.py", "streamlit_app.py"} {
+		data, err := os.ReadFile(filepath.Join("examples", "hello", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), string(data))
+	}
+	p := launchFluxlit(t, dir, []string{"FLUXLIT_PYTHON=" + streamlitPython(t)}, "run")
+	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
+	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
+		t.Errorf("readyz while the children start: %d; want 503", code)
+	}
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, ".fluxlit.pid")); err != nil {
+		t.Errorf("pidfile once ready: %v", err)
+	}
+	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Linus") {
+		t.Errorf("/api/users: %d %s", res.StatusCode, body)
+	}
+	if res, _ := httpDo(t, "GET", p.base+"/api/docs", nil, nil); res.StatusCode != 200 {
+		t.Errorf("/api/docs: %d", res.StatusCode)
+	}
+	if seen := sessionThrough(t, p); !containsAll(seen, "Hello from fluxlit", "Ada", "Linus", "script_finished") {
+		t.Errorf("the example's session: %q; want the users it fetched through the gateway", seen)
+	}
+}
