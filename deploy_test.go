@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -563,41 +562,6 @@ func TestNewCommand(t *testing.T) {
 				t.Errorf("got exit %d, %q; want %d and %q", code, out, tt.want, tt.wantOut)
 			}
 		})
-	}
-}
-
-// examples/hello is what "fluxlit new" writes: the two folders must not drift apart.
-func TestScaffoldMatchesExampleHello(t *testing.T) {
-	sub, err := fs.Sub(scaffoldFS, scaffoldRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list := func(fsys fs.FS) []string {
-		var names []string
-		fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && !strings.Contains(p, "__pycache__") {
-				names = append(names, p)
-			}
-			return err
-		})
-		return names
-	}
-	example := os.DirFS("examples/hello")
-	if got, want := list(example), list(sub); !slices.Equal(got, want) {
-		t.Fatalf("examples/hello: got files %v; want %v (scaffold/)", got, want)
-	}
-	for _, n := range list(sub) {
-		a, _ := fs.ReadFile(sub, n)
-		b, _ := fs.ReadFile(example, n)
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s: examples/hello and scaffold differ", n)
-		}
-	}
-	toml, _ := fs.ReadFile(sub, "fluxlit.toml")
-	for _, line := range []string{`target = "app:app"`, `streamlit_script = "streamlit_app.py"`, `gateway_port = 8000`} {
-		if !slices.Contains(deployLines(string(toml)), line) {
-			t.Errorf("fluxlit.toml: got no line %q", line)
-		}
 	}
 }
 

@@ -1,6 +1,6 @@
-// scaffold.go owns "fluxlit new NAME": it writes the project skeleton embedded from
-// scaffold/ (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py) into a new
-// folder. examples/hello holds the same files; a test keeps the two identical.
+// scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
+// The skeleton is examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit
+// streamlit_app.py), embedded, so the demo and a new project are the same files.
 
 package main
 
@@ -17,11 +17,11 @@ import (
 	"strings"
 )
 
-//go:embed scaffold
+//go:embed examples/hello
 var scaffoldFS embed.FS
 
 // scaffoldRoot is the embedded folder whose files become the project.
-const scaffoldRoot = "scaffold"
+const scaffoldRoot = "examples/hello"
 
 func newCommand(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
