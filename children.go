@@ -125,37 +125,15 @@ func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string
 
 // unixReadyProbe is apiReadyProbe over the API child's Unix socket.
 func unixReadyProbe(sock, healthPath string) func(ctx context.Context) error {
+	if healthPath == "" {
+		return dialReadyProbe("unix", sock)
+	}
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
 		d := net.Dialer{Timeout: childProbeTimeout}
 		return d.DialContext(ctx, "unix", sock)
 	}
-	if healthPath == "" {
-		return func(ctx context.Context) error {
-			c, err := dial(ctx, "", "")
-			if err != nil {
-				return err
-			}
-			return c.Close()
-		}
-	}
-	client := &http.Client{Timeout: childProbeTimeout, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.sock"+healthPath, nil)
-		if err != nil {
-			return err
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		res.Body.Close()
-		if res.StatusCode < 200 || res.StatusCode > 299 {
-			return fmt.Errorf("GET %s: status %d", healthPath, res.StatusCode)
-		}
-		return nil
-	}
+	return httpReadyProbe("http://api.sock"+healthPath, dial)
 }
-
 func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSpec, string, error) {
 	port, err := pickPort(cfg.StreamlitPort)
 	if err != nil {
@@ -178,7 +156,7 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 		Argv:  argv,
 		Dir:   cfg.ProjectDir,
 		Env:   childEnv(environ, childContract(cfg, gatewayPort), deny),
-		Ready: httpReadyProbe(base + cfg.RootPath + "/_stcore/health"),
+		Ready: httpReadyProbe(base+cfg.RootPath+"/_stcore/health", nil),
 	}
 	return spec, base, nil
 }
@@ -215,8 +193,9 @@ func streamlitEnvDenied(extra []string) func(string) bool {
 // ReadyTimeout.
 const childProbeTimeout = time.Second
 
-func httpReadyProbe(url string) func(ctx context.Context) error {
-	client := &http.Client{Timeout: childProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+// httpReadyProbe is ready on a 2xx from url; dial, when set, replaces the TCP dial.
+func httpReadyProbe(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context) error {
+	client := &http.Client{Timeout: childProbeTimeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: dial}}
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -234,19 +213,23 @@ func httpReadyProbe(url string) func(ctx context.Context) error {
 	}
 }
 
-func apiReadyProbe(base, healthPath string) func(ctx context.Context) error {
-	if healthPath != "" {
-		return httpReadyProbe(base + healthPath)
-	}
-	addr := strings.TrimPrefix(base, "http://")
+// dialReadyProbe is ready once addr accepts a connection.
+func dialReadyProbe(network, addr string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		d := net.Dialer{Timeout: childProbeTimeout}
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	}
+}
+
+func apiReadyProbe(base, healthPath string) func(ctx context.Context) error {
+	if healthPath != "" {
+		return httpReadyProbe(base+healthPath, nil)
+	}
+	return dialReadyProbe("tcp", strings.TrimPrefix(base, "http://"))
 }
 
 // options are the supervisor's settings for this Config.
