@@ -19,14 +19,9 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags("config", stderr)
 	asJSON := cf.fs.Bool("json", false, "")
 	strict := cf.fs.Bool("strict", false, "")
-	in, err := cf.parse(args)
-	if err != nil {
-		return usageError(stderr, err)
-	}
-	cfg, err := loadConfig(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
-		return 2
+	cfg, code := cf.load(args, nil, stderr)
+	if cfg == nil {
+		return code
 	}
 	warnings := append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...)
 	if *asJSON {

@@ -51,14 +51,9 @@ func buildCommand(args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags("build", stderr)
 	out := cf.fs.String("out", deployDefaultOut, "")
 	force := cf.fs.Bool("force", false, "")
-	in, err := cf.parse(args)
-	if err != nil {
-		return usageError(stderr, err)
-	}
-	cfg, err := loadConfig(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
-		return 2
+	cfg, code := cf.load(args, nil, stderr)
+	if cfg == nil {
+		return code
 	}
 	if cfg.GatewayPort == 0 {
 		fmt.Fprintln(stderr, "fluxlit: build: gateway_port 0 picks a free port at start; deployment files need a fixed one (set --port or gateway_port)")

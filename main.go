@@ -211,6 +211,22 @@ func (cf *commandFlags) parse(args []string) (loadInput, error) {
 	return loadInput{Flags: cf.values, Env: os.Environ(), WorkDir: wd, ConfigPath: cf.configPath, Positional: target}, nil
 }
 
+// load parses args and loads the configuration, with a command's own defaults. On a usage
+// or configuration error it has printed the one line and returns the exit code (nil Config).
+func (cf *commandFlags) load(args []string, defaults map[string]string, stderr io.Writer) (*Config, int) {
+	in, err := cf.parse(args)
+	if err != nil {
+		return nil, usageError(stderr, err)
+	}
+	in.Defaults = defaults
+	cfg, err := loadConfig(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
+		return nil, 2
+	}
+	return cfg, 0
+}
+
 // usageError prints a one-line usage error and returns exit code 2.
 func usageError(stderr io.Writer, err error) int {
 	if errors.Is(err, flag.ErrHelp) {

@@ -41,17 +41,11 @@ var modeDefaults = map[string]map[string]string{
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
-	in, err := cf.parse(args)
-	if err != nil {
-		return usageError(stderr, err)
+	cfg, code := cf.load(args, modeDefaults[mode], stderr)
+	if cfg == nil {
+		return code
 	}
-	in.Defaults = modeDefaults[mode]
-	cfg, err := loadConfig(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
-		return 2
-	}
-	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: in.Env}
+	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
 	return r.run()
 }
 
