@@ -6,12 +6,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,51 +24,45 @@ type dispatchEntry struct {
 	RequestID  string  `json:"request_id"`
 	Dispatch   string  `json:"dispatch"`
 	Method     string  `json:"method"`
-	Path       string  `json:"path"`
+	Path       string  `json:"path"` // without the query: it may carry tokens
 	Status     int     `json:"status"`
 	DurationMS float64 `json:"duration_ms"`
 	Time       string  `json:"time"`
+	seq        uint64  // position in the ring's sequence, to skip a slot overwritten meanwhile
 }
 
-// debugRing keeps the last dispatches. It exists only in debug mode (nil otherwise), so the
-// mutex is never on the request path of a production run.
+// debugRing keeps the last dispatches without a lock: a sequence number picks the slot and
+// each slot holds an immutable entry behind an atomic pointer. It exists only in debug mode
+// (nil otherwise), so a production run does not even pay the entry's allocation.
 type debugRing struct {
-	mu      sync.Mutex
-	entries [debugRingSize]dispatchEntry
-	next    int
-	full    bool
+	next  atomic.Uint64
+	slots [debugRingSize]atomic.Pointer[dispatchEntry]
 }
 
 func (d *debugRing) add(a *accessRecord, dur time.Duration) {
 	if d == nil {
 		return
 	}
-	method := a.method
-	if a.websocket {
-		method = "websocket"
-	}
-	e := dispatchEntry{RequestID: a.id, Dispatch: a.dispatch, Method: escapeControl(method), Path: escapeControl(a.path),
-		Status: a.status, DurationMS: ms(dur), Time: a.start.UTC().Format(time.RFC3339Nano)}
-	d.mu.Lock()
-	d.entries[d.next] = e
-	d.next = (d.next + 1) % debugRingSize
-	if d.next == 0 {
-		d.full = true
-	}
-	d.mu.Unlock()
+	e := &dispatchEntry{RequestID: a.id, Dispatch: a.dispatch, Method: a.methodLabel(), Path: escapeControl(a.path),
+		Status: a.status, DurationMS: accessMS(dur), Time: a.start.UTC().Format(time.RFC3339Nano)}
+	e.seq = d.next.Add(1) - 1
+	d.slots[e.seq%debugRingSize].Store(e)
 }
 
+// snapshot returns the entries oldest first. A slot that a concurrent add already reused
+// for a newer request is skipped rather than shown out of order.
 func (d *debugRing) snapshot() []dispatchEntry {
 	out := []dispatchEntry{}
 	if d == nil {
 		return out
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.full {
-		out = append(out, d.entries[d.next:]...)
+	n := d.next.Load()
+	for i := n - min(n, debugRingSize); i < n; i++ {
+		if e := d.slots[i%debugRingSize].Load(); e != nil && e.seq == i {
+			out = append(out, *e)
+		}
 	}
-	return append(out, d.entries[:d.next]...)
+	return out
 }
 
 // debugEnabled reports whether the route serves: debug on and the API mount not covering it.
@@ -76,63 +71,141 @@ func debugEnabled(c *Config) bool {
 }
 
 func (o *observer) serveDebug(w http.ResponseWriter, r *http.Request, g *gateway) {
+	markInternal(w)
 	if !debugEnabled(g.cfg) || r.Method != http.MethodGet && r.Method != http.MethodHead {
 		g.writeError(w, r, http.StatusNotFound, "not found", false)
 		return
 	}
-	if !g.cfg.DebugAllowRemote && !isLoopbackPeer(r.RemoteAddr) {
+	if !g.cfg.DebugAllowRemote && !debugLocalClient(r, g.trust) {
 		g.writeError(w, r, http.StatusForbidden, "the debug page answers loopback clients only (set debug_allow_remote)", false)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(g.debugSnapshot())
+	enc.Encode(g.debugSnapshot(r.Context()))
 }
 
-func isLoopbackPeer(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
+// debugLocalClient reports whether the client, as fluxlit believes it after proxy trust, is
+// on loopback. A request relayed by a proxy fluxlit does not trust is not local even when
+// that proxy is: behind a same-host nginx every peer is 127.0.0.1, and the page would be
+// open to the internet.
+func debugLocalClient(r *http.Request, trust *ipAllowList) bool {
+	fi := resolveForwarded(r, trust)
+	if !fi.Trusted && (len(r.Header["X-Forwarded-For"]) > 0 || len(r.Header["Forwarded"]) > 0) {
 		return false
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return fi.ClientIP.IsValid() && fi.ClientIP.Unmap().IsLoopback()
 }
 
-func (g *gateway) debugSnapshot() map[string]any {
-	upstreams := map[string]any{}
+// debugPage is the JSON of /__fluxlit/debug. Structs, not maps, keep the key order stable.
+type debugPage struct {
+	FluxlitDebug     bool                     `json:"fluxlit_debug"`
+	Version          string                   `json:"version"`
+	Gateway          debugGateway             `json:"gateway"`
+	Settings         map[string]any           `json:"settings"`
+	Children         []debugChildInfo         `json:"children"`
+	Upstreams        map[string]debugUpstream `json:"upstreams"`
+	WebSocketsOpen   int64                    `json:"websockets_open"`
+	RecentDispatches []dispatchEntry          `json:"recent_dispatches"`
+}
+
+type debugGateway struct {
+	APIPrefix string `json:"api_prefix"` // api_mount_path
+	RootMount string `json:"root_mount"` // root_path
+	PublicAPI string `json:"public_api"` // root_path + api_mount_path, what browsers use
+	Listen    string `json:"listen"`
+}
+
+type debugChildInfo struct {
+	Name      string   `json:"name"`
+	State     string   `json:"state"`
+	PID       int      `json:"pid"`
+	Restarts  int      `json:"restarts"`
+	LastExit  string   `json:"last_exit"`
+	StartedAt string   `json:"started_at"` // RFC 3339, "" before the first start
+	UptimeS   float64  `json:"uptime_s"`   // since the current process started; 0 when not running
+	Output    []string `json:"output"`     // the last 20 lines, stdout and stderr interleaved
+	LastError string   `json:"last_error"`
+}
+
+type debugUpstream struct {
+	Configured bool   `json:"configured"`
+	URL        string `json:"url,omitempty"`
+	State      string `json:"state,omitempty"` // readyz's word: ok, unavailable, starting...
+	Ready      bool   `json:"ready"`
+	LastError  string `json:"last_error"`
+}
+
+// debugURLSettings hold URLs: their credentials and sensitive query values are redacted.
+var debugURLSettings = []string{"api_upstream", "streamlit_upstream", "jwt_jwks_url", "public_base_url"}
+
+func (g *gateway) debugSnapshot(ctx context.Context) debugPage {
+	page := debugPage{
+		FluxlitDebug: true,
+		Version:      version,
+		Gateway:      debugGateway{APIPrefix: g.cfg.APIMountPath, RootMount: g.rootPath, PublicAPI: g.apiPrefix, Listen: g.listen},
+		Settings:     g.cfg.redactedSettings(),
+		Children:     []debugChildInfo{},
+		Upstreams:    map[string]debugUpstream{},
+	}
+	for _, name := range debugURLSettings {
+		if s, ok := page.Settings[name].(string); ok {
+			page.Settings[name] = debugRedactURL(s, g.obs.redact)
+		}
+	}
+	if g.children != nil {
+		now := time.Now()
+		for _, c := range g.children() {
+			page.Children = append(page.Children, debugChildFrom(c, now))
+		}
+	}
+	_, states, details := g.ready.check(ctx)
 	lastErr := g.ready.lastErrors()
-	for name, up := range map[string]*upstream{"api": g.api, "streamlit": g.ui} {
+	for name, up := range map[string]*upstream{dispatchAPI: g.api, dispatchStreamlit: g.ui} {
 		if up == nil {
-			upstreams[name] = map[string]any{"configured": false}
+			page.Upstreams[name] = debugUpstream{}
 			continue
 		}
-		entry := map[string]any{"configured": true, "url": redactURLCredentials(up.target.String()), "ready": lastErr[name] == "", "last_error": lastErr[name]}
-		if up.unixPath != "" {
-			entry["url"] = "unix:" + up.unixPath
+		u := debugUpstream{Configured: true, URL: debugRedactURL(up.target.String(), g.obs.redact), State: states[name],
+			Ready: states[name] == "ok", LastError: details[name]}
+		if u.LastError == "" && !u.Ready {
+			u.LastError = lastErr[name]
 		}
-		upstreams[name] = entry
+		if up.unixPath != "" {
+			u.URL = "unix:" + up.unixPath
+		}
+		page.Upstreams[name] = u
 	}
-	children := []childStatus{}
-	if g.children != nil {
-		children = g.children()
+	page.WebSocketsOpen = g.tunnels.count.Load()
+	page.RecentDispatches = g.obs.debug.snapshot()
+	return page
+}
+
+func debugChildFrom(c childStatus, now time.Time) debugChildInfo {
+	out := debugChildInfo{Name: c.Name, State: string(c.State), PID: c.PID, Restarts: c.Restarts, LastExit: c.LastExit,
+		Output: c.Output, LastError: c.LastError}
+	if out.Output == nil {
+		out.Output = []string{}
 	}
-	return map[string]any{
-		"fluxlit_debug": true,
-		"version":       version,
-		"gateway": map[string]any{
-			"api_prefix": g.cfg.APIMountPath,
-			"root_mount": g.rootPath,
-			"public_api": g.apiPrefix,
-			"listen":     g.listen,
-		},
-		"settings":          g.cfg.redactedSettings(),
-		"children":          children,
-		"upstreams":         upstreams,
-		"websockets_open":   g.tunnels.count.Load(),
-		"recent_dispatches": g.obs.debug.snapshot(),
+	if !c.StartedAt.IsZero() {
+		out.StartedAt = c.StartedAt.UTC().Format(time.RFC3339Nano)
+		if c.PID > 0 && c.State != childStopped && c.State != childFailed && c.State != childBackoff {
+			out.UptimeS = float64(now.Sub(c.StartedAt).Milliseconds()) / 1000
+		}
 	}
+	return out
+}
+
+// debugRedactURL removes a URL's password and sensitive query values.
+func debugRedactURL(raw string, q *queryRedactor) string {
+	raw = redactURLCredentials(raw)
+	base, query, ok := strings.Cut(raw, "?")
+	if !ok || q == nil {
+		return raw
+	}
+	return base + "?" + q.redact(query)
 }
 
 // printDebugBanner writes the [fluxlit-debug] start-up lines.
@@ -150,7 +223,7 @@ func printDebugBanner(w io.Writer, g *gateway, internalBase string, childLines [
 	}
 	fmt.Fprintf(w, "[fluxlit-debug] proxy trust: %s\n", trust)
 	for _, l := range childLines {
-		fmt.Fprintf(w, "[fluxlit-debug] %s\n", l)
+		fmt.Fprintf(w, "[fluxlit-debug] %s\n", escapeControl(l))
 	}
 	if debugPathShadowed(g.cfg.APIMountPath) {
 		fmt.Fprintf(w, "[fluxlit-debug] debug route disabled: api_mount_path %s covers %s\n", g.cfg.APIMountPath, debugPath)

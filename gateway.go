@@ -42,6 +42,7 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 	if err := g.buildEdge(cfg, log); err != nil {
 		return nil, err
 	}
+	g.obs.trust = g.trust
 	if g.obs.metrics != nil {
 		g.obs.metrics.upstreamUp = g.upstreamReadyMap
 	}

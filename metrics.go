@@ -1,10 +1,12 @@
 // metrics.go owns the Prometheus endpoint: counters recorded with atomics on the request
-// path, written by hand in the text exposition format 0.0.4. Labels are bounded: dispatch,
-// method kind, status code class members and fixed reasons, never paths or user values.
+// path (no lock, no map, no allocation), written by hand in the text exposition format
+// 0.0.4. Labels are bounded: dispatch, method kind, a fixed set of status codes and reasons,
+// never paths or other client-chosen values.
 
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,60 +15,74 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// durationBuckets are the Python package's histogram buckets (seconds), so dashboards built
-// on it keep working.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+// metricsBuckets are the Python package's histogram buckets (seconds, gateway/metrics.py),
+// so dashboards built on it keep working. Changing them is a visible change.
+var metricsBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-var dispatches = []string{dispatchAPI, dispatchStreamlit, dispatchFluxlit}
+// metricsBucketCount is len(metricsBuckets) plus the +Inf bucket.
+const metricsBucketCount = 13
 
-// methodKinds keeps the method label bounded: the common methods, else "other".
-var methodKinds = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "websocket", "other"}
+var metricsDispatches = []string{dispatchAPI, dispatchStreamlit, dispatchFluxlit}
 
-// trackedCodes are the status codes counted one by one; any other is counted under its class
-// ("2xx"…), so a client cannot mint new label values.
-var trackedCodes = []int{101, 200, 201, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 409, 413, 422, 429, 499, 500, 502, 503, 504}
+// methodKindWebSocket is the Python package's method_kind for a WebSocket.
+const methodKindWebSocket = "WEBSOCKET"
 
-var upstreamErrorReasons = []string{"refused", "timeout", "body_too_large", "canceled", "down"}
+// metricsMethodKinds keeps method_kind bounded: the methods of RFC 9110 and PATCH, WEBSOCKET,
+// and OTHER for any other token a client sends.
+var metricsMethodKinds = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", methodKindWebSocket, "OTHER"}
 
-var jwtReasons = []string{"malformed", "algorithm", "signature", "expired", "not_yet_valid", "issuer", "audience", "scope", "unknown_kid", "no_keys", "missing", "other"}
+// metricsCodes are the status codes counted one by one; any other is counted under its class
+// ("2xx"...), so a client or an upstream cannot mint new label values.
+var metricsCodes = []int{101, 200, 201, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 409, 413, 422, 429, 499, 500, 502, 503, 504}
 
-type histogram struct {
-	counts [15]atomic.Uint64 // one per bucket plus +Inf
+// metricsUpstreamReasons are why fluxlit answered instead of the upstream: refused (502),
+// timeout (504), body_too_large (413), canceled (the client left, 499), down (a supervised
+// child is not running, 503).
+var metricsUpstreamReasons = []string{"refused", "timeout", "body_too_large", "canceled", "down"}
+
+// metricsJWTReasons are jwt.go's reasons; "other" catches a reason added there later.
+var metricsJWTReasons = []string{"malformed", "algorithm", "signature", "expired", "not_yet_valid", "issuer", "audience", "scope", "unknown_kid", "no_keys", "missing", "other"}
+
+// metricsClosers are the sides that can end a WebSocket first (tunnel.firstClose).
+var metricsClosers = []string{"client", "upstream", "fluxlit", "unknown"}
+
+type metricsHistogram struct {
+	counts [metricsBucketCount]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
 	sumNs  atomic.Int64
 }
 
-type dispatchMetrics struct {
-	requests  [9]atomic.Uint64  // by method kind
-	codes     [24]atomic.Uint64 // by trackedCodes
-	classes   [6]atomic.Uint64  // other codes by class 0..5
-	duration  histogram
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	upErrors  [5]atomic.Uint64
-	wsUpBytes atomic.Uint64
+type metricsDispatch struct {
+	requests [11]atomic.Uint64 // by metricsMethodKinds
+	codes    [24]atomic.Uint64 // by metricsCodes
+	classes  [6]atomic.Uint64  // other codes by class 0..5
+	duration metricsHistogram
+	bytesIn  atomic.Uint64 // request bodies and client-to-upstream WebSocket bytes
+	bytesOut atomic.Uint64 // response bodies and upstream-to-client WebSocket bytes
+	upErrors [5]atomic.Uint64
 }
 
 type metrics struct {
 	start      time.Time
-	byDispatch [3]dispatchMetrics
+	byDispatch [3]metricsDispatch
 	wsOpen     atomic.Int64
 	wsTotal    atomic.Uint64
+	wsClosedBy [4]atomic.Uint64 // by metricsClosers
 	jwt        [12]atomic.Uint64
 	limited    atomic.Uint64
+	// Set once by the gateway before serving, read at scrape time only. upstreamUp is the
+	// fallback when write is given no fresh probe results.
 	childInfo  func() []childStatus
 	upstreamUp func() map[string]bool
 	version    string
-	mu         sync.Mutex // only for the rare lookups of unknown label values
 }
 
 func newMetrics() *metrics { return &metrics{start: time.Now(), version: version} }
 
-func dispatchIndex(d string) int {
+func metricsDispatchIndex(d string) int {
 	switch d {
 	case dispatchAPI:
 		return 0
@@ -76,31 +92,32 @@ func dispatchIndex(d string) int {
 	return 2
 }
 
-func methodIndex(m string) int {
-	for i, k := range methodKinds[:7] {
+func metricsMethodIndex(m string) int {
+	for i, k := range metricsMethodKinds {
 		if m == k {
 			return i
 		}
 	}
-	return 8
+	return len(metricsMethodKinds) - 1
 }
 
-func (m *metrics) observeRequest(dispatch, method string, status int, bytes int64, d time.Duration) {
+// observeRequest records one finished HTTP exchange. in and out are body bytes.
+func (m *metrics) observeRequest(dispatch, method string, status int, in, out int64, d time.Duration) {
 	if m == nil {
 		return
 	}
-	dm := &m.byDispatch[dispatchIndex(dispatch)]
-	dm.requests[methodIndex(method)].Add(1)
+	dm := &m.byDispatch[metricsDispatchIndex(dispatch)]
+	dm.requests[metricsMethodIndex(method)].Add(1)
 	m.countCode(dm, status)
-	dm.bytesOut.Add(uint64(bytes))
-	secs := d.Seconds()
-	i := sort.SearchFloat64s(durationBuckets, secs)
-	dm.duration.counts[i].Add(1)
+	dm.bytesIn.Add(uint64(in))
+	dm.bytesOut.Add(uint64(out))
+	// SearchFloat64s gives the first bucket with le >= secs: Prometheus buckets are "<= le".
+	dm.duration.counts[sort.SearchFloat64s(metricsBuckets, d.Seconds())].Add(1)
 	dm.duration.sumNs.Add(int64(d))
 }
 
-func (m *metrics) countCode(dm *dispatchMetrics, status int) {
-	for i, c := range trackedCodes {
+func (m *metrics) countCode(dm *metricsDispatch, status int) {
+	for i, c := range metricsCodes {
 		if c == status {
 			dm.codes[i].Add(1)
 			return
@@ -117,9 +134,10 @@ func (m *metrics) upstreamError(upstream, reason string) {
 	if m == nil {
 		return
 	}
-	for i, r := range upstreamErrorReasons {
+	for i, r := range metricsUpstreamReasons {
 		if r == reason {
-			m.byDispatch[dispatchIndex(upstream)].upErrors[i].Add(1)
+			m.byDispatch[metricsDispatchIndex(upstream)].upErrors[i].Add(1)
+			return
 		}
 	}
 }
@@ -128,13 +146,13 @@ func (m *metrics) jwtRejected(reason string) {
 	if m == nil {
 		return
 	}
-	for i, r := range jwtReasons {
+	for i, r := range metricsJWTReasons {
 		if r == reason {
 			m.jwt[i].Add(1)
 			return
 		}
 	}
-	m.jwt[len(jwtReasons)-1].Add(1)
+	m.jwt[len(metricsJWTReasons)-1].Add(1)
 }
 
 func (m *metrics) rateLimited() {
@@ -143,140 +161,228 @@ func (m *metrics) rateLimited() {
 	}
 }
 
-func (m *metrics) wsOpened() {
-	if m != nil {
-		m.wsOpen.Add(1)
-		m.wsTotal.Add(1)
+// wsOpened counts the upgrade as a request answered 101 when the tunnel opens: a tunnel can
+// live for hours, and the request counter should not wait for it.
+func (m *metrics) wsOpened(dispatch string) {
+	if m == nil {
+		return
 	}
+	m.wsOpen.Add(1)
+	m.wsTotal.Add(1)
+	dm := &m.byDispatch[metricsDispatchIndex(dispatch)]
+	dm.requests[metricsMethodIndex(methodKindWebSocket)].Add(1)
+	m.countCode(dm, http.StatusSwitchingProtocols)
 }
 
-func (m *metrics) wsClosed(dispatch string, up, down int64) {
+// wsClosed adds the tunnel's bytes (up: client to upstream) when it ends.
+func (m *metrics) wsClosed(dispatch, closedBy string, up, down int64) {
 	if m == nil {
 		return
 	}
 	m.wsOpen.Add(-1)
-	dm := &m.byDispatch[dispatchIndex(dispatch)]
-	dm.requests[methodIndex("websocket")].Add(1)
-	m.countCode(dm, 101)
+	i := len(metricsClosers) - 1
+	for j, c := range metricsClosers {
+		if c == closedBy {
+			i = j
+		}
+	}
+	m.wsClosedBy[i].Add(1)
+	dm := &m.byDispatch[metricsDispatchIndex(dispatch)]
 	dm.bytesIn.Add(uint64(up))
 	dm.bytesOut.Add(uint64(down))
 }
 
-// write renders the exposition text.
-func (m *metrics) write(w io.Writer) {
-	b := &strings.Builder{}
-	family := func(name, typ, help string) {
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+// metricsWriter accumulates the exposition text.
+type metricsWriter struct{ b strings.Builder }
+
+func (w *metricsWriter) family(name, typ, help string) {
+	fmt.Fprintf(&w.b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+// sample writes one line; labels alternate name, value.
+func (w *metricsWriter) sample(name string, value string, labels ...string) {
+	w.b.WriteString(name)
+	if len(labels) > 0 {
+		w.b.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.b.WriteString(labels[i])
+			w.b.WriteString(`="`)
+			w.b.WriteString(metricsEscapeLabel(labels[i+1]))
+			w.b.WriteByte('"')
+		}
+		w.b.WriteByte('}')
 	}
-	family("fluxlit_gateway_requests_total", "counter", "Requests handled by the gateway, by dispatch and method kind.")
-	for di, d := range dispatches {
-		for mi, k := range methodKinds {
+	w.b.WriteByte(' ')
+	w.b.WriteString(value)
+	w.b.WriteByte('\n')
+}
+
+func (w *metricsWriter) uint(name string, v uint64, labels ...string) {
+	w.sample(name, strconv.FormatUint(v, 10), labels...)
+}
+
+// metricsEscapeLabel escapes a label value as format 0.0.4 asks: backslash, quote, newline.
+func metricsEscapeLabel(v string) string {
+	if !strings.ContainsAny(v, "\\\"\n") {
+		return v
+	}
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+}
+
+// metricsFloat formats a value as the Python client does ("1.0", "0.005", "+Inf"), so the
+// le labels are byte-for-byte those of the Python package.
+func metricsFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eIN") {
+		s += ".0"
+	}
+	return s
+}
+
+// write renders the exposition text. up is each configured upstream's readiness.
+func (m *metrics) write(out io.Writer, up map[string]bool) {
+	w := &metricsWriter{}
+	m.writeRequests(w)
+	m.writeTraffic(w)
+	m.writeEdge(w)
+	if up == nil && m.upstreamUp != nil {
+		up = m.upstreamUp() // no probe result: the gateway's last known state
+	}
+	m.writeChildren(w, up)
+	w.family("fluxlit_build_info", "gauge", "Version of fluxlit and of Go.")
+	w.sample("fluxlit_build_info", "1", "version", m.version, "goversion", runtime.Version())
+	metricsProcess(w, m.start)
+	io.WriteString(out, w.b.String())
+}
+
+func (m *metrics) writeRequests(w *metricsWriter) {
+	w.family("fluxlit_gateway_requests_total", "counter", "Requests handled by the gateway, by dispatch and method kind (scrapes and the debug page excluded).")
+	for di, d := range metricsDispatches {
+		for mi, k := range metricsMethodKinds {
 			if n := m.byDispatch[di].requests[mi].Load(); n > 0 {
-				fmt.Fprintf(b, "fluxlit_gateway_requests_total{dispatch=%q,method_kind=%q} %d\n", d, k, n)
+				w.uint("fluxlit_gateway_requests_total", n, "dispatch", d, "method_kind", k)
 			}
 		}
 	}
-	family("fluxlit_gateway_responses_total", "counter", "Responses by dispatch and status code (uncommon codes by class).")
-	for di, d := range dispatches {
+	w.family("fluxlit_gateway_responses_total", "counter", "Responses by dispatch and status code (uncommon codes by class, 1xx-5xx).")
+	for di, d := range metricsDispatches {
 		dm := &m.byDispatch[di]
-		for ci, c := range trackedCodes {
+		for ci, c := range metricsCodes {
 			if n := dm.codes[ci].Load(); n > 0 {
-				fmt.Fprintf(b, "fluxlit_gateway_responses_total{dispatch=%q,code=\"%d\"} %d\n", d, c, n)
+				w.uint("fluxlit_gateway_responses_total", n, "dispatch", d, "code", strconv.Itoa(c))
 			}
 		}
 		for class := range dm.classes {
 			if n := dm.classes[class].Load(); n > 0 {
-				fmt.Fprintf(b, "fluxlit_gateway_responses_total{dispatch=%q,code=\"%dxx\"} %d\n", d, class, n)
+				w.uint("fluxlit_gateway_responses_total", n, "dispatch", d, "code", strconv.Itoa(class)+"xx")
 			}
 		}
 	}
-	family("fluxlit_gateway_request_duration_seconds", "histogram", "Time from request to the end of the response, by dispatch.")
-	for di, d := range dispatches {
+	w.family("fluxlit_gateway_request_duration_seconds", "histogram", "Wall time of one gateway request, by dispatch (WebSockets excluded).")
+	for di, d := range metricsDispatches {
 		h := &m.byDispatch[di].duration
 		var cum uint64
-		for i, le := range durationBuckets {
+		for i, le := range metricsBuckets {
 			cum += h.counts[i].Load()
-			fmt.Fprintf(b, "fluxlit_gateway_request_duration_seconds_bucket{dispatch=%q,le=%q} %d\n", d, strconv.FormatFloat(le, 'g', -1, 64), cum)
+			w.uint("fluxlit_gateway_request_duration_seconds_bucket", cum, "dispatch", d, "le", metricsFloat(le))
 		}
-		cum += h.counts[len(durationBuckets)].Load()
-		fmt.Fprintf(b, "fluxlit_gateway_request_duration_seconds_bucket{dispatch=%q,le=\"+Inf\"} %d\n", d, cum)
-		fmt.Fprintf(b, "fluxlit_gateway_request_duration_seconds_sum{dispatch=%q} %g\n", d, float64(h.sumNs.Load())/1e9)
-		fmt.Fprintf(b, "fluxlit_gateway_request_duration_seconds_count{dispatch=%q} %d\n", d, cum)
+		cum += h.counts[len(metricsBuckets)].Load()
+		w.uint("fluxlit_gateway_request_duration_seconds_bucket", cum, "dispatch", d, "le", "+Inf")
+		w.sample("fluxlit_gateway_request_duration_seconds_sum", metricsFloat(float64(h.sumNs.Load())/1e9), "dispatch", d)
+		w.uint("fluxlit_gateway_request_duration_seconds_count", cum, "dispatch", d)
 	}
-	family("fluxlit_gateway_upstream_errors_total", "counter", "Requests that fluxlit answered itself because of the upstream, by reason.")
-	for di, d := range dispatches[:2] {
-		for ri, r := range upstreamErrorReasons {
-			fmt.Fprintf(b, "fluxlit_gateway_upstream_errors_total{dispatch=%q,reason=%q} %d\n", d, r, m.byDispatch[di].upErrors[ri].Load())
+}
+
+func (m *metrics) writeTraffic(w *metricsWriter) {
+	w.family("fluxlit_gateway_upstream_errors_total", "counter", "Requests fluxlit answered itself because of the upstream, by reason.")
+	for di, d := range metricsDispatches[:2] {
+		for ri, r := range metricsUpstreamReasons {
+			w.uint("fluxlit_gateway_upstream_errors_total", m.byDispatch[di].upErrors[ri].Load(), "dispatch", d, "reason", r)
 		}
 	}
-	family("fluxlit_gateway_bytes_total", "counter", "Body bytes relayed, by dispatch and direction (tunnels add theirs when they close).")
-	for di, d := range dispatches[:2] {
-		fmt.Fprintf(b, "fluxlit_gateway_bytes_total{dispatch=%q,direction=\"in\"} %d\n", d, m.byDispatch[di].bytesIn.Load())
-		fmt.Fprintf(b, "fluxlit_gateway_bytes_total{dispatch=%q,direction=\"out\"} %d\n", d, m.byDispatch[di].bytesOut.Load())
+	w.family("fluxlit_gateway_bytes_total", "counter", "Body bytes relayed, by dispatch and direction (in: from clients; WebSocket tunnels add theirs when they close).")
+	for di, d := range metricsDispatches {
+		w.uint("fluxlit_gateway_bytes_total", m.byDispatch[di].bytesIn.Load(), "dispatch", d, "direction", "in")
+		w.uint("fluxlit_gateway_bytes_total", m.byDispatch[di].bytesOut.Load(), "dispatch", d, "direction", "out")
 	}
-	family("fluxlit_gateway_websocket_connections", "gauge", "WebSocket tunnels open now.")
-	fmt.Fprintf(b, "fluxlit_gateway_websocket_connections %d\n", m.wsOpen.Load())
-	family("fluxlit_gateway_websocket_opened_total", "counter", "WebSocket tunnels opened.")
-	fmt.Fprintf(b, "fluxlit_gateway_websocket_opened_total %d\n", m.wsTotal.Load())
-	family("fluxlit_jwt_rejections_total", "counter", "Requests rejected by JWT verification, by reason.")
-	for i, r := range jwtReasons {
-		fmt.Fprintf(b, "fluxlit_jwt_rejections_total{reason=%q} %d\n", r, m.jwt[i].Load())
+	w.family("fluxlit_gateway_websocket_connections", "gauge", "WebSocket tunnels open now.")
+	w.sample("fluxlit_gateway_websocket_connections", strconv.FormatInt(m.wsOpen.Load(), 10))
+	w.family("fluxlit_gateway_websocket_opened_total", "counter", "WebSocket tunnels opened.")
+	w.uint("fluxlit_gateway_websocket_opened_total", m.wsTotal.Load())
+	w.family("fluxlit_gateway_websocket_closed_total", "counter", "WebSocket tunnels closed, by the side that closed first.")
+	for i, c := range metricsClosers {
+		w.uint("fluxlit_gateway_websocket_closed_total", m.wsClosedBy[i].Load(), "closed_by", c)
 	}
-	family("fluxlit_rate_limited_total", "counter", "Requests answered 429.")
-	fmt.Fprintf(b, "fluxlit_rate_limited_total %d\n", m.limited.Load())
+}
+
+func (m *metrics) writeEdge(w *metricsWriter) {
+	w.family("fluxlit_jwt_rejections_total", "counter", "Requests rejected by JWT verification, by reason.")
+	for i, r := range metricsJWTReasons {
+		w.uint("fluxlit_jwt_rejections_total", m.jwt[i].Load(), "reason", r)
+	}
+	w.family("fluxlit_rate_limited_total", "counter", "Requests answered 429 by the rate limiter.")
+	w.uint("fluxlit_rate_limited_total", m.limited.Load())
+}
+
+func (m *metrics) writeChildren(w *metricsWriter, up map[string]bool) {
 	if m.childInfo != nil {
-		family("fluxlit_child_up", "gauge", "1 when the child is ready.")
 		children := m.childInfo()
+		w.family("fluxlit_child_up", "gauge", "1 when the supervised child is ready.")
 		for _, c := range children {
-			fmt.Fprintf(b, "fluxlit_child_up{child=%q} %d\n", c.Name, boolInt(c.State == childReady))
+			w.sample("fluxlit_child_up", metricsBool(c.State == childReady), "child", c.Name)
 		}
-		family("fluxlit_child_restarts_total", "counter", "Restarts of each child after a crash or reload.")
+		w.family("fluxlit_child_restarts_total", "counter", "Restarts of each supervised child after a crash or a reload.")
 		for _, c := range children {
-			fmt.Fprintf(b, "fluxlit_child_restarts_total{child=%q} %d\n", c.Name, c.Restarts)
+			w.uint("fluxlit_child_restarts_total", uint64(max(c.Restarts, 0)), "child", c.Name)
 		}
 	}
-	if m.upstreamUp != nil {
-		family("fluxlit_upstream_ready", "gauge", "1 when the upstream answered its last readiness probe.")
-		up := m.upstreamUp()
-		for _, name := range []string{"api", "streamlit"} {
+	if len(up) > 0 {
+		w.family("fluxlit_upstream_ready", "gauge", "1 when the upstream passed the readiness probe run for this scrape.")
+		for _, name := range []string{dispatchAPI, dispatchStreamlit} {
 			if v, ok := up[name]; ok {
-				fmt.Fprintf(b, "fluxlit_upstream_ready{upstream=%q} %d\n", name, boolInt(v))
+				w.sample("fluxlit_upstream_ready", metricsBool(v), "upstream", name)
 			}
 		}
 	}
-	family("fluxlit_build_info", "gauge", "Version of fluxlit and of Go.")
-	fmt.Fprintf(b, "fluxlit_build_info{version=%q,goversion=%q} 1\n", m.version, runtime.Version())
-	writeProcessMetrics(b, m.start)
-	io.WriteString(w, b.String())
 }
 
-func boolInt(b bool) int {
+func metricsBool(b bool) string {
 	if b {
-		return 1
+		return "1"
 	}
-	return 0
+	return "0"
 }
 
-// writeProcessMetrics adds the standard process_* and go_* families, read from /proc where
-// it exists (Linux) and from the Go runtime.
-func writeProcessMetrics(b *strings.Builder, start time.Time) {
+// metricsProcess adds the standard process_* and go_* families, read from /proc where it
+// exists (Linux) and from the Go runtime. process_start_time_seconds is when the metrics
+// were created, a few milliseconds after the process started.
+func metricsProcess(w *metricsWriter, start time.Time) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(b, "# HELP go_goroutines Number of goroutines that currently exist.\n# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
-	fmt.Fprintf(b, "# HELP go_memstats_heap_alloc_bytes Bytes of allocated heap objects.\n# TYPE go_memstats_heap_alloc_bytes gauge\ngo_memstats_heap_alloc_bytes %d\n", ms.HeapAlloc)
-	fmt.Fprintf(b, "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %d\n", start.Unix())
-	if rss, ok := procRSS(); ok {
-		fmt.Fprintf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", rss)
+	w.family("go_goroutines", "gauge", "Number of goroutines that currently exist.")
+	w.sample("go_goroutines", strconv.Itoa(runtime.NumGoroutine()))
+	w.family("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.")
+	w.uint("go_memstats_heap_alloc_bytes", ms.HeapAlloc)
+	w.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.")
+	w.sample("process_start_time_seconds", strconv.FormatInt(start.Unix(), 10))
+	if rss, ok := metricsProcRSS(); ok {
+		w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+		w.sample("process_resident_memory_bytes", strconv.FormatInt(rss, 10))
 	}
-	if cpu, ok := procCPUSeconds(); ok {
-		fmt.Fprintf(b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %g\n", cpu)
+	if cpu, ok := metricsProcCPUSeconds(); ok {
+		w.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
+		w.sample("process_cpu_seconds_total", metricsFloat(cpu))
 	}
 	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fmt.Fprintf(b, "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds %d\n", len(entries))
+		w.family("process_open_fds", "gauge", "Number of open file descriptors.")
+		w.sample("process_open_fds", strconv.Itoa(len(entries)))
 	}
 }
 
-func procRSS() (int64, bool) {
+func metricsProcRSS() (int64, bool) {
 	data, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0, false
@@ -289,9 +395,9 @@ func procRSS() (int64, bool) {
 	return pages * int64(os.Getpagesize()), err == nil
 }
 
-// procCPUSeconds reads utime+stime from /proc/self/stat. The clock tick is 100 Hz on every
-// Linux that Go supports (USER_HZ is fixed by the kernel ABI).
-func procCPUSeconds() (float64, bool) {
+// metricsProcCPUSeconds reads utime+stime from /proc/self/stat. The clock tick is 100 Hz on
+// every Linux that Go supports (USER_HZ is fixed by the kernel ABI).
+func metricsProcCPUSeconds() (float64, bool) {
 	data, err := os.ReadFile("/proc/self/stat")
 	if err != nil {
 		return 0, false
@@ -310,11 +416,35 @@ func procCPUSeconds() (float64, bool) {
 	return (ut + st) / 100, err1 == nil && err2 == nil
 }
 
+// serveMetrics answers a scrape. It probes the upstreams first (as readyz does, bounded by
+// probeTimeout), so fluxlit_upstream_ready is what a probe saw now, not a stale guess.
 func (o *observer) serveMetrics(w http.ResponseWriter, r *http.Request, g *gateway) {
+	markInternal(w)
 	if o.metrics == nil || !g.cfg.Metrics {
 		http.NotFound(w, r)
 		return
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	o.metrics.write(w)
+	w.Header().Set("Cache-Control", "no-store")
+	o.metrics.write(w, upstreamReadiness(r.Context(), g))
+}
+
+// upstreamReadiness runs the readiness probes and returns ready per configured upstream.
+func upstreamReadiness(ctx context.Context, g *gateway) map[string]bool {
+	if g.ready == nil {
+		return nil
+	}
+	_, states, _ := g.ready.check(ctx)
+	up := map[string]bool{}
+	for name, st := range states {
+		if st != "not_configured" {
+			up[name] = st == "ok"
+		}
+	}
+	return up
 }

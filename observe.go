@@ -1,14 +1,17 @@
 // observe.go owns what fluxlit records about each request: the accessRecord that wraps the
-// ResponseWriter (status, bytes, timings), and the observer's hooks that feed the access log,
-// the metrics and the debug ring. Metrics are in metrics.go, the debug page in debug.go.
+// ResponseWriter and the request body (status, bytes each way, timings), and the observer's
+// hooks that feed the access log, the metrics and the debug ring. Metrics are in metrics.go,
+// the debug page in debug.go, redaction and escaping in redact.go.
 
 package main
 
 import (
 	"bufio"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,14 +28,35 @@ type accessRecord struct {
 	status        int
 	bytes         int64
 	start         time.Time
-	upstreamStart time.Time
+	upstreamStart time.Time     // when the upstream exchange began (zero: none)
+	upstreamDur   time.Duration // upstream start to its response headers (or to the failure)
 	websocket     bool
+	wsOpen        bool // the tunnel opened: wsOpened/wsClosed log and count it, not end
+	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
 	subject       string
+	body          accessBody // counts the request body; r.Body points at it
 }
+
+// accessBody counts request body bytes as the upstream transport reads them. The count is
+// atomic because the transport reads the body on its own goroutine, which can still be
+// running when the handler returns.
+type accessBody struct {
+	rc io.ReadCloser
+	n  atomic.Int64
+}
+
+func (b *accessBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *accessBody) Close() error { return b.rc.Close() }
 
 func (a *accessRecord) WriteHeader(code int) {
 	if a.status == 0 {
 		a.status = code
+		a.markUpstream()
 	}
 	a.ResponseWriter.WriteHeader(code)
 }
@@ -40,10 +64,19 @@ func (a *accessRecord) WriteHeader(code int) {
 func (a *accessRecord) Write(p []byte) (int, error) {
 	if a.status == 0 {
 		a.status = http.StatusOK
+		a.markUpstream()
 	}
 	n, err := a.ResponseWriter.Write(p)
 	a.bytes += int64(n)
 	return n, err
+}
+
+// markUpstream fixes upstream_ms when the response head is written: for a proxied request
+// that is when the upstream's headers arrived (or when fluxlit gave up on it).
+func (a *accessRecord) markUpstream() {
+	if !a.upstreamStart.IsZero() && a.upstreamDur == 0 {
+		a.upstreamDur = time.Since(a.upstreamStart)
+	}
 }
 
 func (a *accessRecord) Unwrap() http.ResponseWriter { return a.ResponseWriter }
@@ -59,6 +92,23 @@ func (a *accessRecord) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(a.ResponseWriter).Hijack()
 }
 
+// methodLabel is the access log's and the ring's method: "websocket" for an upgrade.
+func (a *accessRecord) methodLabel() string {
+	if a.websocket {
+		return "websocket"
+	}
+	return escapeControl(a.method)
+}
+
+// markInternal keeps fluxlit's own scrape and debug requests out of the metrics and the
+// debug ring (as the Python package does), so that watching fluxlit does not change what it
+// shows. w is the ResponseWriter the handler got: the accessRecord on the gateway's path.
+func markInternal(w http.ResponseWriter) {
+	if a, ok := w.(*accessRecord); ok {
+		a.internal = true
+	}
+}
+
 // observer is the sink for request records.
 type observer struct {
 	log       *slog.Logger
@@ -66,72 +116,123 @@ type observer struct {
 	metrics   *metrics
 	debug     *debugRing
 	redact    *queryRedactor
+	// trust is the proxy allow list (nil: trust off). The access log's client is the address
+	// fluxlit believes after proxy trust, the same one rate limiting keys on.
+	trust *ipAllowList
 }
 
 func (o *observer) begin(w http.ResponseWriter, r *http.Request, id string, start time.Time) *accessRecord {
-	return &accessRecord{ResponseWriter: w, r: r, id: id, method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, start: start}
+	a := &accessRecord{ResponseWriter: w, r: r, id: id, method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, start: start}
+	if r.Body != nil && r.Body != http.NoBody {
+		a.body.rc = r.Body
+		r.Body = &a.body
+	}
+	return a
 }
 
 func (o *observer) end(a *accessRecord) {
-	if a.websocket && a.status == http.StatusSwitchingProtocols {
-		return // logged by wsClosed
+	if a.wsOpen {
+		return // logged and counted by wsOpened and wsClosed
 	}
 	if a.status == 0 {
 		a.status = http.StatusOK
 	}
 	d := time.Since(a.start)
-	o.metrics.observeRequest(a.dispatch, a.method, a.status, a.bytes, d)
-	o.debug.add(a, d)
+	if !a.internal {
+		o.metrics.observeRequest(a.dispatch, a.metricsMethod(), a.status, a.body.n.Load(), a.bytes, d)
+		o.debug.add(a, d)
+	}
 	if o.accessLog {
 		o.logAccess(a, d)
 	}
 }
 
-func (o *observer) logAccess(a *accessRecord, d time.Duration) {
-	method := a.method
+// metricsMethod is the method_kind of the Python package: the method, or WEBSOCKET for an
+// upgrade (also when the upstream refused it).
+func (a *accessRecord) metricsMethod() string {
 	if a.websocket {
-		method = "websocket"
+		return methodKindWebSocket
 	}
-	attrs := []slog.Attr{
+	return a.method
+}
+
+// client is the client address after proxy trust, as text. Without trust it is the peer's
+// address, which the server took from the connection: no parsing needed.
+func (o *observer) client(r *http.Request) string {
+	if o.trust == nil {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			return host
+		}
+	} else if ip := resolveForwarded(r, o.trust).ClientIP; ip.IsValid() {
+		return ip.String()
+	}
+	return escapeControl(r.RemoteAddr)
+}
+
+func (o *observer) logAccess(a *accessRecord, d time.Duration) {
+	attrs := [12]slog.Attr{
 		slog.String("request_id", a.id),
 		slog.String("dispatch", a.dispatch),
-		slog.String("method", escapeControl(method)),
+		slog.String("method", a.methodLabel()),
 		slog.String("path", escapeControl(a.path)),
 		slog.Int("status", a.status),
 		slog.Int64("bytes", a.bytes),
-		slog.Float64("duration_ms", ms(d)),
-		slog.String("client", a.r.RemoteAddr),
+		slog.Int64("bytes_in", a.body.n.Load()),
+		slog.Float64("duration_ms", accessMS(d)),
+		slog.String("client", o.client(a.r)),
 	}
+	n := 9
 	if a.query != "" {
-		attrs = append(attrs, slog.String("query", escapeControl(o.redact.redact(a.query))))
+		attrs[n] = slog.String("query", escapeControl(o.redact.redact(a.query)))
+		n++
 	}
 	if !a.upstreamStart.IsZero() {
-		attrs = append(attrs, slog.Float64("upstream_ms", ms(time.Since(a.upstreamStart))))
+		up := a.upstreamDur
+		if up == 0 {
+			up = time.Since(a.upstreamStart)
+		}
+		attrs[n] = slog.Float64("upstream_ms", accessMS(up))
+		n++
 	}
-	o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "access", attrs...)
+	o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "access", attrs[:n]...)
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// accessMS is a duration in milliseconds with microsecond precision, the unit of the log.
+func accessMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (o *observer) upstreamError(upstream, reason string) { o.metrics.upstreamError(upstream, reason) }
 func (o *observer) jwtRejected(reason string)             { o.metrics.jwtRejected(reason) }
 func (o *observer) rateLimited()                          { o.metrics.rateLimited() }
 
 func (o *observer) wsOpened(a *accessRecord) {
-	o.metrics.wsOpened()
+	a.wsOpen = true
+	a.upstreamDur = time.Since(a.upstreamStart)
+	o.metrics.wsOpened(a.dispatch)
 	if o.accessLog {
-		o.log.Info("websocket open", "request_id", a.id, "dispatch", a.dispatch, "path", escapeControl(a.path), "client", a.r.RemoteAddr)
+		attrs := []slog.Attr{
+			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
+			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
+			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)),
+		}
+		if a.query != "" {
+			attrs = append(attrs, slog.String("query", escapeControl(o.redact.redact(a.query))))
+		}
+		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket open", attrs...)
 	}
 }
 
+// wsClosed logs the end of a tunnel: its duration, the bytes each way (in: client to
+// upstream) and which side closed first ("client", "upstream" or "fluxlit").
 func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 	up, down := t.bytesUp.Load(), t.bytesDown.Load()
-	o.metrics.wsClosed(a.dispatch, up, down)
-	o.debug.add(a, d)
 	first, _ := t.firstClose.Load().(string)
+	o.metrics.wsClosed(a.dispatch, first, up, down)
+	o.debug.add(a, d)
 	if o.accessLog {
-		o.log.Info("websocket close", "request_id", a.id, "dispatch", a.dispatch, "method", "websocket",
-			"path", escapeControl(a.path), "status", 101, "duration_ms", ms(d), "bytes_in", up, "bytes_out", down,
-			"closed_by", first, "client", a.r.RemoteAddr)
+		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close",
+			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
+			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
+			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),
+			slog.String("closed_by", first), slog.String("client", o.client(a.r)))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // defaultRedactedQueryKeys are the Python package's, plus OAuth's own names.
@@ -31,38 +33,72 @@ func newQueryRedactor(extra []string, sessionParam string) *queryRedactor {
 }
 
 // redact returns rawQuery with the values of sensitive keys replaced. Keys are compared
-// case-insensitively after unescaping, so "%74oken=" is caught too.
+// case-insensitively after unescaping, so "%74oken=" is caught too. A query with nothing to
+// redact is returned as is, without allocating: this runs for every logged request.
 func (q *queryRedactor) redact(rawQuery string) string {
-	if rawQuery == "" {
-		return ""
+	if rawQuery == "" || !q.anySensitive(rawQuery) {
+		return rawQuery
 	}
 	parts := strings.Split(rawQuery, "&")
 	for i, p := range parts {
-		k, _, hasValue := strings.Cut(p, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			name = k
-		}
-		if hasValue && q.keys[strings.ToLower(name)] {
+		if k, ok := q.sensitiveKey(p); ok {
 			parts[i] = k + "=" + redactedValue
 		}
 	}
 	return strings.Join(parts, "&")
 }
 
-// escapeControl quotes control characters (and invalid UTF-8) so that a client-chosen path
-// or header cannot inject a newline or an ANSI escape into a log line.
+func (q *queryRedactor) anySensitive(rawQuery string) bool {
+	for rest := rawQuery; rest != ""; {
+		var p string
+		p, rest, _ = strings.Cut(rest, "&")
+		if _, ok := q.sensitiveKey(p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveKey reports whether the parameter "k=v" has a sensitive key, and returns k.
+func (q *queryRedactor) sensitiveKey(param string) (string, bool) {
+	k, _, hasValue := strings.Cut(param, "=")
+	if !hasValue {
+		return k, false
+	}
+	name := k
+	if strings.ContainsAny(k, "%+") {
+		if u, err := url.QueryUnescape(k); err == nil {
+			name = u
+		}
+	}
+	return k, q.keys[strings.ToLower(name)]
+}
+
+// escapeControl quotes control characters, invalid UTF-8 and non-printing runes (bidi
+// overrides, zero-width characters) so that a client-chosen path or header cannot inject a
+// newline or an ANSI escape into a log line or a terminal. Printable Unicode stays readable.
+// A backslash is doubled whenever anything is escaped, so "\n" in the output always means
+// an escaped newline and never a client's literal backslash followed by n.
 func escapeControl(s string) string {
-	clean := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
-			clean = false
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' || c >= 0x80 {
+			return escapeControlSlow(s)
+		}
+	}
+	return s
+}
+
+func escapeControlSlow(s string) string {
+	plain := true
+	for _, r := range s {
+		if r == utf8.RuneError || r == '\\' || !unicode.IsPrint(r) {
+			plain = false
 			break
 		}
 	}
-	if clean {
+	if plain {
 		return s
 	}
-	q := strconv.QuoteToASCII(s)
-	return q[1 : len(q)-1]
+	q := strconv.Quote(s)
+	return strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
 }

@@ -182,7 +182,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 	// The handler returns now and the two pumps own the connections: an idle tunnel then
 	// costs two small goroutines, not also this one with the server's deep stack. Only
 	// what the close log needs is kept of the request.
-	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}}
+	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}, Header: r.Header}
 	t.start(func() {
 		g.tunnels.remove(t)
 		g.obs.wsClosed(rec, t, time.Since(start))
