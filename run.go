@@ -61,38 +61,47 @@ type runner struct {
 	sup    *supervisor
 	notify *sdNotifier
 	pid    string // pidfile path when one is written
+	logOut *bufferedLog
+}
+
+// fatalf prints the one-line error a failing run ends with, after the log lines before it.
+func (r *runner) fatalf(format string, args ...any) {
+	r.logOut.Flush()
+	fmt.Fprintf(r.stderr, "fluxlit: "+format, args...)
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
-	r.log = newLogger(cfg, r.stderr)
+	r.logOut = newBufferedLog(r.stderr)
+	defer r.logOut.Close()
+	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
 	applyRuntimeTuning(cfg)
 	env := envMap(r.env)
 	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
 	if !cfg.NoPidfile {
 		r.pid = cfg.pidfilePath()
 		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) {
-			fmt.Fprintf(r.stderr, "fluxlit: another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
+			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
 			return 1
 		}
 	}
 	ln, err := listenGateway(cfg)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
+		r.fatalf("%v\n", err)
 		return 1
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	plan, err := planChildren(cfg, port, r.env)
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
+		r.fatalf("%v\n", err)
 		return 2
 	}
 	defer plan.cleanup()
 	gw, err := newGateway(cfg, r.log, ln.Addr().String(), plan)
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
+		r.fatalf("%v\n", err)
 		return 2
 	}
 	r.gw = gw
@@ -143,14 +152,14 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		case err := <-started:
 			if err != nil {
 				r.log.Error("children did not start", "error", err.Error())
-				fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
+				r.fatalf("%v\n", err)
 				return 1
 			}
 		case sig := <-sigs:
 			r.log.Info("signal during start-up; stopping", "signal", sig.String())
 			return 0
 		case err := <-served:
-			fmt.Fprintf(r.stderr, "fluxlit: serve: %v\n", err)
+			r.fatalf("serve: %v\n", err)
 			return 1
 		}
 		supDone = r.sup.Done()
@@ -172,10 +181,10 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	case <-supDone:
 		err := r.sup.Err()
 		r.log.Error("supervision gave up", "error", errString(err))
-		fmt.Fprintf(r.stderr, "fluxlit: %v\n", err)
+		r.fatalf("%v\n", err)
 		return 1
 	case err := <-served:
-		fmt.Fprintf(r.stderr, "fluxlit: serve: %v\n", err)
+		r.fatalf("serve: %v\n", err)
 		return 1
 	}
 }
@@ -369,7 +378,7 @@ func printStartupBanner(w io.Writer, cfg *Config, g *gateway) {
 	fmt.Fprintln(w)
 }
 
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
 	level := slog.LevelInfo
 	switch cfg.LogLevel {
 	case "debug":
@@ -383,7 +392,7 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	format := cfg.LogFormat
 	if format == "auto" {
 		format = "json"
-		if isTerminal(w) {
+		if terminal {
 			format = "text"
 		}
 	}
