@@ -110,6 +110,7 @@ type Config struct {
 	URLSessionQuery   string `setting:"url_session_query_param"`
 	GatewayGOGC       int    `setting:"gateway_gogc"`
 	GatewayMemLimitMB int    `setting:"gateway_memory_limit_mb"`
+	FastPath          bool   `setting:"gateway_fast_path"`
 
 	// Derived, not settings.
 	ConfigFile string            // the fluxlit.toml that was read, "" when none
@@ -222,6 +223,7 @@ var settingsTable = []setting{
 	{name: "url_session_query_param", kind: kindString, def: "fluxlit_sid", doc: "URL-session query key, redacted in logs"},
 	{name: "gateway_gogc", kind: kindInt, def: "200", min: -1, max: 10000, doc: "GOGC of the gateway (see BENCHMARKS.md)"},
 	{name: "gateway_memory_limit_mb", kind: kindInt, def: "0", max: 1 << 20, doc: "soft memory limit for the Go runtime (0: none)"},
+	{name: "gateway_fast_path", kind: kindBool, def: "true", doc: "serve plain proxied requests with the hand-written HTTP/1.1 front end (false: net/http only)"},
 }
 
 var settingsByName = func() map[string]*setting {

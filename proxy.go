@@ -440,15 +440,19 @@ func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, status int,
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if asJSON {
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, `{"error":`+strconv.Quote(msg)+`,"request_id":`+strconv.Quote(id)+"}\n")
-		return
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+	contentType, body := proxyErrorBody(msg, id, asJSON)
+	h.Set("Content-Type", contentType)
 	w.WriteHeader(status)
-	io.WriteString(w, "fluxlit: "+msg+" (request id "+id+")\n")
+	io.WriteString(w, body)
+}
+
+// proxyErrorBody is the Content-Type and body of fluxlit's own error answers, shared by
+// writeError and the fast path's fastWriteError so that both answer alike.
+func proxyErrorBody(msg, id string, asJSON bool) (contentType, body string) {
+	if asJSON {
+		return "application/json", `{"error":` + strconv.Quote(msg) + `,"request_id":` + strconv.Quote(id) + "}\n"
+	}
+	return "text/plain; charset=utf-8", "fluxlit: " + msg + " (request id " + id + ")\n"
 }
 
 // limitedBody counts a request body against gateway_max_proxy_request_body_bytes. Past the

@@ -42,7 +42,7 @@ func startGateway(t testing.TB, cfg *Config) (*gateway, *httptest.Server) {
 	if err != nil {
 		t.Fatalf("newGateway: %v", err)
 	}
-	srv := httptest.NewServer(g)
+	srv := startTestServer(t, g)
 	t.Cleanup(srv.Close)
 	g.listen = srv.Listener.Addr().String()
 	return g, srv

@@ -58,6 +58,7 @@ type runner struct {
 	log    *slog.Logger
 	gw     *gateway
 	srv    *http.Server
+	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
 	sup    *supervisor
 	notify *sdNotifier
 	pid    string // pidfile path when one is written
@@ -120,7 +121,12 @@ func (r *runner) run() int {
 		printDebugBanner(r.stderr, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
-	go func() { served <- r.srv.Serve(ln) }()
+	if cfg.FastPath {
+		r.fast = newFastServer(gw, r.srv)
+		go func() { served <- r.fast.Serve(ln) }()
+	} else {
+		go func() { served <- r.srv.Serve(ln) }()
+	}
 	metricsSrv := r.serveMetricsListener()
 	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
 		r.log.Warn("configuration: " + w)
@@ -278,6 +284,11 @@ func (r *runner) stop(metricsSrv *http.Server) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { r.gw.tunnels.closeAll(ctx); close(done) }()
+	if r.fast != nil {
+		if err := r.fast.Shutdown(ctx); err != nil {
+			r.log.Warn("fast-path requests still in flight at shutdown_timeout_s; closing them", "error", err.Error())
+		}
+	}
 	if err := r.srv.Shutdown(ctx); err != nil {
 		r.log.Warn("requests still in flight at shutdown_timeout_s; closing them", "error", err.Error())
 		r.srv.Close()

@@ -1,0 +1,738 @@
+// fastpath_http1.go owns the fast path's HTTP/1.1 wire format: the strict parser of the
+// client's request head (anything it does not fully understand makes it say "not mine", and
+// net/http gets the connection), the upstream's response head, and the body framings relayed
+// (Content-Length, chunked, until close).
+
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// fastField is one header line; name and value point into the head they were parsed from.
+type fastField struct{ name, value []byte }
+
+// fastRequest is a parsed request head. The strings are the request's own; fields point into raw.
+type fastRequest struct {
+	raw           []byte // the head, copied out of the read buffer
+	method        string
+	path, query   string
+	host          string
+	requestID     string // the client's first X-Request-Id, unvalidated
+	contentLength int64  // -1: no Content-Length
+	close         bool   // Connection: close
+	hasOrigin     bool
+	teTrailers    bool // Te names "trailers": forwarded as ReverseProxy does
+	fields        []fastField
+}
+
+// fastMethods are the methods the fast path forwards; the strings are constants, so a
+// parsed method costs no allocation.
+var fastMethods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// fastHeadEnd finds the end of a request head in buf: the index after "\r\n\r\n", or -1 when
+// more bytes are needed. bad is true for bytes the fast path will not judge: a bare LF or a
+// NUL (net/http decides what those mean).
+func fastHeadEnd(buf []byte) (end int, bad bool) {
+	for i, c := range buf {
+		switch c {
+		case 0:
+			return -1, true
+		case '\n':
+			if i == 0 || buf[i-1] != '\r' {
+				return -1, true
+			}
+			if i >= 3 && buf[i-2] == '\n' && buf[i-3] == '\r' {
+				return i + 1, false
+			}
+		}
+	}
+	return -1, false
+}
+
+// fastParseRequest parses head (a complete head as fastHeadEnd delimits it) into req, keeping
+// a copy. It returns false for anything outside the fast path's strict subset; such requests
+// are handed to net/http, which parses them its own way.
+func fastParseRequest(head []byte, req *fastRequest) bool {
+	req.raw = append(req.raw[:0], head...)
+	*req = fastRequest{raw: req.raw, fields: req.fields[:0], contentLength: -1}
+	b := req.raw
+	eol := fastIndexCRLF(b)
+	if eol < 0 || !req.parseRequestLine(b[:eol]) {
+		return false
+	}
+	b = b[eol+2:]
+	hosts, lengths := 0, 0
+	for {
+		eol = fastIndexCRLF(b)
+		if eol < 0 {
+			return false
+		}
+		if eol == 0 {
+			break
+		}
+		name, value, ok := fastParseFieldLine(b[:eol])
+		if !ok || !req.noteField(name, value, &hosts, &lengths) {
+			return false
+		}
+		req.fields = append(req.fields, fastField{name, value})
+		b = b[eol+2:]
+	}
+	return hosts == 1
+}
+
+// parseRequestLine accepts "METHOD /origin-form?query HTTP/1.1" with single spaces.
+func (req *fastRequest) parseRequestLine(line []byte) bool {
+	sp := fastIndexByte(line, ' ')
+	if sp < 0 {
+		return false
+	}
+	for _, m := range fastMethods {
+		if string(line[:sp]) == m {
+			req.method = m
+		}
+	}
+	rest := line[sp+1:]
+	sp = fastIndexByte(rest, ' ')
+	if req.method == "" || sp < 1 || string(rest[sp+1:]) != "HTTP/1.1" {
+		return false
+	}
+	target := rest[:sp]
+	if target[0] != '/' {
+		return false
+	}
+	path, query := target, []byte(nil)
+	if q := fastIndexByte(target, '?'); q >= 0 {
+		path, query = target[:q], target[q+1:]
+	}
+	if !fastValidPath(path) || !fastValidQuery(query) {
+		return false
+	}
+	req.path = string(path)
+	if len(query) > 0 {
+		req.query = string(query)
+	}
+	return true
+}
+
+// fastValidPath accepts the path bytes that the handler path sends upstream unchanged: it
+// decodes the path and re-escapes it (url.URL.EscapedPath), so only bytes that escaping
+// leaves alone are taken. '%' is not among them: an encoded path is net/http's.
+func fastValidPath(p []byte) bool {
+	for _, c := range p {
+		if !fastPathByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func fastPathByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
+}
+
+// fastValidQuery accepts visible ASCII without '#', with well-formed %XX escapes and no ';'.
+// ReverseProxy re-encodes a query that url.ParseQuery rejects (';', a bad escape), so such a
+// query is net/http's too.
+func fastValidQuery(q []byte) bool {
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c <= ' ' || c >= 0x7f || c == '#' || c == ';':
+			return false
+		case c == '%':
+			if i+2 >= len(q) || !fastIsHex(q[i+1]) || !fastIsHex(q[i+2]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func fastIsHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// noteField checks one header against the fast path's rules and records what matters.
+func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool {
+	switch {
+	case fastEqualFold(name, "Host"):
+		*hosts++
+		if !fastValidHost(value) {
+			return false
+		}
+		req.host = string(value)
+	case fastEqualFold(name, "Content-Length"):
+		*lengths++
+		n, ok := fastParseLength(value)
+		if !ok || *lengths > 1 {
+			return false
+		}
+		req.contentLength = n
+	case fastEqualFold(name, "Transfer-Encoding"), fastEqualFold(name, "Expect"), fastEqualFold(name, "Upgrade"):
+		return false
+	case fastEqualFold(name, "Connection"):
+		return req.noteConnection(value)
+	case fastEqualFold(name, "Origin"):
+		req.hasOrigin = true
+	case fastEqualFold(name, "X-Request-Id"):
+		if req.requestID == "" && validRequestID(string(value)) {
+			req.requestID = string(value)
+		}
+	case fastEqualFold(name, "Te"):
+		req.teTrailers = req.teTrailers || fastHasToken(value, "trailers")
+	}
+	return true
+}
+
+// noteConnection accepts only the keep-alive and close tokens: anything else names headers
+// or upgrades, which net/http handles.
+func (req *fastRequest) noteConnection(value []byte) bool {
+	for len(value) > 0 {
+		var tok []byte
+		tok, value = fastNextToken(value)
+		switch {
+		case len(tok) == 0, fastEqualFold(tok, "keep-alive"):
+		case fastEqualFold(tok, "close"):
+			req.close = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// forwardingHeader is the header map resolveForwarded reads when proxy trust is on: the
+// forwarding headers under net/http's canonical names, lines in order.
+func (req *fastRequest) forwardingHeader() http.Header {
+	h := http.Header{}
+	for _, fl := range req.fields {
+		for _, k := range [...]string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix"} {
+			if fastEqualFold(fl.name, k) {
+				h[k] = append(h[k], string(fl.value))
+			}
+		}
+	}
+	return h
+}
+
+// fastValidHost accepts a host name, an IPv4 address or a bracketed IPv6 one, with a port.
+func fastValidHost(v []byte) bool {
+	if len(v) == 0 || len(v) > fwdMaxHostLen {
+		return false
+	}
+	for _, c := range v {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '-', c == ':', c == '[', c == ']', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// fastParseLength accepts 1-18 decimal digits: no sign, no spaces, no overflow.
+func fastParseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// fastParseFieldLine splits "name: value" (no CRLF). The name must be a token directly
+// followed by ':'; the value loses its surrounding blanks and may hold no control byte but
+// HTAB. A line starting with a blank (obs-fold) fails: its name is empty.
+func fastParseFieldLine(line []byte) (name, value []byte, ok bool) {
+	colon := fastIndexByte(line, ':')
+	if colon <= 0 {
+		return nil, nil, false
+	}
+	name = line[:colon]
+	for _, c := range name {
+		if !fastTokenByte(c) {
+			return nil, nil, false
+		}
+	}
+	value = line[colon+1:]
+	for len(value) > 0 && (value[0] == ' ' || value[0] == '\t') {
+		value = value[1:]
+	}
+	for len(value) > 0 && (value[len(value)-1] == ' ' || value[len(value)-1] == '\t') {
+		value = value[:len(value)-1]
+	}
+	for _, c := range value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return nil, nil, false
+		}
+	}
+	return name, value, true
+}
+
+// fastTokenByte reports whether c may appear in a header name (RFC 9110 §5.6.2 tchar).
+func fastTokenByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// fastNextToken returns the first comma-separated element of v, trimmed, and the rest.
+func fastNextToken(v []byte) (tok, rest []byte) {
+	if i := fastIndexByte(v, ','); i >= 0 {
+		tok, rest = v[:i], v[i+1:]
+	} else {
+		tok = v
+	}
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+		tok = tok[:len(tok)-1]
+	}
+	return tok, rest
+}
+
+func fastHasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var tok []byte
+		tok, v = fastNextToken(v)
+		if fastEqualFold(tok, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// fastEqualFold compares an ASCII header name with s, ignoring case.
+func fastEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// fastEqualFoldBytes is fastEqualFold for two byte slices.
+func fastEqualFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// fastSameHeaderName is fwdSameHeaderName for a name still in bytes.
+func fastSameHeaderName(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if fwdFoldNameByte(b[i]) != fwdFoldNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func fastIndexCRLF(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func fastIndexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// fastResponse is a parsed upstream response head; fields point into raw.
+type fastResponse struct {
+	raw           []byte
+	status        int
+	reason        []byte
+	http11        bool
+	fields        []fastField
+	contentLength int64 // -1: none
+	chunked       bool
+	close         bool // the upstream will close: do not pool the connection
+	connTokens    [][]byte
+	// Security headers the upstream set itself; fluxlit fills only the gaps.
+	hasNosniff, hasFrameOptions, hasReferrerPolicy, hasHSTS bool
+}
+
+// read reads the response head from pc within timeout, skipping interim 1xx responses.
+// gotBytes reports whether any byte arrived (a reused connection that ends before one is
+// stale, and the request can be retried).
+func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration) (gotBytes bool, err error) {
+	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	defer pc.c.SetReadDeadline(time.Time{})
+	for {
+		if _, err := pc.br.Peek(1); err != nil {
+			return gotBytes, err
+		}
+		gotBytes = true
+		if err := res.readHead(pc.br); err != nil {
+			return true, err
+		}
+		if !res.parse() {
+			return true, errFastMalformed
+		}
+		if res.status >= 200 {
+			return true, nil
+		}
+		if res.status == http.StatusSwitchingProtocols {
+			return true, errFastMalformed // fluxlit never asked for an upgrade here
+		}
+	}
+}
+
+// readHead collects the head's lines, up to the empty one, into raw.
+func (res *fastResponse) readHead(br *bufio.Reader) error {
+	res.raw = res.raw[:0]
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return errFastMalformed
+			}
+			return err
+		}
+		res.raw = append(res.raw, line...)
+		if len(res.raw) > fastMaxResponseHead {
+			return errFastMalformed
+		}
+		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			return nil
+		}
+	}
+}
+
+// parse parses raw: "HTTP/1.x NNN reason" and the header lines (CRLF or bare LF, as Go's own
+// client accepts).
+func (res *fastResponse) parse() bool {
+	*res = fastResponse{raw: res.raw, fields: res.fields[:0], connTokens: res.connTokens[:0], contentLength: -1}
+	b := res.raw
+	line, b := fastCutLine(b)
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return false
+	}
+	res.http11 = line[7] == '1'
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return false
+		}
+		res.status = res.status*10 + int(c-'0')
+	}
+	if res.status < 100 {
+		return false
+	}
+	if len(line) > 13 {
+		res.reason = line[13:]
+	}
+	res.close = !res.http11
+	for {
+		line, b = fastCutLine(b)
+		if len(line) == 0 {
+			return true
+		}
+		name, value, ok := fastParseFieldLine(line)
+		if !ok || !res.noteField(name, value) {
+			return false
+		}
+		res.fields = append(res.fields, fastField{name, value})
+	}
+}
+
+// fastCutLine splits off one line, without its CRLF or LF.
+func fastCutLine(b []byte) (line, rest []byte) {
+	i := fastIndexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	line, rest = b[:i], b[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
+}
+
+func (res *fastResponse) noteField(name, value []byte) bool {
+	switch {
+	case fastEqualFold(name, "Content-Length"):
+		n, ok := fastParseLength(value)
+		if !ok || (res.contentLength >= 0 && n != res.contentLength) {
+			return false
+		}
+		res.contentLength = n
+	case fastEqualFold(name, "Transfer-Encoding"):
+		if !fastEqualFold(value, "chunked") || res.chunked {
+			return false // Go's client supports chunked only, too
+		}
+		res.chunked = true
+	case fastEqualFold(name, "Connection"):
+		for len(value) > 0 {
+			var tok []byte
+			tok, value = fastNextToken(value)
+			if fastEqualFold(tok, "close") {
+				res.close = true
+			} else if fastEqualFold(tok, "keep-alive") && !res.http11 {
+				res.close = false
+			}
+			if len(tok) > 0 {
+				if len(res.connTokens) == fastMaxConnTokens {
+					return false
+				}
+				res.connTokens = append(res.connTokens, tok)
+			}
+		}
+	case fastEqualFold(name, "X-Content-Type-Options"):
+		res.hasNosniff = true
+	case fastEqualFold(name, "X-Frame-Options"):
+		res.hasFrameOptions = true
+	case fastEqualFold(name, "Referrer-Policy"):
+		res.hasReferrerPolicy = true
+	case fastEqualFold(name, "Strict-Transport-Security"):
+		res.hasHSTS = true
+	}
+	return true
+}
+
+// fastHopResponseHeaders are removed from relayed responses (RFC 9110 §7.6.1), with
+// X-Request-Id (fluxlit sets its own). Transfer-Encoding and Trailer are written back when
+// the body is relayed chunked; Content-Length is dropped then, as Go's client does.
+var fastHopResponseHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Te", "Transfer-Encoding", "Upgrade", "X-Request-Id",
+}
+
+// forwardField reports whether an upstream response header goes to the client.
+func (res *fastResponse) forwardField(name []byte, noBody bool) bool {
+	for _, h := range fastHopResponseHeaders {
+		if fastEqualFold(name, h) {
+			return false
+		}
+	}
+	for _, tok := range res.connTokens {
+		if fastEqualFoldBytes(name, tok) {
+			return false
+		}
+	}
+	if fastEqualFold(name, "Trailer") {
+		return res.chunked && !noBody
+	}
+	if res.chunked && fastEqualFold(name, "Content-Length") {
+		return false
+	}
+	return true
+}
+
+// fastCopyBody copies exactly n body bytes from src (read through sbr) to dst (written through
+// dbw). A body that fits the writer's free space joins the head in one write; a bigger one
+// goes through the buffers only for what is already buffered, then socket to socket, which
+// between two TCP connections is splice: no copy through user space, no buffering.
+func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, n int64) error {
+	if n <= int64(dbw.Available()) {
+		_, err := io.CopyN(dbw, sbr, n)
+		return err
+	}
+	if b := sbr.Buffered(); b > 0 {
+		m := int(min(int64(b), n))
+		p, _ := sbr.Peek(m)
+		if _, err := dbw.Write(p); err != nil {
+			return err
+		}
+		sbr.Discard(m)
+		n -= int64(m)
+	}
+	if err := dbw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.CopyN(dst, src, n)
+	return err
+}
+
+// fastCopyUntilClose relays a body that ends when the upstream closes (no Content-Length, not
+// chunked). The client connection is closed afterwards: that is how the client learns where
+// the body ends, and it keeps every byte flowing as it arrives (no re-chunking).
+func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader) (int64, error) {
+	var n int64
+	if b := sbr.Buffered(); b > 0 {
+		p, _ := sbr.Peek(b)
+		dbw.Write(p)
+		sbr.Discard(b)
+		n = int64(b)
+	}
+	if err := dbw.Flush(); err != nil {
+		return n, err
+	}
+	m, err := io.Copy(dst, src)
+	return n + m, err
+}
+
+// fastRelayChunked relays a chunked body verbatim (sizes, extensions, trailers), parsing the
+// sizes to find its end. The client buffer is flushed whenever the upstream has nothing more
+// buffered, so server-sent events and other streams reach the client event by event. n counts
+// the data bytes, as the handler path's access record does.
+func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error) {
+	for {
+		line, err := fastReadLine(dbw, sbr)
+		if err != nil {
+			return n, err
+		}
+		size, ok := fastChunkSize(line)
+		if !ok {
+			return n, errFastMalformed
+		}
+		dbw.Write(line)
+		if size == 0 {
+			return n, fastRelayTrailers(dbw, sbr)
+		}
+		if _, err := io.CopyN(dbw, sbr, size); err != nil {
+			return n, err
+		}
+		n += size
+		crlf, err := fastReadLine(dbw, sbr)
+		if err != nil {
+			return n, err
+		}
+		if len(crlf) != 2 {
+			return n, errFastMalformed
+		}
+		dbw.Write(crlf)
+	}
+}
+
+// fastRelayTrailers relays the trailer section up to its empty line, bounded like a head.
+func fastRelayTrailers(dbw *bufio.Writer, sbr *bufio.Reader) error {
+	total := 0
+	for {
+		line, err := fastReadLine(dbw, sbr)
+		if err != nil {
+			return err
+		}
+		total += len(line)
+		if total > fastMaxResponseHead || line[len(line)-2] != '\r' {
+			return errFastMalformed
+		}
+		dbw.Write(line)
+		if len(line) == 2 {
+			return nil
+		}
+	}
+}
+
+// fastReadLine reads one CRLF-terminated line from the upstream, flushing the client first
+// when the read would wait.
+func fastReadLine(dbw *bufio.Writer, sbr *bufio.Reader) ([]byte, error) {
+	if sbr.Buffered() == 0 {
+		if err := dbw.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	line, err := sbr.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, errFastMalformed
+		}
+		return nil, err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, errFastMalformed
+	}
+	return line, nil
+}
+
+// fastChunkSize parses "<hex>[;ext]\r\n". Sizes are capped at 2^60 so that they never overflow.
+func fastChunkSize(line []byte) (int64, bool) {
+	var size int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto end
+		}
+		if i >= 15 {
+			return 0, false
+		}
+		size = size<<4 | int64(d)
+	}
+end:
+	if i == 0 {
+		return 0, false
+	}
+	rest := line[i : len(line)-2]
+	if len(rest) > 0 && rest[0] != ';' && rest[0] != ' ' && rest[0] != '\t' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
+	return size, true
+}
+
+var errFastMalformed = errors.New("fluxlit: malformed upstream response")

@@ -1,0 +1,707 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testFastPath makes startGateway serve through the fast path (the product default); run the
+// suite with -fastpath=false to test the net/http-only path.
+var testFastPath = flag.Bool("fastpath", true, "serve test gateways through fastServer (fastpath.go)")
+
+// startTestServer serves g on a loopback httptest.Server: through fastServer in front of the
+// test server's http.Server when -fastpath is on, else the plain server.
+func startTestServer(t testing.TB, g *gateway) *httptest.Server {
+	srv := httptest.NewUnstartedServer(g)
+	if !*testFastPath {
+		srv.Start()
+		return srv
+	}
+	startFastTestServer(t, g, srv)
+	return srv
+}
+
+func startFastTestServer(t testing.TB, g *gateway, srv *httptest.Server) *fastServer {
+	ln := srv.Listener
+	f := newFastServer(g, srv.Config)
+	f.handoff.addr = ln.Addr()
+	srv.Listener = f.handoff
+	srv.Start()
+	go f.serveFast(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		f.Shutdown(ctx)
+	})
+	return f
+}
+
+// fastGateway starts a gateway with the fast path on, whatever -fastpath says.
+func fastGateway(t testing.TB, settings map[string]string) (*gateway, *fastServer, string) {
+	t.Helper()
+	g, err := newGateway(testConfig(t, settings), slog.New(slog.NewTextHandler(io.Discard, nil)), "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatalf("newGateway: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(g)
+	f := startFastTestServer(t, g, srv)
+	t.Cleanup(srv.Close)
+	g.listen = f.handoff.addr.String()
+	return g, f, g.listen
+}
+
+// fastCountingListener counts the connections an upstream accepted.
+type fastCountingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *fastCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// fastCountedUpstream is an httptest server running h that counts accepted connections.
+func fastCountedUpstream(t testing.TB, h http.Handler) (*httptest.Server, *fastCountingListener) {
+	srv := httptest.NewUnstartedServer(h)
+	cl := &fastCountingListener{Listener: srv.Listener}
+	srv.Listener = cl
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, cl
+}
+
+// fastRawUpstream runs handle on every connection to a loopback listener: for responses no
+// net/http server would send (close-delimited, odd chunking).
+func fastRawUpstream(t testing.TB, handle func(c net.Conn, br *bufio.Reader)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				handle(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// fastRawExchange sends raw bytes to addr and returns everything read until the server closes
+// or 2 s pass.
+func fastRawExchange(t testing.TB, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// fastReadResponses reads n responses from br.
+func fastReadResponses(t testing.TB, br *bufio.Reader, method string, n int) []*http.Response {
+	t.Helper()
+	var out []*http.Response
+	for i := 0; i < n; i++ {
+		res, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		res.Body = io.NopCloser(strings.NewReader(string(body)))
+		out = append(out, res)
+	}
+	return out
+}
+
+func fastBodyOf(res *http.Response) string {
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func TestFastPipelinedRequests(t *testing.T) {
+	up, conns := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "path="+r.URL.Path+" id="+r.Header.Get("X-Request-Id"))
+	}))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	var raw strings.Builder
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&raw, "GET /p%d HTTP/1.1\r\nHost: app\r\nX-Request-Id: req-%d\r\n\r\n", i, i)
+	}
+	io.WriteString(c, raw.String())
+	res := fastReadResponses(t, bufio.NewReader(c), "GET", 5)
+	for i, r := range res {
+		want := fmt.Sprintf("path=/p%d id=req-%d", i+1, i+1)
+		if got := fastBodyOf(r); got != want || r.StatusCode != 200 {
+			t.Errorf("response %d: got %d %q; want 200 %q", i+1, r.StatusCode, got, want)
+		}
+		if got := r.Header.Get("X-Request-Id"); got != fmt.Sprintf("req-%d", i+1) {
+			t.Errorf("response %d X-Request-Id: got %q; want req-%d", i+1, got, i+1)
+		}
+	}
+	if got := conns.n.Load(); got != 1 {
+		t.Errorf("upstream connections: got %d; want 1 (pipelined requests reuse one)", got)
+	}
+}
+
+func TestFastUpstreamKeepAlive(t *testing.T) {
+	up, conns := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a new client conn each time
+	for i := 0; i < 20; i++ {
+		res, err := client.Get("http://" + addr + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fastBodyOf(res); got != "ok" {
+			t.Fatalf("body: got %q; want ok", got)
+		}
+		res.Body.Close()
+	}
+	if got := conns.n.Load(); got != 1 {
+		t.Errorf("upstream dials for 20 sequential requests: got %d; want 1", got)
+	}
+}
+
+func TestFastChunkedRelayedExactly(t *testing.T) {
+	chunked := "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+	upURL := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTrailer: X-Trailer\r\nTransfer-Encoding: chunked\r\n\r\n"+chunked)
+		}
+	})
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": upURL})
+	got := fastRawExchange(t, addr, "GET /a HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+	head, body, _ := strings.Cut(got, "\r\n\r\n")
+	if body != chunked {
+		t.Errorf("chunked body: got %q; want %q", body, chunked)
+	}
+	if !strings.Contains(head, "Transfer-Encoding: chunked") || !strings.Contains(head, "Trailer: X-Trailer") {
+		t.Errorf("head %q; want Transfer-Encoding: chunked and the Trailer announcement", head)
+	}
+}
+
+func TestFastCloseDelimited(t *testing.T) {
+	upURL := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
+	})
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": upURL})
+	got := fastRawExchange(t, addr, "GET /a HTTP/1.1\r\nHost: app\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
+	if err != nil {
+		t.Fatalf("%v in %q", err, got)
+	}
+	if b := fastBodyOf(res); b != "until the end" || !res.Close {
+		t.Errorf("got %q close=%v; want the whole body and Connection: close", b, res.Close)
+	}
+}
+
+func TestFastNoBodyResponses(t *testing.T) {
+	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(204)
+		case "/304":
+			w.WriteHeader(304)
+		default:
+			w.Header().Set("Content-Length", "11")
+			io.WriteString(w, "hello world")
+		}
+	}))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	tests := []struct {
+		name, method string
+		status       int
+		body         string
+	}{
+		{"HEAD", "HEAD", 200, ""},
+		{"204", "GET", 204, ""},
+		{"304", "GET", 304, ""},
+		{"GET after them", "GET", 200, "hello world"},
+	}
+	for _, tt := range tests {
+		res := fastReadResponses(t, br, tt.method, 1)[0]
+		if got := fastBodyOf(res); res.StatusCode != tt.status || got != tt.body {
+			t.Errorf("%s: got %d %q; want %d %q", tt.name, res.StatusCode, got, tt.status, tt.body)
+		}
+		if tt.name == "HEAD" && res.ContentLength != 11 {
+			t.Errorf("HEAD Content-Length: got %d; want 11", res.ContentLength)
+		}
+	}
+}
+
+func TestFastHandoffAfterFastRequests(t *testing.T) {
+	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %s %d te=%v", r.Method, r.URL.Path, n, r.TransferEncoding)
+	}))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"+
+		"POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"+
+		"POST /three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n"+
+		"GET /four HTTP/1.1\r\nHost: a\r\n\r\n")
+	res := fastReadResponses(t, bufio.NewReader(c), "GET", 4)
+	want := []string{"GET /one 0 te=[]", "POST /two 3 te=[]", "POST /three 4 te=[chunked]", "GET /four 0 te=[]"}
+	for i, r := range res {
+		if got := fastBodyOf(r); got != want[i] {
+			t.Errorf("response %d: got %q; want %q", i+1, got, want[i])
+		}
+	}
+}
+
+// TestFastSmuggling sends requests whose framing is ambiguous after a fast one. Each must be
+// handed to net/http, so the upstream sees exactly what it sees behind the net/http-only
+// gateway: never an extra request cut out of a body.
+func TestFastSmuggling(t *testing.T) {
+	smuggled := "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	n, hex := strconv.Itoa(len(smuggled)), strconv.FormatInt(int64(len(smuggled)), 16)
+	tests := []struct{ name, in string }{
+		{"CL+TE", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
+		{"two CLs", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: " + n + "\r\n\r\n" + smuggled},
+		{"CL with space", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3 5\r\n\r\n" + smuggled},
+		{"CL with plus", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: +" + n + "\r\n\r\n" + smuggled},
+		{"obs-fold", "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n " + n + "\r\n\r\n" + smuggled},
+		{"bare LF", "POST /x HTTP/1.1\nHost: a\nContent-Length: " + n + "\n\n" + smuggled},
+		{"NUL in header", "POST /x HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\nContent-Length: " + n + "\r\n\r\n" + smuggled},
+		{"TE in body", "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + hex + "\r\n" + smuggled + "\r\n0\r\n\r\n"},
+	}
+	// recorder is an upstream that lists the requests it received.
+	recorder := func() (*httptest.Server, func() []string) {
+		var mu sync.Mutex
+		var seen []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, _ := io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, n))
+			mu.Unlock()
+			io.WriteString(w, "ok")
+		}))
+		t.Cleanup(srv.Close)
+		return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fastUp, fastSeen := recorder()
+			plainUp, plainSeen := recorder()
+			_, _, fastAddr := fastGateway(t, map[string]string{"streamlit_upstream": fastUp.URL})
+			g, err := newGateway(testConfig(t, map[string]string{"streamlit_upstream": plainUp.URL}), slog.New(slog.DiscardHandler), "127.0.0.1:0", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := httptest.NewServer(g)
+			t.Cleanup(plain.Close)
+			in := "GET /first HTTP/1.1\r\nHost: a\r\n\r\n" + tt.in
+			fastOut := fastRawExchange(t, fastAddr, in)
+			plainOut := fastRawExchange(t, plain.Listener.Addr().String(), in)
+			if !strings.HasPrefix(fastOut, "HTTP/1.1 200 OK\r\n") {
+				t.Fatalf("first response %q; want 200", fastOut)
+			}
+			if got, want := fastSeen(), plainSeen(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("upstream saw %q; want %q (as behind net/http)", got, want)
+			}
+			if got, want := strings.Count(fastOut, "HTTP/1.1 "), strings.Count(plainOut, "HTTP/1.1 "); got != want {
+				t.Errorf("client got %d responses; want %d (as from net/http)", got, want)
+			}
+		})
+	}
+}
+
+func TestFastUpstreamErrors(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	slow := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		http.ReadRequest(br)
+		time.Sleep(time.Second)
+	})
+	tests := []struct {
+		name, path string
+		settings   map[string]string
+		status     int
+		body       string
+	}{
+		{"refused API", "/api/x", map[string]string{"api_upstream": refused}, 502, `{"error":"api upstream is unreachable","request_id":"rid-1"}` + "\n"},
+		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
+		{"slow API", "/api/x", map[string]string{"api_upstream": slow, "gateway_upstream_read_timeout_s": "0.2"}, 504, `{"error":"api did not answer within gateway_upstream_read_timeout_s","request_id":"rid-1"}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, addr := fastGateway(t, tt.settings)
+			req, _ := http.NewRequest("GET", "http://"+addr+tt.path, nil)
+			req.Header.Set("X-Request-Id", "rid-1")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if got := fastBodyOf(res); res.StatusCode != tt.status || got != tt.body {
+				t.Errorf("got %d %q; want %d %q", res.StatusCode, got, tt.status, tt.body)
+			}
+			if got := res.Header.Get("X-Request-Id"); got != "rid-1" {
+				t.Errorf("X-Request-Id: got %q; want rid-1", got)
+			}
+		})
+	}
+}
+
+func TestFastServerSentEvents(t *testing.T) {
+	next := make(chan struct{})
+	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-time.After(5 * time.Second):
+				return
+			}
+		}
+	}))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	res, err := http.Get("http://" + addr + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	for i := 0; i < 3; i++ {
+		line, err := br.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("data: %d\n", i) {
+			t.Fatalf("event %d: got %q %v; want it before the next is sent", i, line, err)
+		}
+		br.ReadString('\n')
+		next <- struct{}{}
+	}
+}
+
+// TestFastLargeDownloadMemory streams 1 GiB through the fast path and checks that the
+// process's resident memory does not grow with it (no buffering). -short skips it.
+func TestFastLargeDownloadMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 GiB transfer")
+	}
+	const size = 1 << 30
+	chunk := make([]byte, 1<<20)
+	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		for i := 0; i < size/len(chunk); i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	_, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL})
+	before := fastVmRSS(t)
+	res, err := http.Get("http://" + addr + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	n, err := io.CopyBuffer(io.Discard, res.Body, make([]byte, 64<<10))
+	if err != nil || n != size {
+		t.Fatalf("got %d bytes, %v; want %d", n, err, size)
+	}
+	if grew := fastVmRSS(t) - before; grew > 64<<20 {
+		t.Errorf("RSS grew %d MiB over a 1 GiB download; want under 64 MiB", grew>>20)
+	}
+}
+
+func fastVmRSS(t testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Skip("no VmRSS")
+	return 0
+}
+
+// TestFastPathBytesMatchEscaping checks fastPathByte against what the handler path sends:
+// url.URL.EscapedPath leaves exactly these bytes unescaped.
+func TestFastPathBytesMatchEscaping(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		p := "/a" + string([]byte{byte(c)})
+		u := url.URL{Path: p}
+		unchanged := u.EscapedPath() == p && c != '%' && c != '?'
+		if got := fastPathByte(byte(c)); got != unchanged {
+			t.Errorf("byte %q: got %v; want %v", byte(c), got, unchanged)
+		}
+	}
+}
+
+func TestFastParseRequest(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     bool
+	}{
+		{"plain GET", "GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n", true},
+		{"POST with length", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", true},
+		{"no Host", "GET / HTTP/1.1\r\n\r\n", false},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false},
+		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: x\r\n\r\n", false},
+		{"absolute form", "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"OPTIONS", "OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"percent path", "GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"semicolon query", "GET /a?b;c HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"bad escape query", "GET /a?b=%zz HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"Expect", "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", false},
+		{"Upgrade", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", false},
+		{"Connection names a header", "GET / HTTP/1.1\r\nHost: x\r\nConnection: X-Secret\r\n\r\n", false},
+		{"Connection close", "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", true},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", false},
+		{"double space", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"negative length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", false},
+		{"control in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		var req fastRequest
+		end, bad := fastHeadEnd([]byte(tt.in))
+		got := !bad && end == len(tt.in) && fastParseRequest([]byte(tt.in), &req)
+		if got != tt.want {
+			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// fastSerialize writes req back strictly: the request line, the fields as parsed, the end.
+func fastSerialize(req *fastRequest) string {
+	var b strings.Builder
+	b.WriteString(req.method + " " + req.path)
+	if req.query != "" {
+		b.WriteString("?" + req.query)
+	}
+	b.WriteString(" HTTP/1.1\r\n")
+	for _, f := range req.fields {
+		b.WriteString(string(f.name) + ": " + string(f.value) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+func FuzzFastParseRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /api/x HTTP/1.1\r\nHost: x:8000\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n",
+		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\n\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nTe: trailers\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		end, bad := fastHeadEnd(data)
+		if bad || end < 0 {
+			return
+		}
+		var req fastRequest
+		if !fastParseRequest(data[:end], &req) {
+			return
+		}
+		again := fastSerialize(&req)
+		var req2 fastRequest
+		if e, bad := fastHeadEnd([]byte(again)); bad || e != len(again) || !fastParseRequest([]byte(again), &req2) {
+			t.Fatalf("re-serialized %q does not parse", again)
+		}
+		if req.method != req2.method || req.path != req2.path || req.query != req2.query || req.host != req2.host ||
+			req.contentLength != req2.contentLength || req.close != req2.close || len(req.fields) != len(req2.fields) {
+			t.Fatalf("re-parse differs: %+v vs %+v", req, req2)
+		}
+		if _, err := http.ReadRequest(bufio.NewReader(strings.NewReader(again))); err != nil {
+			t.Fatalf("net/http rejects an eligible request %q: %v", again, err)
+		}
+	})
+}
+
+// BenchmarkFastPathSmallGET is BenchmarkProxySmallGET through the fast path.
+func BenchmarkFastPathSmallGET(b *testing.B) {
+	body := strings.Repeat("x", 100)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer up.Close()
+	_, _, addr := fastGateway(b, map[string]string{"streamlit_upstream": up.URL})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := client.Get("http://" + addr + "/bytes")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
+}
+
+func TestFastAccessRecord(t *testing.T) {
+	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(201)
+		io.WriteString(w, "made")
+	}))
+	g, _, addr := fastGateway(t, map[string]string{"streamlit_upstream": up.URL, "api_upstream": up.URL, "debug": "true"})
+	for _, p := range []string{"/page?q=1", "/api/items"} {
+		req, _ := http.NewRequest("POST", "http://"+addr+p, strings.NewReader("body"))
+		req.Header.Set("X-Request-Id", "rec-"+strings.Trim(p[:4], "/?"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	got := g.obs.debug.snapshot()
+	want := map[string]string{"rec-pag": "streamlit /page 201", "rec-api": "api /api/items 201"}
+	if len(got) != 2 {
+		t.Fatalf("debug ring has %d entries; want 2", len(got))
+	}
+	for _, e := range got {
+		if line := e.Dispatch + " " + e.Path + " " + strconv.Itoa(e.Status); line != want[e.RequestID] || e.Method != "POST" {
+			t.Errorf("record %s: got %q %s; want %q POST", e.RequestID, line, e.Method, want[e.RequestID])
+		}
+	}
+}
+
+func TestFastChunkSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0\r\n", 0, true},
+		{"1a\r\n", 26, true},
+		{"FF;name=v\r\n", 255, true},
+		{"\r\n", 0, false},
+		{"g\r\n", 0, false},
+		{"-1\r\n", 0, false},
+		{"1234567890abcdef\r\n", 0, false},
+		{"5 x\x01\r\n", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := fastChunkSize([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%q: got %v %v; want %v %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// FuzzFastParseResponse feeds upstream response heads and chunk-size lines to the parsers:
+// they must never panic, and a parsed head must have a sane status and framing.
+func FuzzFastParseResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, X-A\r\n\r\n",
+		"HTTP/1.0 204 No Content\n\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"5;ext\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fastChunkSize(append(data, '\r', '\n'))
+		res := fastResponse{raw: data}
+		if !res.parse() {
+			return
+		}
+		if res.status < 100 || res.status > 999 || res.contentLength < -1 {
+			t.Fatalf("parsed status %d length %d from %q", res.status, res.contentLength, data)
+		}
+		for _, fl := range res.fields {
+			res.forwardField(fl.name, false)
+		}
+	})
+}
+
+// TestFastEarlyAnswer: an upstream that answers before reading a large body (an auth
+// failure on an upload) gets its answer to the client, not a 502 or a stall.
+func TestFastEarlyAnswer(t *testing.T) {
+	upURL := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope")
+		time.Sleep(500 * time.Millisecond) // keep the connection open without reading
+	})
+	_, _, addr := fastGateway(t, map[string]string{"api_upstream": upURL})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST /api/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10485760\r\n\r\n")
+	c.Write(make([]byte, 64<<10)) // part of the body; the rest never comes
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fastBodyOf(res); res.StatusCode != 401 || got != "nope" {
+		t.Errorf("got %d %q; want 401 nope", res.StatusCode, got)
+	}
+}
