@@ -221,7 +221,7 @@ var settingsTable = []setting{
 	{name: "metrics_listen", kind: kindString, doc: "host:port to serve metrics on instead of the public port"},
 	{name: "startup_banner", kind: kindBool, def: "false", doc: "print URLs at start (workbench)"},
 	{name: "url_session_query_param", kind: kindString, def: "fluxlit_sid", doc: "URL-session query key, redacted in logs"},
-	{name: "gateway_gogc", kind: kindInt, def: "200", min: -1, max: 10000, doc: "GOGC of the gateway (see BENCHMARKS.md)"},
+	{name: "gateway_gogc", kind: kindInt, def: "100", min: -1, max: 10000, doc: "GOGC of the gateway: 100 measured best (BENCHMARKS.md); -1 turns the collector off"},
 	{name: "gateway_memory_limit_mb", kind: kindInt, def: "0", max: 1 << 20, doc: "soft memory limit for the Go runtime (0: none)"},
 	{name: "gateway_fast_path", kind: kindBool, def: "true", doc: "serve plain proxied requests with the hand-written HTTP/1.1 front end (false: net/http only)"},
 }

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -36,6 +37,24 @@ const (
 	wsCloseLinger      = 2 * time.Second
 	wsErrorBodyLimit   = 64 << 10 // a rejected handshake's body is relayed up to this size
 )
+
+// wsReadBufferSize is each direction's read buffer. An idle tunnel holds two, so they are
+// small: 2 KiB takes a Streamlit BackMsg or a 1 KiB echo whole, and a larger frame streams
+// through a pooled buffer taken only while it passes (copyLargeFrame).
+const wsReadBufferSize = 2 << 10
+
+// ownReader returns a reader of the hijacked client connection that does not keep net/http's
+// connection alive: the server's bufio.Reader points back at its conn, and through it at a
+// 4 KiB write buffer that a tunnel never uses. Bytes the server already buffered (the first
+// frame may share a segment with the handshake) are read first.
+func ownReader(c net.Conn, hijacked *bufio.Reader) *bufio.Reader {
+	n := hijacked.Buffered()
+	if n == 0 {
+		return bufio.NewReaderSize(c, wsReadBufferSize)
+	}
+	pre, _ := hijacked.Peek(n)
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pre)), c), wsReadBufferSize)
+}
 
 func isWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
@@ -144,7 +163,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 		return
 	}
 	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
-	upR := bufio.NewReaderSize(conn, 4096)
+	upR := bufio.NewReaderSize(conn, wsReadBufferSize)
 	res, err := g.upstreamHandshake(conn, upR, r, up)
 	if err != nil {
 		conn.Close()
@@ -170,7 +189,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 		return
 	}
 	rec.status = http.StatusSwitchingProtocols
-	t := &tunnel{client: client, upstream: conn, clientR: clientRW.Reader, upstreamR: upR, maxMessage: g.cfg.WSMaxMessageSize}
+	t := &tunnel{client: client, upstream: conn, clientR: ownReader(client, clientRW.Reader), upstreamR: upR, maxMessage: g.cfg.WSMaxMessageSize}
 	if !g.tunnels.add(t) {
 		writeCloseFrame(client, wsCloseGoingAway, "server shutting down", false)
 		client.Close()
@@ -183,6 +202,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 	// costs two small goroutines, not also this one with the server's deep stack. Only
 	// what the close log needs is kept of the request.
 	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}, Header: r.Header}
+	rec.ResponseWriter = nil // the hijacked response would keep net/http's conn and its buffers
 	t.start(func() {
 		g.tunnels.remove(t)
 		g.obs.wsClosed(rec, t, time.Since(start))
