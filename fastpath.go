@@ -567,6 +567,7 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 	keep := fc.req.contentLength <= 0 && !fc.req.close
 	rec.status = status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
+	g.obs.end(rec) // before the answer leaves, as the handler path records before net/http flushes
 	if !fastWriteError(fc.bw, status, msg, up == g.api, rec.id, !keep) {
 		return false
 	}
@@ -744,6 +745,9 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *fastUpConn, pool *fastPool,
 		n, err = fastCopyUntilClose(fc.c, fc.bw, pc.c, pc.br)
 	}
 	rec.bytes = n
+	// Recorded before the last flush, so a client that has the whole answer finds it in the
+	// metrics, the debug ring and the log, as with the handler path.
+	f.g.obs.end(rec)
 	if bodyDone != nil {
 		fc.bw.Flush() // the answer goes out now; the body's fate decides only what is reused
 		if !fastBodySent(fc, pc, bodyDone) {

@@ -616,7 +616,12 @@ func TestFastAccessRecord(t *testing.T) {
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 	}
+	// The record is written after the response has gone out: wait for it.
 	got := g.obs.debug.snapshot()
+	for deadline := time.Now().Add(2 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		got = g.obs.debug.snapshot()
+	}
 	want := map[string]string{"rec-pag": "streamlit /page 201", "rec-api": "api /api/items 201"}
 	if len(got) != 2 {
 		t.Fatalf("debug ring has %d entries; want 2", len(got))

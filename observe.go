@@ -35,6 +35,7 @@ type accessRecord struct {
 	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
+	ended         bool       // end has run: the fast path records before its final flush
 }
 
 // accessBody counts request body bytes as the upstream transport reads them. The count is
@@ -131,9 +132,10 @@ func (o *observer) begin(w http.ResponseWriter, r *http.Request, id string, star
 }
 
 func (o *observer) end(a *accessRecord) {
-	if a.wsOpen {
-		return // logged and counted by wsOpened and wsClosed
+	if a.wsOpen || a.ended {
+		return // logged and counted by wsOpened and wsClosed, or already recorded
 	}
+	a.ended = true
 	if a.status == 0 {
 		a.status = http.StatusOK
 	}
