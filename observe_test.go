@@ -27,23 +27,8 @@ import (
 	"time"
 )
 
-// obsLogBuffer collects a gateway's log lines.
-type obsLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *obsLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *obsLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// obsLogBuffer collects a gateway's log lines (syncBuffer, with a parser of its records).
+type obsLogBuffer struct{ syncBuffer }
 
 // records parses every line as a JSON object; a line that is not one fails the test.
 func (l *obsLogBuffer) records(t *testing.T) []map[string]any {
