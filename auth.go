@@ -6,6 +6,7 @@
 // an exact path ("/users") or a prefix ending in "/*" ("/admin/*" matches "/admin/x" and
 // "/admin/x/y", not "/admin"; "/*" matches everything). A path is protected when it matches
 // a protect pattern and no public pattern.
+
 package main
 
 import (

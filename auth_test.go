@@ -1,5 +1,6 @@
 // auth_test.go tests the edge check: configuration errors name their setting, path
 // protection, bearer parsing, scopes, challenges, and the identity headers.
+
 package main
 
 import (

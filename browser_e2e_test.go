@@ -2,6 +2,7 @@
 // driven over the DevTools protocol (CDP) by a small client on dialWS, loads the app through real
 // nginx (TLS with a certificate the test makes with openssl) under /apps/demo/, and from fluxlit
 // alone at the root. Identifiers are prefixed browser (the test) and cdp (the protocol client).
+
 package main
 
 import (

@@ -1,6 +1,7 @@
 // harness_selftest_test.go tests the test harness itself: the WebSocket client against a scripted
 // loopback server, the protobuf decoding against bytes serialized by Streamlit 1.31's own
 // python classes, fuzz targets for both parsers, and (gated) the real Streamlit and uvicorn.
+
 package main
 
 import (

@@ -2,6 +2,7 @@
 // FLUXLIT_REQUIRE_INTEGRATION=1), the real Streamlit and uvicorn children started from the
 // launcher that scripts/real-streamlit.sh installs, free ports, and the fluxlit binary built once
 // per `go test` run. Children run in their own process group and die at t.Cleanup.
+
 package main
 
 import (

@@ -2,6 +2,7 @@
 // (RFC 7517) from a file, and a JWKS URL that is cached, refreshed on an unknown kid at a
 // bounded rate, collapsed with singleflight, and kept at its last good value when the IdP
 // fails. Every key passes jwtCheckKey before it can verify anything.
+
 package main
 
 import (

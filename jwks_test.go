@@ -1,5 +1,6 @@
 // jwks_test.go tests key loading: JWKS parsing and its rejections, PEM files, Cache-Control,
 // and a JWKS URL served by a loopback httptest server that rotates keys and goes down.
+
 package main
 
 import (

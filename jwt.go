@@ -2,6 +2,7 @@
 // work, the algorithm allow-list, one key family per algorithm, signature checks and the
 // registered claims. It owns jwtError, whose reason strings are also the metrics labels.
 // Key loading lives in jwks.go; the HTTP edge check in auth.go.
+
 package main
 
 import (

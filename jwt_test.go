@@ -1,5 +1,6 @@
 // jwt_test.go tests token parsing and verification: every algorithm passes with its key, and
 // a table of hostile tokens fails with the expected status and reason.
+
 package main
 
 import (

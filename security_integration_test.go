@@ -3,6 +3,7 @@
 // (Debian's python3-jwt), a JWKS URL rotating and going away, proxy trust over IPv4 and IPv6 with
 // HSTS, rate limiting, CORS preflights, max_connections, and a registry of every secret the tests
 // send so that no fluxlit log (or the debug page) is ever found holding one.
+
 package main
 
 import (

@@ -2,6 +2,7 @@
 // see exactly what crossed the proxy: the raw handshake response (403/502 instead of 101), every
 // frame incl. pings and close codes. It also owns the few protobuf bytes needed to drive one
 // Streamlit session (BackMsg rerun_script in, ForwardMsgs out). Identifiers are prefixed wsc.
+
 package main
 
 import (
