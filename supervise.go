@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 const (
@@ -639,25 +637,7 @@ func superviseReadLines(r io.Reader, emit func(string)) {
 // superviseEscapeLine drops the line ending and escapes control characters and invalid
 // UTF-8, so one child line is one log line and a terminal never sees escape sequences.
 func superviseEscapeLine(b []byte) string {
-	b = []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&sb, `\x%02x`, b[0])
-		case r == '\t':
-			sb.WriteByte('\t')
-		case r < utf8.RuneSelf && unicode.IsControl(r):
-			fmt.Fprintf(&sb, `\x%02x`, r)
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
-			fmt.Fprintf(&sb, `\u%04x`, r)
-		default:
-			sb.Write(b[:size])
-		}
-		b = b[size:]
-	}
-	return sb.String()
+	return escapeControl(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
 }
 
 // lastLines formats the tail of the output for a one-line error: "; last output: a | b".

@@ -519,7 +519,7 @@ func TestSuperviseReadLines(t *testing.T) {
 		{"blank line", "\n", []string{""}},
 		{"long line cut", long + "\nnext\n", []string{long[:superviseLineMax] + superviseTruncMarker, "next"}},
 		{"long line at eof", long, []string{long[:superviseLineMax] + superviseTruncMarker}},
-		{"control characters", "\x1b[31mred\x00\ttab\x7f\n", []string{`\x1b[31mred\x00` + "\ttab" + `\x7f`}},
+		{"control characters", "\x1b[31mred\x00\ttab\x7f\n", []string{`\x1b[31mred\x00\ttab\x7f`}}, // one escaping for all logs: escapeControl
 		{"invalid utf-8", "\xff\xfeok\n", []string{`\xff\xfeok`}},
 		{"unicode kept", "héllo ✓\n", []string{"héllo ✓"}},
 		{"c1 control and line separator", "a\u0085b\u2028c\n", []string{`a\u0085b\u2028c`}},
