@@ -329,33 +329,13 @@ func fastHasToken(v []byte, token string) bool {
 	return false
 }
 
-// fastEqualFold compares an ASCII header name with s, ignoring case.
-func fastEqualFold(b []byte, s string) bool {
+// fastEqualFold compares an ASCII header name with s (a string or bytes), ignoring case.
+func fastEqualFold[T ~string | ~[]byte](b []byte, s T) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
 		x, y := b[i], s[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// fastEqualFoldBytes is fastEqualFold for two byte slices.
-func fastEqualFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
 		if x >= 'A' && x <= 'Z' {
 			x += 'a' - 'A'
 		}
@@ -568,7 +548,7 @@ func (res *fastResponse) forwardField(name []byte, noBody bool) bool {
 		}
 	}
 	for _, tok := range res.connTokens {
-		if fastEqualFoldBytes(name, tok) {
+		if fastEqualFold(name, tok) {
 			return false
 		}
 	}
