@@ -563,8 +563,8 @@ func (res *fastResponse) forwardField(name []byte, noBody bool) bool {
 
 // fastCopyBody copies exactly n body bytes from src (read through sbr) to dst (written through
 // dbw). A body that fits the writer's free space joins the head in one write; a bigger one
-// goes through the buffers only for what is already buffered, then socket to socket, which
-// between two TCP connections is splice: no copy through user space, no buffering.
+// goes through the buffers only for what is already buffered, then socket to socket
+// (copyStream).
 func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, n int64) error {
 	if n <= int64(dbw.Available()) {
 		_, err := io.CopyN(dbw, sbr, n)
@@ -582,7 +582,7 @@ func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Read
 	if err := dbw.Flush(); err != nil {
 		return err
 	}
-	_, err := io.CopyN(dst, src, n)
+	_, err := copyStream(dst, src, n)
 	return err
 }
 
@@ -600,8 +600,21 @@ func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufi
 	if err := dbw.Flush(); err != nil {
 		return n, err
 	}
-	m, err := io.Copy(dst, src)
+	m, err := copyStream(dst, src, -1)
 	return n + m, err
+}
+
+// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
+// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
+func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
+	if n < 0 {
+		return io.Copy(dst, src)
+	}
+	m, err := io.CopyN(dst, src, n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
 }
 
 // fastRelayChunked relays a chunked body verbatim (sizes, extensions, trailers), parsing the

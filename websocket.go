@@ -1,6 +1,7 @@
 // websocket.go owns the WebSocket tunnel: the upstream handshake completed before the
 // browser is answered, the hijacked relay of frames in both directions, the message-size
 // limit (close 1009), and the close 1001 that every open tunnel receives on shutdown.
+// The relay's socket loop for Linux is in socket_linux.go.
 
 package main
 
@@ -38,22 +39,35 @@ const (
 	wsErrorBodyLimit   = 64 << 10 // a rejected handshake's body is relayed up to this size
 )
 
-// wsReadBufferSize is each direction's read buffer. An idle tunnel holds two, so they are
-// small: 2 KiB takes a Streamlit BackMsg or a 1 KiB echo whole, and a larger frame streams
-// through a pooled buffer taken only while it passes (copyLargeFrame).
+// wsReadBufferSize is the handshake reader of the upstream connection and the read buffer of
+// a relay that cannot use the socket loop (see relay.fromReader). An idle tunnel on that path
+// holds two, so they are small: 2 KiB takes a Streamlit BackMsg or a 1 KiB echo whole.
 const wsReadBufferSize = 2 << 10
 
-// ownReader returns a reader of the hijacked client connection that does not keep net/http's
-// connection alive: the server's bufio.Reader points back at its conn, and through it at a
-// 4 KiB write buffer that a tunnel never uses. Bytes the server already buffered (the first
-// frame may share a segment with the handshake) are read first.
-func ownReader(c net.Conn, hijacked *bufio.Reader) *bufio.Reader {
-	n := hijacked.Buffered()
-	if n == 0 {
-		return bufio.NewReaderSize(c, wsReadBufferSize)
+// hijackedSource returns the client's connection as the relay reads it, without net/http's
+// bufio.Reader (which points back at the server's conn and its 4 KiB write buffer a tunnel
+// never uses), and the bytes already read past the handshake (the first frame may share a
+// segment with it), including any the fast path read before handing the connection off.
+func hijackedSource(c net.Conn, hijacked *bufio.Reader) (net.Conn, []byte) {
+	var pre []byte
+	if n := hijacked.Buffered(); n > 0 {
+		b, _ := hijacked.Peek(n)
+		pre = bytes.Clone(b)
 	}
-	pre, _ := hijacked.Peek(n)
-	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pre)), c), wsReadBufferSize)
+	if rc, ok := c.(*fastReplayConn); ok {
+		pre = append(pre, rc.pending...)
+		c = rc.Conn
+	}
+	return c, pre
+}
+
+// buffered returns a copy of the bytes br holds.
+func buffered(br *bufio.Reader) []byte {
+	if br.Buffered() == 0 {
+		return nil
+	}
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Clone(b)
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -122,8 +136,7 @@ func (s *tunnelSet) closeAll(ctx context.Context) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for t := range s.open {
-			t.client.Close()
-			t.upstream.Close()
+			t.abort()
 		}
 		s.mu.Unlock()
 	}
@@ -133,18 +146,54 @@ func (s *tunnelSet) closeAll(ctx context.Context) {
 // client after the 101, so the shutdown close frame is written by that pump, between frames.
 type tunnel struct {
 	client, upstream net.Conn
-	clientR          *bufio.Reader
-	upstreamR        *bufio.Reader
-	maxMessage       int64
+	up, down         relay        // client -> upstream, upstream -> client
 	closeCode        atomic.Int32 // set to 1001 or 1009: the down pump sends it to the client
 	bytesUp          atomic.Int64 // client -> upstream
 	bytesDown        atomic.Int64 // upstream -> client
 	firstClose       atomic.Value // "client", "upstream" or "fluxlit"
 	ended            atomic.Int32 // pumps that have returned
 	done             func()       // runs once both pumps have returned
+
+	deadlineMu sync.Mutex // orders the linger's deadline after abort's, never before
+	aborted    bool
+}
+
+// newTunnel pairs the two connections; clientPre and upstreamPre are bytes each side sent
+// past its handshake, relayed first.
+func newTunnel(client net.Conn, clientPre []byte, upstream net.Conn, upstreamPre []byte, maxMessage int64) *tunnel {
+	t := &tunnel{client: client, upstream: upstream}
+	t.up = relay{src: client, pre: clientPre, dst: newSocketWriter(upstream), cursor: frameCursor{limit: maxMessage}, counter: &t.bytesUp}
+	t.down = relay{src: upstream, pre: upstreamPre, dst: newSocketWriter(client), cursor: frameCursor{limit: maxMessage}, counter: &t.bytesDown, stop: &t.closeCode}
+	return t
 }
 
 func (t *tunnel) goAway() { t.closeClient(wsCloseGoingAway) }
+
+// abort ends the tunnel at once. The deadline comes first: a pump may be blocked writing to
+// one connection while it holds the other's read side, and Close waits for that read.
+func (t *tunnel) abort() {
+	t.deadlineMu.Lock()
+	t.aborted = true
+	now := time.Now()
+	t.client.SetDeadline(now)
+	t.upstream.SetDeadline(now)
+	t.deadlineMu.Unlock()
+	t.client.Close()
+	t.upstream.Close()
+}
+
+// linger bounds the direction still running once the other has ended, unless the tunnel was
+// aborted: a later deadline would undo abort's and keep Close waiting for it.
+func (t *tunnel) linger() {
+	t.deadlineMu.Lock()
+	defer t.deadlineMu.Unlock()
+	if t.aborted {
+		return
+	}
+	deadline := time.Now().Add(wsCloseLinger)
+	t.client.SetDeadline(deadline)
+	t.upstream.SetDeadline(deadline)
+}
 
 // closeClient asks the down pump to send code to the client at the next frame boundary,
 // waking it if it waits for upstream data.
@@ -189,7 +238,8 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 		return
 	}
 	rec.status = http.StatusSwitchingProtocols
-	t := &tunnel{client: client, upstream: conn, clientR: ownReader(client, clientRW.Reader), upstreamR: upR, maxMessage: g.cfg.WSMaxMessageSize}
+	src, clientPre := hijackedSource(client, clientRW.Reader)
+	t := newTunnel(src, clientPre, conn, buffered(upR), g.cfg.WSMaxMessageSize)
 	if !g.tunnels.add(t) {
 		writeCloseFrame(client, wsCloseGoingAway, "server shutting down", false)
 		client.Close()
@@ -322,9 +372,7 @@ func (t *tunnel) run(up bool) {
 		} else {
 			closeWrite(t.client)
 		}
-		deadline := time.Now().Add(wsCloseLinger)
-		t.client.SetDeadline(deadline)
-		t.upstream.SetDeadline(deadline)
+		t.linger()
 		return
 	}
 	t.client.Close()
@@ -338,11 +386,9 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-// pumpUp copies client frames to the upstream. It parses frames (rather than splicing the
-// two sockets) because Go's splice holds a pipe — two more descriptors — for every idle
-// tunnel, which halved the number of tunnels a file limit allows (BENCHMARKS.md).
+// pumpUp relays client frames to the upstream.
 func (t *tunnel) pumpUp() string {
-	err := copyFrames(t.upstream, t.clientR, t.maxMessage, &t.bytesUp, nil)
+	err := t.up.run()
 	if errors.Is(err, errMessageTooBig) {
 		t.firstClose.CompareAndSwap(nil, "fluxlit")
 		writeCloseFrame(t.upstream, wsCloseTooBig, "message too big", true)
@@ -352,10 +398,10 @@ func (t *tunnel) pumpUp() string {
 	return "client"
 }
 
-// pumpDown copies upstream frames to the client, so that a close 1001 (on shutdown) or 1009
+// pumpDown relays upstream frames to the client, so that a close 1001 (on shutdown) or 1009
 // (size limit) can be written between two frames.
 func (t *tunnel) pumpDown() string {
-	err := copyFrames(t.client, t.upstreamR, t.maxMessage, &t.bytesDown, &t.closeCode)
+	err := t.down.run()
 	switch {
 	case errors.Is(err, errGoingAway):
 		t.firstClose.CompareAndSwap(nil, "fluxlit")
@@ -377,75 +423,111 @@ var (
 	errMessageTooBig = errors.New("websocket message exceeds gateway_ws_max_message_bytes")
 )
 
-// copyFrames relays WebSocket frames from src to dst unchanged. Complete frames already in
-// src's buffer go out in one write straight from that buffer (no copy, one syscall for a
-// burst of small messages); a frame larger than the buffer is streamed through a pooled
-// buffer taken only for that frame, so an idle tunnel holds none. It tracks message sizes
-// across continuation frames when limit > 0, and when stop holds a close code and src's read
-// deadline fires between two frames it returns errGoingAway with nothing half-written.
-func copyFrames(dst io.Writer, src *bufio.Reader, limit int64, counter *atomic.Int64, stop *atomic.Int32) error {
-	var message int64 // bytes of the current data message so far
+// relay copies one direction of a tunnel. It forwards whatever it reads at once, frames and
+// parts of frames alike, and follows the frame boundaries with a cursor instead of holding
+// frames: an idle relay on the socket loop holds no buffer at all. It does not splice:
+// Go's splice keeps a pipe (two more descriptors) for every idle direction, which halved the
+// number of tunnels a file limit allows (BENCHMARKS.md).
+type relay struct {
+	src     net.Conn
+	pre     []byte // bytes src sent before the relay started
+	dst     io.Writer
+	cursor  frameCursor
+	held    [wsMaxFrameHeader]byte // the start of a frame header the last read ended in
+	heldLen int
+	counter *atomic.Int64
+	stop    *atomic.Int32 // down relay: a close code asked for, sent at a frame boundary
+}
+
+// wsMaxFrameHeader is the longest frame header: 2 bytes, a 64-bit length and a mask key.
+const wsMaxFrameHeader = 14
+
+// run relays until src ends or fails, after the bytes src sent before the relay began.
+func (r *relay) run() error {
+	if err := r.forward(r.pre); err != nil {
+		return err
+	}
+	r.pre = nil
+	if rc, ok := rawConnOf(r.src); ok {
+		return r.fromSocket(rc)
+	}
+	return r.fromReader()
+}
+
+// fromReader is the portable loop: blocking reads into a small buffer the relay keeps.
+func (r *relay) fromReader() error {
+	buf := make([]byte, wsReadBufferSize)
 	for {
-		if _, err := src.Peek(1); err != nil {
-			if stop != nil && stop.Load() != 0 && isTimeout(err) && src.Buffered() == 0 {
-				return errGoingAway
-			}
-			return err
-		}
-		buf, _ := src.Peek(src.Buffered())
-		n := 0
-		for {
-			hlen, plen, ok := parseFrameHeader(buf[n:])
-			if !ok || int64(len(buf)-n-hlen) < plen {
-				break
-			}
-			if err := countMessage(buf[n], plen, &message, limit); err != nil {
-				return err
-			}
-			n += hlen + int(plen)
-		}
+		h := copy(buf, r.held[:r.heldLen])
+		n, err := r.src.Read(buf[h:])
 		if n > 0 {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return err
+			if ferr := r.forward(buf[:h+n]); ferr != nil {
+				return ferr
 			}
-			src.Discard(n)
-			counter.Add(int64(n))
-			continue
 		}
-		if err := copyLargeFrame(dst, src, &message, limit, counter); err != nil {
-			return err
+		if err != nil {
+			return r.ended(err)
 		}
 	}
 }
 
-// copyLargeFrame relays one frame that is not wholly buffered: its header, then its payload
-// through a pooled buffer.
-func copyLargeFrame(dst io.Writer, src *bufio.Reader, message *int64, limit int64, counter *atomic.Int64) error {
-	head, err := src.Peek(2)
+// forward writes b on, but for the start of a frame header at its end, which is held for
+// the next read. At a frame that takes its message past the limit it forwards what came
+// before that frame and fails.
+func (r *relay) forward(b []byte) error {
+	n, err := r.cursor.advance(b)
+	if n > 0 {
+		if _, werr := r.dst.Write(b[:n]); werr != nil {
+			return werr
+		}
+		r.counter.Add(int64(n))
+	}
 	if err != nil {
 		return err
 	}
-	hlen := frameHeaderLen(head)
-	hdr, err := src.Peek(hlen)
-	if err != nil {
-		return err
-	}
-	_, plen, _ := parseFrameHeader(hdr)
-	if err := countMessage(hdr[0], plen, message, limit); err != nil {
-		return err
-	}
-	if _, err := dst.Write(hdr); err != nil {
-		return err
-	}
-	src.Discard(hlen)
-	buf := proxyBufferPool.Get().(*[]byte)
-	defer proxyBufferPool.Put(buf)
-	copied, err := io.CopyBuffer(dst, io.LimitReader(src, plen), *buf)
-	counter.Add(int64(hlen) + copied)
-	if err == nil && copied < plen {
-		err = io.ErrUnexpectedEOF
+	r.heldLen = copy(r.held[:], b[n:])
+	return nil
+}
+
+// ended turns the error that stopped reading into the relay's result: a read deadline set
+// to ask for a close frame (closeClient) is errGoingAway when it fired between two frames.
+func (r *relay) ended(err error) error {
+	if r.stop != nil && r.stop.Load() != 0 && isTimeout(err) && r.cursor.remaining == 0 && r.heldLen == 0 {
+		return errGoingAway
 	}
 	return err
+}
+
+// frameCursor follows WebSocket frame boundaries through the byte stream of one direction.
+type frameCursor struct {
+	remaining int64 // payload bytes of the current frame not yet passed
+	message   int64 // payload bytes of the current data message so far
+	limit     int64 // gateway_ws_max_message_bytes; 0: none
+}
+
+// advance walks b, which starts where the cursor stands, and returns how many of its bytes
+// may be forwarded: all but a frame header that b holds only the start of. It stops with
+// errMessageTooBig at the header of a frame that takes its message past the limit.
+func (c *frameCursor) advance(b []byte) (int, error) {
+	i := 0
+	for i < len(b) {
+		if c.remaining > 0 {
+			k := int(min(c.remaining, int64(len(b)-i)))
+			i += k
+			c.remaining -= int64(k)
+			continue
+		}
+		hlen, plen, ok := parseFrameHeader(b[i:])
+		if !ok {
+			break
+		}
+		if err := countMessage(b[i], plen, &c.message, c.limit); err != nil {
+			return i, err
+		}
+		i += hlen
+		c.remaining = plen
+	}
+	return i, nil
 }
 
 // countMessage adds a data frame's payload to the current message (a non-continuation

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,91 +23,120 @@ func wsFrames(t testing.TB, frames ...[]byte) []byte {
 	return b.Bytes()
 }
 
-func TestCopyFramesRelaysUnchanged(t *testing.T) {
+// chunkConn is a net.Conn whose reads return the input in chunks of a fixed size, so that
+// frame headers and payloads are split at every possible place; the relay reads it with
+// the portable loop (it is not a socket).
+type chunkConn struct {
+	net.Conn
+	in    []byte
+	chunk int
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.in) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.chunk)], c.in)
+	c.in = c.in[n:]
+	return n, nil
+}
+
+// relayBytes runs a relay over in (pre bytes first, then the rest read in chunks).
+func relayBytes(in []byte, preLen, chunk int, limit int64) ([]byte, int64, error) {
+	var out bytes.Buffer
+	var n atomic.Int64
+	preLen = min(preLen, len(in))
+	r := relay{src: &chunkConn{in: in[preLen:], chunk: chunk}, pre: in[:preLen], dst: &out, cursor: frameCursor{limit: limit}, counter: &n}
+	err := r.run()
+	return out.Bytes(), n.Load(), err
+}
+
+func TestRelayForwardsUnchanged(t *testing.T) {
 	tests := []struct {
-		name    string
-		frames  [][]byte
-		bufSize int
+		name   string
+		frames [][]byte
+		chunk  int
+		pre    int
 	}{
-		{"small burst", [][]byte{[]byte("a"), []byte("bc"), []byte("def"), nil}, 4096},
-		{"frame larger than the buffer", [][]byte{bytes.Repeat([]byte("x"), 70000), []byte("tail")}, 4096},
-		{"16-bit length", [][]byte{bytes.Repeat([]byte("y"), 300)}, 64},
-		{"tiny buffer", [][]byte{[]byte("hello"), []byte("world")}, 16},
+		{"small burst in one read", [][]byte{[]byte("a"), []byte("bc"), []byte("def"), nil}, 4096, 0},
+		{"frame larger than the buffer", [][]byte{bytes.Repeat([]byte("x"), 70000), []byte("tail")}, 2048, 0},
+		{"16-bit length, one byte per read", [][]byte{bytes.Repeat([]byte("y"), 300), []byte("z")}, 1, 0},
+		{"64-bit length split everywhere", [][]byte{bytes.Repeat([]byte("w"), 70000), nil}, 3, 0},
+		{"pre bytes end inside a header", [][]byte{[]byte("hello"), []byte("world")}, 5, 1},
+		{"pre bytes hold frames and a part", [][]byte{[]byte("hello"), []byte("world")}, 7, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := wsFrames(t, tt.frames...)
-			var out bytes.Buffer
-			var n atomic.Int64
-			err := copyFrames(&out, bufio.NewReaderSize(bytes.NewReader(in), tt.bufSize), 0, &n, nil)
+			out, n, err := relayBytes(in, tt.pre, tt.chunk, 0)
 			if err != io.EOF {
 				t.Fatalf("err %v; want io.EOF at the end of the stream", err)
 			}
-			if !bytes.Equal(out.Bytes(), in) || n.Load() != int64(len(in)) {
-				t.Errorf("relayed %d bytes (counted %d); want the %d input bytes unchanged", out.Len(), n.Load(), len(in))
+			if !bytes.Equal(out, in) || n != int64(len(in)) {
+				t.Errorf("relayed %d bytes (counted %d); want the %d input bytes unchanged", len(out), n, len(in))
 			}
 		})
 	}
 }
 
-func TestCopyFramesLimit(t *testing.T) {
+func TestRelayLimit(t *testing.T) {
 	var fragmented bytes.Buffer
 	fragmented.Write([]byte{0x02, 0x03}) // binary, not final, 3 bytes
 	fragmented.WriteString("abc")
 	fragmented.Write([]byte{0x80, 0x03}) // continuation, final, 3 bytes
 	fragmented.WriteString("def")
 	tests := []struct {
-		name  string
-		in    []byte
-		limit int64
-		want  error
+		name    string
+		in      []byte
+		limit   int64
+		want    error
+		relayed int // bytes forwarded before the relay stopped
 	}{
-		{"under", wsFrames(t, []byte("12345")), 5, io.EOF},
-		{"over", wsFrames(t, []byte("123456")), 5, errMessageTooBig},
-		{"fragments add up", fragmented.Bytes(), 5, errMessageTooBig},
-		{"fragments under", fragmented.Bytes(), 6, io.EOF},
-		{"control frames do not count", wsFrames(t, []byte("1"), []byte("2"), []byte(strings.Repeat("p", 100))), 5, io.EOF},
+		{"under", wsFrames(t, []byte("12345")), 5, io.EOF, 11},
+		{"over", wsFrames(t, []byte("123456")), 5, errMessageTooBig, 0},
+		{"fragments add up", fragmented.Bytes(), 5, errMessageTooBig, 5},
+		{"fragments under", fragmented.Bytes(), 6, io.EOF, 10},
+		{"control frames do not count", wsFrames(t, []byte("1"), []byte("2"), []byte(strings.Repeat("p", 100))), 5, io.EOF, 116},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var n atomic.Int64
-			err := copyFrames(io.Discard, bufio.NewReader(bytes.NewReader(tt.in)), tt.limit, &n, nil)
-			if !errors.Is(err, tt.want) {
-				t.Errorf("got %v; want %v", err, tt.want)
-			}
-		})
+		for _, chunk := range []int{1, 4096} {
+			t.Run(fmt.Sprintf("%s/chunk %d", tt.name, chunk), func(t *testing.T) {
+				out, _, err := relayBytes(tt.in, 0, chunk, tt.limit)
+				if !errors.Is(err, tt.want) || len(out) != tt.relayed {
+					t.Errorf("got %v after %d bytes; want %v after %d", err, len(out), tt.want, tt.relayed)
+				}
+			})
+		}
 	}
 }
 
-// FuzzCopyFrames: whatever bytes arrive, the relay never panics and never writes anything
-// that is not a prefix of its input.
-func FuzzCopyFrames(f *testing.F) {
-	f.Add(wsFrames(f, []byte("a"), []byte("bc")), 16)
-	f.Add([]byte{0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 64)
-	f.Add([]byte{0x82, 0xfe, 0x01}, 4096)
-	f.Fuzz(func(t *testing.T, in []byte, size int) {
-		if size < 16 || size > 1<<16 {
+// FuzzRelay: whatever bytes arrive, split however, the relay never panics and never writes
+// anything that is not a prefix of its input; under no limit it writes all complete frames.
+func FuzzRelay(f *testing.F) {
+	f.Add(wsFrames(f, []byte("a"), []byte("bc")), 16, 3)
+	f.Add([]byte{0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 64, 0)
+	f.Add([]byte{0x82, 0xfe, 0x01}, 4096, 1)
+	f.Fuzz(func(t *testing.T, in []byte, chunk, pre int) {
+		if chunk < 1 || chunk > 1<<16 || pre < 0 {
 			return
 		}
-		var out bytes.Buffer
-		var n atomic.Int64
-		copyFrames(&out, bufio.NewReaderSize(bytes.NewReader(in), size), 1<<20, &n, nil)
-		if !bytes.HasPrefix(in, out.Bytes()) {
-			t.Fatalf("relayed bytes are not a prefix of the input")
+		out, n, _ := relayBytes(in, pre, chunk, 1<<20)
+		if !bytes.HasPrefix(in, out) || n != int64(len(out)) {
+			t.Fatalf("relayed %d bytes (counted %d) that are not a prefix of the input", len(out), n)
 		}
 	})
 }
 
-func BenchmarkCopyFramesSmall(b *testing.B) {
+// BenchmarkRelayForwardSmall is the per-message work of a tunnel besides its two syscalls.
+func BenchmarkRelayForwardSmall(b *testing.B) {
 	in := wsFrames(b, bytes.Repeat([]byte("m"), 1024))
 	var n atomic.Int64
-	r := bytes.NewReader(in)
-	br := bufio.NewReaderSize(r, 4096)
+	r := relay{dst: io.Discard, counter: &n}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for i := 0; i < b.N; i++ {
-		r.Reset(in)
-		br.Reset(r)
-		copyFrames(io.Discard, br, 0, &n, nil)
+		if err := r.forward(in); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -6,6 +6,10 @@
 # stopped by PID. See bench/README.md for the columns and the noise rules.
 #
 #   bench/run.sh [--quick] [--build] [-d SECONDS] [-c CONNS] [--tunnels N] [--starts N] [--keep]
+#                [--only REGEX] [--rounds N]
+#   --only runs just the workloads whose name matches REGEX (no /api, tunnels or start-up);
+#   --rounds repeats the workloads N times, doors interleaved; FLUXLIT_BIN_B adds a second
+#   fluxlit door ("fluxlit-b") for an A/B of two builds in the same run.
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,8 +20,9 @@ CONNECT_WORKERS=4 # parallel dial+upgrade loops for the WS connect rate (2 vCPU:
 TUNNELS=9000  # idle WS tunnels held through fluxlit (the issue's number)
 STARTS=20     # fluxlit start-up samples (median of 20, the issue's number)
 QUICK=0 BUILD=0 KEEP=0
+ONLY='' ROUNDS=1
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -27,13 +32,15 @@ while [ $# -gt 0 ]; do
 	-c | --conns) CONNS=${2:-}; shift ;;
 	--tunnels) TUNNELS=${2:-}; shift ;;
 	--starts) STARTS=${2:-}; shift ;;
+	--only) ONLY=${2:-}; shift ;;
+	--rounds) ROUNDS=${2:-}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 if [ "$QUICK" = 1 ]; then DUR=2 TUNNELS=1000 STARTS=5; fi
-for v in DUR CONNS TUNNELS STARTS; do
+for v in DUR CONNS TUNNELS STARTS ROUNDS; do
 	case "${!v}" in '' | *[!0-9]*) echo "run.sh: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 	[ "${!v}" -gt 0 ] || { echo "run.sh: $v must be > 0" >&2; exit 2; }
 done
@@ -158,25 +165,27 @@ fi
 WSLOAD="$T/wsload"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || log "could not raise the soft file limit"
-read -r -a P < <("$WSLOAD" -mode ports -n 12 | sed 's/^BENCH ports=//; s/,/ /g')
-[ ${#P[@]} = 12 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
+read -r -a P < <("$WSLOAD" -mode ports -n 14 | sed 's/^BENCH ports=//; s/,/ /g')
+[ ${#P[@]} = 14 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
 UP_DIRECT=${P[0]} UP_NGINX=${P[1]} UP_CADDY=${P[2]} UP_FLUX=${P[3]}
 NGINX_PORT=${P[4]} CADDY_PORT=${P[5]} FLUX_PORT=${P[6]} FLUXU_PORT=${P[7]} UV_PORT=${P[8]} START_PORT=${P[9]}
-START_PORT2=${P[10]}
+START_PORT2=${P[10]} UP_FLUXB=${P[12]} FLUXB_PORT=${P[13]}
 UV_SOCK="$T/uvicorn.sock"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- door state: DOOR_PID[door] (CPU/RSS accounted), DOOR_UP[door] (its origin), DOOR_FAIL[door] ----
 declare -A DOOR_PID DOOR_UP DOOR_FAIL DOOR_PORT RSS_IDLE RSS_PEAK
 DOORS=(direct nginx caddy fluxlit)
+FLUXLIT_BIN_B=${FLUXLIT_BIN_B:-}
+[ -n "$FLUXLIT_BIN_B" ] && DOORS+=(fluxlit-b)
 
 wait_http() { "$WSLOAD" -mode wait -url "$1" -d "${2:-10s}" >/dev/null 2>"$T/wait.err"; }
 fail_door() { DOOR_FAIL[$1]=$2; log "door $1 FAILED: $2"; }
 last_log() { grep -v '^\s*$' "$T/$1.log" 2>/dev/null | tail -1 | cut -c1-160; }
 
 log "starting upstreams"
-for d in direct nginx caddy fluxlit; do
-	case $d in direct) p=$UP_DIRECT ;; nginx) p=$UP_NGINX ;; caddy) p=$UP_CADDY ;; fluxlit) p=$UP_FLUX ;; esac
+for d in "${DOORS[@]}"; do
+	case $d in direct) p=$UP_DIRECT ;; nginx) p=$UP_NGINX ;; caddy) p=$UP_CADDY ;; fluxlit) p=$UP_FLUX ;; fluxlit-b) p=$UP_FLUXB ;; esac
 	start_bg "upstream-$d" "$T/upstream" -addr "127.0.0.1:$p"
 	DOOR_UP[$d]=$LASTPID
 	wait_http "http://127.0.0.1:$p/healthz" || { echo "run.sh: upstream on :$p did not start: $(cat "$T/wait.err")" >&2; exit 1; }
@@ -309,15 +318,15 @@ DOOR_PORT[caddy]=$CADDY_PORT
 
 # fluxlit: fronting external upstreams; run in an empty dir so no fluxlit.toml is picked up.
 mkdir -p "$T/fluxlit-cwd"
-start_fluxlit() { # start_fluxlit NAME PORT API_UPSTREAM : sets LASTPID or returns 1 with FAILMSG
-	local name=$1 port=$2 api=$3
+start_fluxlit() { # start_fluxlit NAME PORT API_UPSTREAM [BINARY ORIGIN_PORT] : sets LASTPID or returns 1 with FAILMSG
+	local name=$1 port=$2 api=$3 bin=${4:-$FLUXLIT_BIN} origin=${5:-$UP_FLUX}
 	FAILMSG="" FLUXPID=""
 	if [ -n "$FLUXLIT_NOTE" ]; then FAILMSG=$FLUXLIT_NOTE; return 1; fi
-	if [ ! -x "$FLUXLIT_BIN" ]; then FAILMSG="binary $FLUXLIT_BIN not found (use --build or FLUXLIT_BIN=...)"; return 1; fi
+	if [ ! -x "$bin" ]; then FAILMSG="binary $bin not found (use --build or FLUXLIT_BIN=...)"; return 1; fi
 	(cd "$T/fluxlit-cwd" && exec env FLUXLIT_GATEWAY_HOST=127.0.0.1 FLUXLIT_GATEWAY_PORT="$port" \
-		FLUXLIT_STREAMLIT_UPSTREAM="http://127.0.0.1:$UP_FLUX" FLUXLIT_API_UPSTREAM="$api" \
+		FLUXLIT_STREAMLIT_UPSTREAM="http://127.0.0.1:$origin" FLUXLIT_API_UPSTREAM="$api" \
 		FLUXLIT_LOG_LEVEL=warn FLUXLIT_ENABLE_GATEWAY_ACCESS_LOG=0 \
-		"$FLUXLIT_BIN" run --no-pidfile) </dev/null >"$T/$name.log" 2>&1 &
+		"$bin" run --no-pidfile) </dev/null >"$T/$name.log" 2>&1 &
 	LASTPID=$!
 	FLUXPID=$LASTPID
 	PIDS+=("$LASTPID")
@@ -345,6 +354,17 @@ else
 	[ -n "$FLUXPID" ] && stop_pid "$FLUXPID"
 fi
 DOOR_PORT[fluxlit]=$FLUX_PORT
+if [ -n "$FLUXLIT_BIN_B" ]; then
+	case "$FLUXLIT_BIN_B" in /*) ;; *) FLUXLIT_BIN_B="$ROOT/${FLUXLIT_BIN_B#./}" ;; esac
+	log "starting fluxlit-b ($FLUXLIT_BIN_B)"
+	if start_fluxlit fluxlit-b "$FLUXB_PORT" "http://127.0.0.1:$UV_PORT" "$FLUXLIT_BIN_B" "$UP_FLUXB"; then
+		DOOR_PID[fluxlit-b]=$FLUXPID
+	else
+		fail_door fluxlit-b "$FAILMSG"
+		[ -n "$FLUXPID" ] && stop_pid "$FLUXPID"
+	fi
+	DOOR_PORT[fluxlit-b]=$FLUXB_PORT
+fi
 
 sleep 1
 for d in "${DOORS[@]}"; do [ -z "${DOOR_FAIL[$d]:-}" ] && RSS_IDLE[$d]=$(rss_kib VmRSS "${DOOR_PID[$d]}"); done
@@ -394,6 +414,7 @@ record_fail() { printf '%s\t%s\t%s\tFAILED\t0\t0\t0\t0\t0\t0\t0\t%s\n' "$1" "$2"
 WRK=(wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$HERE/wrk.lua")
 run_workload() { # run_workload NAME KIND ARG : every door in turn (workload-major, as perf-baseline.md)
 	local wl=$1 kind=$2 arg=$3 d port
+	[ -z "$ONLY" ] || [[ "$wl" =~ $ONLY ]] || return 0
 	for d in "${DOORS[@]}"; do
 		if [ -n "${DOOR_FAIL[$d]:-}" ]; then record_fail main "$wl" "$d" "${DOOR_FAIL[$d]}"; continue; fi
 		port=${DOOR_PORT[$d]}
@@ -406,17 +427,21 @@ run_workload() { # run_workload NAME KIND ARG : every door in turn (workload-maj
 	done
 }
 BENCH_T0=$(date +%s)
-run_workload "GET 100 B" get "/bytes?n=100"
-run_workload "GET 1 MiB" get "/1m"
-run_workload "POST 1 MiB" post "/sink"
-run_workload "WS echo 1 KiB" echo ""
-run_workload "WS connect" connect ""
+for round in $(seq "$ROUNDS"); do
+	run_workload "GET 100 B" get "/bytes?n=100"
+	run_workload "GET 1 MiB" get "/1m"
+	run_workload "POST 1 MiB" post "/sink"
+	run_workload "WS echo 1 KiB" echo ""
+	run_workload "WS connect" connect ""
+done
 for d in "${DOORS[@]}"; do [ -z "${DOOR_FAIL[$d]:-}" ] && RSS_PEAK[$d]=$(rss_kib VmHWM "${DOOR_PID[$d]}"); done
 
 # ---- /api hop: FastAPI under uvicorn, direct vs through each door, TCP and unix socket ----
 API_PATH="/items/42?q=bench"
 WRK_API=(wrk -t2 -c"$CONNS" -d"${HALF}s" --timeout 10s -s "$HERE/wrk.lua")
-if [ "$API_OK" = 1 ]; then
+if [ -n "$ONLY" ]; then
+	: # --only: the main workloads alone
+elif [ "$API_OK" = 1 ]; then
 	measure api "uvicorn" "direct (TCP)" "$UV_PID" "" -- "${WRK_API[@]}" "http://127.0.0.1:$UV_PORT$API_PATH"
 	for d in nginx; do # the fair opponent; Caddy is left out here to keep the whole run under 5 minutes
 		if [ -n "${DOOR_FAIL[$d]:-}" ]; then record_fail api uvicorn "$d (TCP)" "${DOOR_FAIL[$d]}"; record_fail api uvicorn "$d (UDS)" "${DOOR_FAIL[$d]}"; continue; fi
@@ -456,10 +481,12 @@ idle_run() { # idle_run DOOR N
 	else verdict="FAIL (need all $n opened and echoed, ≤ 20 KiB/tunnel) $(head -c 120 "$T/idle.err")"; fi
 	TUN_LINES+=("| $d | $n | ${op:-0} | ${ec:-0} | $(awk -v b="${b:-0}" -v a="${a:-0}" 'BEGIN{printf "%.1f → %.1f", b/1024, a/1024}') | ${per:-} | $verdict |")
 }
-idle_run fluxlit "$TUNNELS"
-# Caddy as the same-language reference, at 1,000 tunnels: its KiB/tunnel is already clear there,
-# and 9,000 through Caddy (about 0.7 GiB) would cost time the 5-minute budget does not have.
-idle_run caddy $(( TUNNELS < 1000 ? TUNNELS : 1000 ))
+if [ -z "$ONLY" ]; then
+	idle_run fluxlit "$TUNNELS"
+	# Caddy as the same-language reference, at 1,000 tunnels: its KiB/tunnel is already clear there,
+	# and 9,000 through Caddy (about 0.7 GiB) would cost time the 5-minute budget does not have.
+	idle_run caddy $(( TUNNELS < 1000 ? TUNNELS : 1000 ))
+fi
 
 # ---- start-up: fluxlit run (upstreams external) until it accepts a TCP connection ----
 START_LINES=()
@@ -473,7 +500,9 @@ start_run() { # start_run LABEL PORT CMD...
 	verdict=""; [ "$label" = fluxlit ] && { awk -v m="$med" 'BEGIN{exit !(m <= 50)}' && verdict=PASS || verdict="FAIL (> 50 ms)"; }
 	START_LINES+=("| $label | $(kv starts "$l") | $med | $(kv min_ms "$l") | $(kv max_ms "$l") | $verdict |")
 }
-if [ -n "$FLUXLIT_NOTE" ] || [ ! -x "$FLUXLIT_BIN" ]; then
+if [ -n "$ONLY" ]; then
+	:
+elif [ -n "$FLUXLIT_NOTE" ] || [ ! -x "$FLUXLIT_BIN" ]; then
 	START_LINES+=("| fluxlit | $STARTS | - | - | - | FAILED: ${FLUXLIT_NOTE:-binary $FLUXLIT_BIN not found} |")
 else
 	# Assignments before a function call are exported to what it runs: here, each fluxlit start.
@@ -482,7 +511,7 @@ else
 		FLUXLIT_LOG_LEVEL=warn FLUXLIT_ENABLE_GATEWAY_ACCESS_LOG=0 \
 		start_run fluxlit "$START_PORT" "$FLUXLIT_BIN" run --no-pidfile
 fi
-start_run "bench upstream (bare Go net/http, floor)" "$START_PORT2" "$T/upstream" -addr "127.0.0.1:$START_PORT2"
+[ -n "$ONLY" ] || start_run "bench upstream (bare Go net/http, floor)" "$START_PORT2" "$T/upstream" -addr "127.0.0.1:$START_PORT2"
 BENCH_SECS=$(( $(date +%s) - BENCH_T0 ))
 
 # ---- report ----
@@ -495,14 +524,15 @@ emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2)
 emit ""
 emit "Settings: ${DUR} s per workload (WS connect and /api: ${HALF} s), $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
 emit ""
-emit "CPU s/10k = utime+stime of the door's process tree per 10,000 requests (WS: round trips / connects); for direct it is the origin's own. Foreign = busy CPU of the box that neither the door, its origin nor the load generator used, as % of all CPUs; discard rows above ~15 % (see bench/README.md)."
+emit "CPU s/10k = utime+stime of the door's process tree per 10,000 requests (WS: round trips / connects); for direct it is the origin's own; origin CPU is that door's upstream's. Foreign = busy CPU of the box that neither the door, its origin nor the load generator used, as % of all CPUs; discard rows above ~15 % (see bench/README.md)."
 emit ""
 NOISY=$(awk -F'\t' '$4 != "FAILED" && $9 > 15 { n++ } END { print n + 0 }' "$RES")
 [ "$NOISY" -gt 0 ] && emit "**Noisy run: $NOISY measured rows had foreign CPU above 15 %. Rerun on a quieter box before drawing conclusions.**" && emit ""
 awk -F'\t' '$1=="main"' "$RES" | awk -F'\t' '
-	$2 != last { if (last != "") print ""; print "### " $2; print ""; print "| door | req/s | p50 ms | p99 ms | CPU s/10k | foreign % | errors | status |"; print "|---|---:|---:|---:|---:|---:|---:|---|"; last = $2 }
-	$4 == "FAILED" && $5 == 0 { printf "| %s | - | - | - | - | - | - | FAILED: %s |\n", $3, $12; next }
-	{ printf "| %s | %.0f | %.2f | %.2f | %.3f | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' >>"$OUT"
+	$2 != last { if (last != "") print ""; print "### " $2; print ""; print "| door | req/s | p50 ms | p99 ms | CPU s/10k | origin CPU s/10k | foreign % | errors | status |"; print "|---|---:|---:|---:|---:|---:|---:|---:|---|"; last = $2 }
+	$4 == "FAILED" && $5 == 0 { printf "| %s | - | - | - | - | - | - | - | FAILED: %s |\n", $3, $12; next }
+	{ u = ($3 == "direct") ? "(= door)" : sprintf("%.3f", $11)
+	  printf "| %s | %.0f | %.2f | %.2f | %.3f | %s | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, u, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' >>"$OUT"
 emit ""
 emit "### RSS per door (process tree; peak = summed VmHWM after the five workloads)"
 emit ""
@@ -518,15 +548,23 @@ emit ""
 if [ -n "${DOOR_FAIL[fluxlit]:-}" ]; then
 	emit "n/a: fluxlit door failed: ${DOOR_FAIL[fluxlit]}"
 else
-	emit "| workload | req/s ÷ nginx | ÷ caddy | ÷ direct | CPU/10k ÷ nginx | ÷ caddy | ÷ direct | p99 ÷ nginx |"
-	emit "|---|---:|---:|---:|---:|---:|---:|---:|"
-	awk -F'\t' '$1=="main" { k = $2 SUBSEP $3; ok[k] = ($4 != "FAILED"); r[k] = $5; c[k] = $8; p[k] = $7; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
-	function q(a, b) { return (b > 0 && a > 0) ? sprintf("%.2f", a / b) : "-" }
-	END { for (i = 1; i <= n; i++) { w = order[i]; f = w SUBSEP "fluxlit"; if (!ok[f]) { printf "| %s | fluxlit run failed | | | | | | |\n", w; continue }
-		printf "| %s", w
-		split("nginx caddy direct", ds, " "); for (j = 1; j <= 3; j++) { o = w SUBSEP ds[j]; printf " | %s", ok[o] ? q(r[f], r[o]) : "-" }
-		for (j = 1; j <= 3; j++) { o = w SUBSEP ds[j]; printf " | %s", ok[o] ? q(c[f], c[o]) : "-" }
-		o = w SUBSEP "nginx"; printf " | %s |\n", ok[o] ? q(p[f], p[o]) : "-" } }' "$RES" >>"$OUT"
+	[ "$ROUNDS" -gt 1 ] && emit "Each ratio is the median over the $ROUNDS rounds of that round's own ratio." && emit ""
+	emit "| workload | door | req/s ÷ nginx | ÷ caddy | ÷ direct | CPU/10k ÷ nginx | ÷ caddy | ÷ direct | p99 ÷ nginx |"
+	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+	awk -F'\t' -v fdoors="$(printf '%s ' "${DOORS[@]}" | grep -o 'fluxlit[^ ]*' | tr '\n' ' ')" '
+	$1=="main" { k = $2 SUBSEP $3; i = ++cnt[k]; ok[k, i] = ($4 != "FAILED"); r[k, i] = $5; c[k, i] = $8; p[k, i] = $7
+		if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+	function med(v, m,   a, b, t) { for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+		return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+	function ratio(arr, f, o,   i, m, v) { m = 0; delete v
+		for (i = 1; i <= cnt[f]; i++) if (ok[f, i] && ok[o, i] && arr[f, i] > 0 && arr[o, i] > 0) v[++m] = arr[f, i] / arr[o, i]
+		return m ? sprintf("%.2f", med(v, m)) : "-" }
+	END { nf = split(fdoors, fd, " ")
+		for (i = 1; i <= n; i++) for (x = 1; x <= nf; x++) { w = order[i]; f = w SUBSEP fd[x]
+			printf "| %s | %s", w, fd[x]
+			split("nginx caddy direct", ds, " "); for (j = 1; j <= 3; j++) printf " | %s", ratio(r, f, w SUBSEP ds[j])
+			for (j = 1; j <= 3; j++) printf " | %s", ratio(c, f, w SUBSEP ds[j])
+			printf " | %s |\n", ratio(p, f, w SUBSEP "nginx") } }' "$RES" >>"$OUT"
 fi
 emit ""
 UV_STACK=$($PY -c "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + '+' + ('httptools' if u.find_spec('httptools') else 'h11'))" 2>/dev/null)

@@ -1,0 +1,219 @@
+// socket_linux.go: the byte-moving loops of tunnels and large bodies, straight on the
+// descriptors of plain TCP and Unix connections. Two things Go's net.Conn does per call cost
+// more than the copy here (issue #7, BENCHMARKS.md):
+//
+//   - Read, once it has drained a socket, reads again only to be told EAGAIN before it waits;
+//     for a 1 KiB WebSocket message that is one syscall in three. Inside one RawConn.Read a
+//     short read can go straight to waiting, as nginx does.
+//   - Read and Write tell the scheduler they may block. A write on loopback runs the
+//     receiver's side of TCP inline (tens of µs), long enough for sysmon to take the P from
+//     the thread and wake another one for it: a thread hand-off per message. The descriptors
+//     are non-blocking, so rawRead and rawWrite skip that.
+//
+// Other connections (TLS, max_connections' wrapper) and other systems use net.Conn.
+
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// rawConnOf returns the descriptor access of a plain TCP or Unix connection.
+func rawConnOf(c net.Conn) (syscall.RawConn, bool) {
+	var sc syscall.Conn
+	switch c := c.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	return rc, err == nil
+}
+
+func rawRead(fd uintptr, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd uintptr, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// socketWriter writes to a plain socket with rawWrite, waiting in the poller only when the
+// socket's buffer is full. Deadlines and Close work as on the connection.
+type socketWriter struct {
+	rc  syscall.RawConn
+	net string
+}
+
+// newSocketWriter returns a socketWriter for c, or c itself when c is not a plain socket.
+func newSocketWriter(c net.Conn) io.Writer {
+	if rc, ok := rawConnOf(c); ok {
+		return &socketWriter{rc: rc, net: c.LocalAddr().Network()}
+	}
+	return c
+}
+
+func (w *socketWriter) Write(p []byte) (int, error) {
+	var n int
+	var werr error
+	err := w.rc.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			m, err := rawWrite(fd, p[n:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return false
+			case err != nil:
+				werr = err
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if werr != nil {
+		return n, &net.OpError{Op: "write", Net: w.net, Err: werr}
+	}
+	return n, err
+}
+
+// readSocket reads rc into a pooled buffer until each fails, the socket ends (io.EOF) or
+// fails, or a deadline fires. Before every read, span says where in the buffer it goes
+// (buf[lo:hi]; what is before lo is carried over, as a frame header split between reads);
+// each then gets buf[:lo+n].
+//
+// A read that returns less than its room has drained the socket, so the loop goes straight
+// to waiting: the poller is edge-triggered, and any byte that arrives after that read makes
+// the wait return. The loop stays inside one RawConn.Read because each new Read forgets the
+// readiness that arrived before it. The buffer is held only while bytes flow, so an idle
+// reader holds none.
+func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, hi int), each func([]byte) error) error {
+	var result error
+	err := rc.Read(func(fd uintptr) bool {
+		bp := pool.Get().(*[]byte)
+		defer pool.Put(bp)
+		buf := *bp
+		for {
+			lo, hi := span(buf)
+			n, err := rawRead(fd, buf[lo:hi])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return false
+			case err != nil:
+				result = err
+				return true
+			case n == 0:
+				result = io.EOF
+				return true
+			}
+			if result = each(buf[:lo+n]); result != nil {
+				return true
+			}
+			if n < hi-lo {
+				return false
+			}
+		}
+	})
+	if result != nil {
+		return result
+	}
+	return err
+}
+
+// fromSocket is the relay's loop on a plain socket.
+func (r *relay) fromSocket(rc syscall.RawConn) error {
+	err := readSocket(rc, &proxyBufferPool, func(buf []byte) (int, int) {
+		return copy(buf, r.held[:r.heldLen]), len(buf)
+	}, r.forward)
+	if err == io.EOF {
+		return err
+	}
+	return r.ended(err)
+}
+
+// bodyBufferSize is the copy buffer of a large body. A body moves in reads and writes as
+// large as what has arrived, up to 1 MiB: the upstream's writes then block less often and
+// the client gets the bytes in a few large pieces. Splice moves them without a copy, but in
+// the pieces each read found, and the client (wrk in the benchmark) spent half as much CPU
+// again per 1 MiB response; 64 KiB and 256 KiB buffers were in between (BENCHMARKS.md).
+//
+// At most maxBodyBuffers bodies copy through a buffer at once (32 MiB); more splice, so a
+// crowd of large downloads costs no memory beyond that.
+const (
+	bodyBufferSize = 1 << 20
+	maxBodyBuffers = 32
+)
+
+var (
+	bodyBufferPool   = sync.Pool{New: func() any { b := make([]byte, bodyBufferSize); return &b }}
+	bodyBuffersInUse atomic.Int32
+)
+
+// errStreamDone stops readSocket once a body of known length has been copied.
+var errStreamDone = errors.New("body copied")
+
+// copyStream copies n bytes from src to dst, or everything until src ends when n < 0, and
+// returns how many it copied. A body of known length that ends early is io.ErrUnexpectedEOF.
+func copyStream(dst, src net.Conn, n int64) (int64, error) {
+	rc, ok := rawConnOf(src)
+	if !ok || n == 0 {
+		return copyStreamPortable(dst, src, n)
+	}
+	if bodyBuffersInUse.Add(1) > maxBodyBuffers {
+		bodyBuffersInUse.Add(-1)
+		return copyStreamPortable(dst, src, n)
+	}
+	defer bodyBuffersInUse.Add(-1)
+	w := newSocketWriter(dst)
+	var copied int64
+	err := readSocket(rc, &bodyBufferPool, func(buf []byte) (int, int) {
+		if n >= 0 {
+			return 0, int(min(int64(len(buf)), n-copied))
+		}
+		return 0, len(buf)
+	}, func(b []byte) error {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		copied += int64(len(b))
+		if copied == n {
+			return errStreamDone
+		}
+		return nil
+	})
+	switch {
+	case err == errStreamDone:
+		return copied, nil
+	case err == io.EOF && n < 0:
+		return copied, nil
+	case err == io.EOF:
+		return copied, io.ErrUnexpectedEOF
+	}
+	return copied, err
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+// socket_other.go: off Linux, tunnels and bodies move through net.Conn (see socket_linux.go).
+
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+)
+
+func rawConnOf(net.Conn) (syscall.RawConn, bool) { return nil, false }
+
+func (r *relay) fromSocket(syscall.RawConn) error { return errors.ErrUnsupported }
+
+func newSocketWriter(c net.Conn) io.Writer { return c }
+
+func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPortable(dst, src, n) }
