@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -86,6 +88,8 @@ func BenchmarkProxySmallGET(b *testing.B) {
 func TestHotPathAllocations(t *testing.T) {
 	g := benchGateway(t)
 	src := newRequestIDSource()
+	frame := wsFrames(t, bytes.Repeat([]byte("m"), 1024))
+	frameRelay := &relay{dst: io.Discard, counter: new(atomic.Int64)}
 	tests := []struct {
 		name string
 		f    func()
@@ -95,6 +99,7 @@ func TestHotPathAllocations(t *testing.T) {
 		{"request id kept", func() { src.fromRequest("trace-1") }, 0},
 		{"request id generated", func() { src.fromRequest("") }, 1},
 		{"validRequestID", func() { validRequestID("0f8fad5b-d9cb-469f") }, 0},
+		{"relay.forward of a 1 KiB frame", func() { frameRelay.forward(frame) }, 0},
 	}
 	for _, tt := range tests {
 		if got := testing.AllocsPerRun(1000, tt.f); got > tt.max {

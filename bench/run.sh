@@ -567,27 +567,29 @@ else
 			printf " | %s |\n", ratio(p, f, w SUBSEP "nginx") } }' "$RES" >>"$OUT"
 fi
 emit ""
-UV_STACK=$($PY -c "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + '+' + ('httptools' if u.find_spec('httptools') else 'h11'))" 2>/dev/null)
-emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${HALF} s"
-emit ""
-emit "| door | req/s | p50 ms | p99 ms | door CPU s/10k | uvicorn CPU s/10k | foreign % | errors | status |"
-emit "|---|---:|---:|---:|---:|---:|---:|---:|---|"
-awk -F'\t' '$1=="api" {
-	if ($4 == "FAILED" && $5 == 0) { printf "| %s | - | - | - | - | - | - | - | FAILED: %s |\n", $3, $12; next }
-	u = ($3 ~ /^direct/) ? "(= door)" : sprintf("%.3f", $11)
-	printf "| %s | %.0f | %.2f | %.2f | %.3f | %s | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, u, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' "$RES" >>"$OUT"
-emit ""
-emit "### Idle WebSocket tunnels (held 2 s, then each echoes 1 KiB once; RSS of the door process)"
-emit ""
-emit "| door | tunnels | opened | echoed | RSS MiB before → after | KiB/tunnel | verdict (fluxlit: ≤ 20 KiB/tunnel, all echo; others are references) |"
-emit "|---|---:|---:|---:|---|---:|---|"
-for l in "${TUN_LINES[@]}"; do emit "$l"; done
-emit ""
-emit "### Start-up: exec until the port accepts a TCP connection (upstreams external), $STARTS starts"
-emit ""
-emit "| binary | starts | median ms | min ms | max ms | verdict (fluxlit: median ≤ 50 ms) |"
-emit "|---|---:|---:|---:|---:|---|"
-for l in "${START_LINES[@]}"; do emit "$l"; done
+if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
+	UV_STACK=$($PY -c "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + '+' + ('httptools' if u.find_spec('httptools') else 'h11'))" 2>/dev/null)
+	emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${HALF} s"
+	emit ""
+	emit "| door | req/s | p50 ms | p99 ms | door CPU s/10k | uvicorn CPU s/10k | foreign % | errors | status |"
+	emit "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	awk -F'\t' '$1=="api" {
+		if ($4 == "FAILED" && $5 == 0) { printf "| %s | - | - | - | - | - | - | - | FAILED: %s |\n", $3, $12; next }
+		u = ($3 ~ /^direct/) ? "(= door)" : sprintf("%.3f", $11)
+		printf "| %s | %.0f | %.2f | %.2f | %.3f | %s | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, u, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' "$RES" >>"$OUT"
+	emit ""
+	emit "### Idle WebSocket tunnels (held 2 s, then each echoes 1 KiB once; RSS of the door process)"
+	emit ""
+	emit "| door | tunnels | opened | echoed | RSS MiB before → after | KiB/tunnel | verdict (fluxlit: ≤ 20 KiB/tunnel, all echo; others are references) |"
+	emit "|---|---:|---:|---:|---|---:|---|"
+	for l in "${TUN_LINES[@]}"; do emit "$l"; done
+	emit ""
+	emit "### Start-up: exec until the port accepts a TCP connection (upstreams external), $STARTS starts"
+	emit ""
+	emit "| binary | starts | median ms | min ms | max ms | verdict (fluxlit: median ≤ 50 ms) |"
+	emit "|---|---:|---:|---:|---:|---|"
+	for l in "${START_LINES[@]}"; do emit "$l"; done
+fi
 
 mkdir -p "$HERE/results"
 cp "$OUT" "$HERE/results/latest.md"
