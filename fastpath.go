@@ -271,6 +271,14 @@ func (fc *fastConn) serve() {
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
 			fc.bw.Reset(fc.c)
 		}
+		if fc.req.isWebSocket() {
+			keep, tunnelled := fc.f.serveUpgrade(fc, up, rt)
+			handedOff = tunnelled
+			if !keep {
+				return
+			}
+			continue
+		}
 		if !fc.f.serveRequest(fc, up, rt) || fc.req.close {
 			return
 		}
@@ -483,7 +491,7 @@ func (f *fastServer) exchange(fc *fastConn, up *upstream, rt route, hr *http.Req
 		}
 		gotBytes := false
 		if err == nil {
-			gotBytes, err = fc.res.read(pc, f.g.cfg.readTimeout())
+			gotBytes, err = fc.res.read(pc, f.g.cfg.readTimeout(), false)
 		}
 		if err != nil {
 			pc.c.Close()
@@ -660,6 +668,9 @@ func (f *fastServer) writeRequest(pc *fastUpConn, req *fastRequest, up *upstream
 		fastWriteHeader(bw, "X-Forwarded-Prefix", outer)
 	}
 	fastWriteHeader(bw, "X-Request-Id", id)
+	if req.upgradeWS {
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n")
+	}
 	_, err := bw.WriteString("\r\n")
 	return err
 }
@@ -759,6 +770,10 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *fastUpConn, pool *fastPool,
 		pc.c.Close()
 		fc.bw.Flush()
 		return false
+	}
+	if pool == nil { // a refused WebSocket handshake's own connection
+		pc.c.Close()
+		return fc.bw.Flush() == nil && !closeClient
 	}
 	// Back to the pool before the client sees the end of the response, so that its next
 	// request finds the connection idle.

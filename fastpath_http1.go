@@ -28,8 +28,13 @@ type fastRequest struct {
 	close         bool   // Connection: close
 	hasOrigin     bool
 	teTrailers    bool // Te names "trailers": forwarded as ReverseProxy does
+	upgradeWS     bool // Upgrade: websocket
+	connUpgrade   bool // Connection names "upgrade"
 	fields        []fastField
 }
+
+// isWebSocket reports whether the request is a WebSocket handshake (fastpath_ws.go).
+func (req *fastRequest) isWebSocket() bool { return req.upgradeWS }
 
 // fastMethods are the methods the fast path forwards; the strings are constants, so a
 // parsed method costs no allocation.
@@ -82,6 +87,11 @@ func fastParseRequest(head []byte, req *fastRequest) bool {
 		}
 		req.fields = append(req.fields, fastField{name, value})
 		b = b[eol+2:]
+	}
+	// A WebSocket handshake is a GET without a body that names the upgrade in both headers;
+	// any other mix (an h2c upgrade, Upgrade without Connection) is net/http's to answer.
+	if req.upgradeWS != req.connUpgrade || req.upgradeWS && (req.method != http.MethodGet || req.contentLength >= 0) {
+		return false
 	}
 	return hosts == 1
 }
@@ -182,7 +192,12 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 			return false
 		}
 		req.contentLength = n
-	case fastEqualFold(name, "Transfer-Encoding"), fastEqualFold(name, "Expect"), fastEqualFold(name, "Upgrade"):
+	case fastEqualFold(name, "Upgrade"):
+		if req.upgradeWS || !fastEqualFold(value, "websocket") {
+			return false
+		}
+		req.upgradeWS = true
+	case fastEqualFold(name, "Transfer-Encoding"), fastEqualFold(name, "Expect"):
 		return false
 	case fastEqualFold(name, "Connection"):
 		return req.noteConnection(value)
@@ -198,8 +213,8 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 	return true
 }
 
-// noteConnection accepts only the keep-alive and close tokens: anything else names headers
-// or upgrades, which net/http handles.
+// noteConnection accepts only the keep-alive, close and upgrade tokens: anything else names
+// headers, which net/http handles.
 func (req *fastRequest) noteConnection(value []byte) bool {
 	for len(value) > 0 {
 		var tok []byte
@@ -208,6 +223,8 @@ func (req *fastRequest) noteConnection(value []byte) bool {
 		case len(tok) == 0, fastEqualFold(tok, "keep-alive"):
 		case fastEqualFold(tok, "close"):
 			req.close = true
+		case fastEqualFold(tok, "upgrade"):
+			req.connUpgrade = true
 		default:
 			return false
 		}
@@ -398,7 +415,7 @@ type fastResponse struct {
 // read reads the response head from pc within timeout, skipping interim 1xx responses.
 // gotBytes reports whether any byte arrived (a reused connection that ends before one is
 // stale, and the request can be retried).
-func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration) (gotBytes bool, err error) {
+func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
 	pc.c.SetReadDeadline(time.Now().Add(timeout))
 	defer pc.c.SetReadDeadline(time.Time{})
 	for {
@@ -412,7 +429,7 @@ func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration) (gotBytes b
 		if !res.parse() {
 			return true, errFastMalformed
 		}
-		if res.status >= 200 {
+		if res.status >= 200 || upgrade && res.status == http.StatusSwitchingProtocols {
 			return true, nil
 		}
 		if res.status == http.StatusSwitchingProtocols {

@@ -1,0 +1,94 @@
+// fastpath_ws.go: the fast path's WebSocket handshake. A plain upgrade (no edge feature to
+// apply, as for any fast request) is relayed here instead of being handed to net/http: its
+// request goroutine, background read, header maps and hijack were half of what a WebSocket
+// connect cost fluxlit beyond the sockets themselves (issue #7, BENCHMARKS.md). The tunnel
+// itself is websocket.go's, the same as the handler path's.
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// serveUpgrade dials the upstream, sends the client's handshake with fluxlit's header
+// rewriting, and on the upstream's 101 answers the client and gives both connections to a
+// tunnel (tunnelled: the connection is no longer the fast path's). Any other answer (403 from
+// Streamlit's Origin check, 404) is relayed as the HTTP response it is. keep reports whether
+// the client connection can carry another request.
+func (f *fastServer) serveUpgrade(fc *fastConn, up *upstream, rt route) (keep, tunnelled bool) {
+	g, req := f.g, &fc.req
+	start := time.Now()
+	id := g.reqIDs.fromRequest(req.requestID)
+	hr := &http.Request{Method: req.method, Host: req.host, RemoteAddr: fc.remote, URL: &url.URL{Path: req.path},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	if g.trust != nil {
+		hr.Header = req.forwardingHeader()
+	}
+	rec := &accessRecord{r: hr, id: id, dispatch: rt.dispatch, method: req.method, path: req.path, query: req.query,
+		start: start, websocket: true}
+	fi := g.forwardedInfo(hr)
+	rec.upstreamStart = time.Now()
+	conn, err := g.dialUpstream(context.Background(), up)
+	if err != nil {
+		return f.upstreamFailed(fc, up, rec, err), false
+	}
+	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	pc := &fastUpConn{c: conn, br: bufio.NewReaderSize(conn, fastUpReadBufferSize), bw: bufio.NewWriterSize(conn, fastUpWriteBufferSize)}
+	err = f.writeRequest(pc, req, up, rt, id, fi)
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	if err == nil {
+		_, err = fc.res.read(pc, wsHandshakeTimeout, true)
+	}
+	if err != nil {
+		conn.Close()
+		return f.upstreamFailed(fc, up, rec, err), false
+	}
+	rec.upstreamDur = time.Since(rec.upstreamStart)
+	if fc.res.status != http.StatusSwitchingProtocols {
+		return f.relayResponse(fc, pc, nil, up, fi, rec, nil), false
+	}
+	conn.SetDeadline(time.Time{})
+	fc.c.SetDeadline(time.Time{})
+	writeFastSwitchingProtocols(fc.bw, &fc.res, id)
+	if err := fc.bw.Flush(); err != nil {
+		conn.Close()
+		return false, false
+	}
+	rec.status = http.StatusSwitchingProtocols
+	t := newTunnel(fc.c, buffered(fc.br), conn, buffered(pc.br), g.cfg.WSMaxMessageSize)
+	if !g.tunnels.add(t) {
+		writeCloseFrame(fc.c, wsCloseGoingAway, "server shutting down", false)
+		conn.Close()
+		return false, false
+	}
+	g.obs.wsOpened(rec)
+	t.start(func() {
+		g.tunnels.remove(t)
+		g.obs.wsClosed(rec, t, time.Since(start))
+	})
+	return false, true
+}
+
+// writeFastSwitchingProtocols relays the upstream's 101 (its Sec-WebSocket-Accept answers the
+// browser's key, which was forwarded untouched) with fluxlit's request id, as the handler
+// path's writeSwitchingProtocols does.
+func writeFastSwitchingProtocols(bw *bufio.Writer, res *fastResponse, id string) {
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	for _, fl := range res.fields {
+		if fastEqualFold(fl.name, "X-Request-Id") {
+			continue
+		}
+		bw.Write(fl.name)
+		bw.WriteString(": ")
+		bw.Write(fl.value)
+		bw.WriteString("\r\n")
+	}
+	fastWriteHeader(bw, "X-Request-Id", id)
+	bw.WriteString("\r\n")
+}
