@@ -413,9 +413,12 @@ record_fail() { printf '%s\t%s\t%s\tFAILED\t0\t0\t0\t0\t0\t0\t0\t%s\n' "$1" "$2"
 
 WRK=(wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$HERE/wrk.lua")
 run_workload() { # run_workload NAME KIND ARG : every door in turn (workload-major, as perf-baseline.md)
-	local wl=$1 kind=$2 arg=$3 d port
+	local wl=$1 kind=$2 arg=$3 d port i n=${#DOORS[@]} order=()
 	[ -z "$ONLY" ] || [[ "$wl" =~ $ONLY ]] || return 0
-	for d in "${DOORS[@]}"; do
+	# Each round starts one door later, so that no door is always the one measured last
+	# while the shared machine drifts.
+	for i in $(seq 0 $((n - 1))); do order+=("${DOORS[$(( (i + round - 1) % n ))]}"); done
+	for d in "${order[@]}"; do
 		if [ -n "${DOOR_FAIL[$d]:-}" ]; then record_fail main "$wl" "$d" "${DOOR_FAIL[$d]}"; continue; fi
 		port=${DOOR_PORT[$d]}
 		case $kind in
