@@ -1,7 +1,8 @@
 // fastpath.go owns the hand-written HTTP/1.1 front end for the common request: a plain
 // proxied GET/HEAD/POST/PUT/PATCH/DELETE with no edge feature to apply, relayed over pooled
-// upstream connections without net/http's per-request goroutines and maps (issue #7). Every
-// other connection is handed, bytes and all, to the net/http server through handoffListener.
+// upstream connections without net/http's per-request goroutines and maps (issue #7), and a
+// plain WebSocket handshake (fastpath_ws.go). Every other connection is handed, bytes and all,
+// to the net/http server through handoffListener.
 
 package main
 
@@ -23,8 +24,8 @@ import (
 // browser and API requests (net/http's own reader is 4 KiB too); a bigger head is handed to
 // net/http, whose limit is maxHeaderBytes. The writer holds a response head plus a small body,
 // so a small response is one write; larger bodies bypass it. It is taken only when the first
-// fast response is written, so a connection handed off at once (a WebSocket: the idle-tunnel
-// budget is 20 KiB) never holds one.
+// request is served, so a connection handed off at once never holds one; a WebSocket's are
+// returned when its tunnel starts (the idle-tunnel budget is 20 KiB).
 const (
 	fastReadBufferSize  = 4 << 10
 	fastWriteBufferSize = 8 << 10

@@ -525,7 +525,7 @@ emit "$(date -u '+%Y-%m-%d %H:%M UTC') · $NCPU vCPU $(awk -F': ' '/model name/{
 emit ""
 emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2) · $(ver "$NGINX" -v | sed 's/.*version: //') · caddy $(ver caddy version | cut -d' ' -f1) · uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null) · fastapi $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) · fluxlit: $FLUXLIT_BIN"
 emit ""
-emit "Settings: ${DUR} s per workload (WS connect and /api: ${HALF} s), $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
+emit "Settings: ${DUR} s per workload (WS connect and /api: ${HALF} s), $ROUNDS round(s) with the door order rotated, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
 emit ""
 emit "CPU s/10k = utime+stime of the door's process tree per 10,000 requests (WS: round trips / connects); for direct it is the origin's own; origin CPU is that door's upstream's. Foreign = busy CPU of the box that neither the door, its origin nor the load generator used, as % of all CPUs; discard rows above ~15 % (see bench/README.md)."
 emit ""
