@@ -22,27 +22,39 @@ import (
 // the client connection can carry another request.
 func (f *fastServer) serveUpgrade(fc *fastConn, up *upstream, rt route) (keep, tunnelled bool) {
 	g, req := f.g, &fc.req
-	start := time.Now()
-	id := g.reqIDs.fromRequest(req.requestID)
 	hr := &http.Request{Method: req.method, Host: req.host, RemoteAddr: fc.remote, URL: &url.URL{Path: req.path},
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 	if g.trust != nil {
 		hr.Header = req.forwardingHeader()
 	}
-	rec := &accessRecord{r: hr, id: id, dispatch: rt.dispatch, method: req.method, path: req.path, query: req.query,
-		start: start, websocket: true}
+	rec := &accessRecord{r: hr, id: g.reqIDs.fromRequest(req.requestID), dispatch: rt.dispatch, method: req.method,
+		path: req.path, query: req.query, start: time.Now(), websocket: true}
 	fi := g.forwardedInfo(hr)
 	rec.upstreamStart = time.Now()
-	conn, err := g.dialUpstream(context.Background(), up)
+	pc, err := f.upstreamHandshake(fc, up, rt, rec.id, fi)
 	if err != nil {
 		return f.upstreamFailed(fc, up, rec, err), false
+	}
+	defer releaseHandshakeBuffers(pc)
+	rec.upstreamDur = time.Since(rec.upstreamStart)
+	if fc.res.status != http.StatusSwitchingProtocols {
+		return f.relayResponse(fc, pc, nil, up, fi, rec, nil), false
+	}
+	return false, f.openTunnel(fc, pc, rec)
+}
+
+// upstreamHandshake dials a connection of its own to up (an upgraded connection is never
+// pooled), writes the handshake and reads the answer's head into fc.res.
+func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id string, fi forwardedInfo) (*fastUpConn, error) {
+	conn, err := f.g.dialUpstream(context.Background(), up)
+	if err != nil {
+		return nil, err
 	}
 	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
 	pc := &fastUpConn{c: conn, br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
 	pc.br.Reset(conn)
 	pc.bw.Reset(conn)
-	defer releaseHandshakeBuffers(pc)
-	err = f.writeRequest(pc, req, up, rt, id, fi)
+	err = f.writeRequest(pc, &fc.req, up, rt, id, fi)
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -51,32 +63,40 @@ func (f *fastServer) serveUpgrade(fc *fastConn, up *upstream, rt route) (keep, t
 	}
 	if err != nil {
 		conn.Close()
-		return f.upstreamFailed(fc, up, rec, err), false
-	}
-	rec.upstreamDur = time.Since(rec.upstreamStart)
-	if fc.res.status != http.StatusSwitchingProtocols {
-		return f.relayResponse(fc, pc, nil, up, fi, rec, nil), false
+		releaseHandshakeBuffers(pc)
+		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
-	fc.c.SetDeadline(time.Time{})
-	writeFastSwitchingProtocols(fc.bw, &fc.res, id)
-	if err := fc.bw.Flush(); err != nil {
-		conn.Close()
-		return false, false
-	}
+	return pc, nil
+}
+
+// openTunnel answers the client with the upstream's 101 and starts the tunnel, which from
+// then on owns both connections. It reports false when the client could not be answered or
+// fluxlit is shutting down (the client then gets a close 1001); the caller closes the client.
+func (f *fastServer) openTunnel(fc *fastConn, pc *fastUpConn, rec *accessRecord) bool {
+	g := f.g
 	rec.status = http.StatusSwitchingProtocols
-	t := newTunnel(fc.c, buffered(fc.br), conn, buffered(pc.br), g.cfg.WSMaxMessageSize)
+	fc.c.SetDeadline(time.Time{})
+	writeFastSwitchingProtocols(fc.bw, &fc.res, rec.id)
+	if err := fc.bw.Flush(); err != nil {
+		pc.c.Close()
+		g.obs.end(rec)
+		return false
+	}
+	t := newTunnel(fc.c, buffered(fc.br), pc.c, buffered(pc.br), g.cfg.WSMaxMessageSize)
 	if !g.tunnels.add(t) {
 		writeCloseFrame(fc.c, wsCloseGoingAway, "server shutting down", false)
-		conn.Close()
-		return false, false
+		pc.c.Close()
+		g.obs.end(rec)
+		return false
 	}
 	g.obs.wsOpened(rec)
+	opened := time.Now() // the close line's duration is the tunnel's, as on the handler path
 	t.start(func() {
 		g.tunnels.remove(t)
-		g.obs.wsClosed(rec, t, time.Since(start))
+		g.obs.wsClosed(rec, t, time.Since(opened))
 	})
-	return false, true
+	return true
 }
 
 // The handshake's buffers are pooled: a connect rate of thousands per second would otherwise

@@ -34,8 +34,18 @@ func fastGatewayCountingHandoffs(t *testing.T, settings map[string]string) (stri
 // TestFastWebSocketUpgrade: a plain WebSocket handshake is relayed by the fast path itself,
 // frames sent with the handshake included, and never reaches net/http.
 func TestFastWebSocketUpgrade(t *testing.T) {
+	for name, settings := range map[string]map[string]string{
+		"all headers forwarded":       {},
+		"Streamlit header allow-list": {"gateway_forward_client_headers_to_streamlit": "X-Tenant"},
+	} {
+		t.Run(name, func(t *testing.T) { testFastWebSocketUpgrade(t, settings) })
+	}
+}
+
+func testFastWebSocketUpgrade(t *testing.T, settings map[string]string) {
 	ui := wsEchoUpstream(t, 0)
-	addr, handedOff := fastGatewayCountingHandoffs(t, map[string]string{"streamlit_upstream": ui.URL})
+	settings["streamlit_upstream"] = ui.URL
+	addr, handedOff := fastGatewayCountingHandoffs(t, settings)
 	c, br, res := testDialWS(t, addr, "/_stcore/stream", "Sec-WebSocket-Protocol: streamlit\r\nX-Request-Id: ws-trace-1\r\n", []byte("first"))
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d; want 101", res.StatusCode)
