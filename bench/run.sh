@@ -8,19 +8,21 @@
 #   bench/run.sh [--quick] [--build] [-d SECONDS] [-c CONNS] [--tunnels N] [--starts N] [--keep]
 #                [--only REGEX] [--rounds N]
 #   --only runs just the workloads whose name matches REGEX (no /api, tunnels or start-up);
-#   --rounds repeats the workloads N times, doors interleaved; FLUXLIT_BIN_B adds a second
+#   --rounds repeats the workloads N times (default 3, 4 s each), the door order rotated, and
+#   reports the median of the same-round ratios; FLUXLIT_BIN_B adds a second
 #   fluxlit door ("fluxlit-b") for an A/B of two builds in the same run.
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-DUR=10        # seconds per HTTP / WS-echo workload (the issue's default)
+DUR=4         # seconds per HTTP / WS-echo workload and round (3 rounds: 12 s per door)
 CONNS=64      # concurrent connections for wrk and the WS echo (perf-baseline.md uses 64)
 CONNECT_WORKERS=4 # parallel dial+upgrade loops for the WS connect rate (2 vCPU: 4 saturates it)
 TUNNELS=9000  # idle WS tunnels held through fluxlit (the issue's number)
 STARTS=20     # fluxlit start-up samples (median of 20, the issue's number)
 QUICK=0 BUILD=0 KEEP=0
-ONLY='' ROUNDS=1
+ONLY='' ROUNDS=3 # rounds: the machine drifts; a median of same-round ratios does not
+API_DUR=5     # seconds per /api hop row (uvicorn is steady, but 2 s was too short to read)
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -39,12 +41,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-if [ "$QUICK" = 1 ]; then DUR=2 TUNNELS=1000 STARTS=5; fi
+if [ "$QUICK" = 1 ]; then DUR=2 ROUNDS=1 API_DUR=2 TUNNELS=1000 STARTS=5; fi
 for v in DUR CONNS TUNNELS STARTS ROUNDS; do
 	case "${!v}" in '' | *[!0-9]*) echo "run.sh: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 	[ "${!v}" -gt 0 ] || { echo "run.sh: $v must be > 0" >&2; exit 2; }
 done
-# Connect-rate and /api runs are half length: connects are cheap to count and uvicorn is steady.
+# Connect-rate runs are half length: connects are cheap to count.
 HALF=$(( DUR / 2 > 2 ? DUR / 2 : 2 ))
 
 FLUXLIT_BIN=${FLUXLIT_BIN:-./fluxlit}
@@ -441,7 +443,7 @@ for d in "${DOORS[@]}"; do [ -z "${DOOR_FAIL[$d]:-}" ] && RSS_PEAK[$d]=$(rss_kib
 
 # ---- /api hop: FastAPI under uvicorn, direct vs through each door, TCP and unix socket ----
 API_PATH="/items/42?q=bench"
-WRK_API=(wrk -t2 -c"$CONNS" -d"${HALF}s" --timeout 10s -s "$HERE/wrk.lua")
+WRK_API=(wrk -t2 -c"$CONNS" -d"${API_DUR}s" --timeout 10s -s "$HERE/wrk.lua")
 if [ -n "$ONLY" ]; then
 	: # --only: the main workloads alone
 elif [ "$API_OK" = 1 ]; then
@@ -525,7 +527,7 @@ emit "$(date -u '+%Y-%m-%d %H:%M UTC') · $NCPU vCPU $(awk -F': ' '/model name/{
 emit ""
 emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2) · $(ver "$NGINX" -v | sed 's/.*version: //') · caddy $(ver caddy version | cut -d' ' -f1) · uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null) · fastapi $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) · fluxlit: $FLUXLIT_BIN"
 emit ""
-emit "Settings: ${DUR} s per workload (WS connect and /api: ${HALF} s), $ROUNDS round(s) with the door order rotated, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
+emit "Settings: ${DUR} s per workload (WS connect: ${HALF} s), $ROUNDS round(s) with the door order rotated, /api rows ${API_DUR} s, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
 emit ""
 emit "CPU s/10k = utime+stime of the door's process tree per 10,000 requests (WS: round trips / connects); for direct it is the origin's own; origin CPU is that door's upstream's. Foreign = busy CPU of the box that neither the door, its origin nor the load generator used, as % of all CPUs; discard rows above ~15 % (see bench/README.md)."
 emit ""
@@ -572,7 +574,7 @@ fi
 emit ""
 if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
 	UV_STACK=$($PY -c "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + '+' + ('httptools' if u.find_spec('httptools') else 'h11'))" 2>/dev/null)
-	emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${HALF} s"
+	emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${API_DUR} s"
 	emit ""
 	emit "| door | req/s | p50 ms | p99 ms | door CPU s/10k | uvicorn CPU s/10k | foreign % | errors | status |"
 	emit "|---|---:|---:|---:|---:|---:|---:|---:|---|"
