@@ -251,3 +251,23 @@ func TestCopyStream(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketWriterAllocatesNothing: a tunnel writes once per message, so the writer's
+// RawConn callback must not be a fresh closure (three heap objects) per call.
+func TestSocketWriterAllocatesNothing(t *testing.T) {
+	a, b := tcpPair(t)
+	go io.Copy(io.Discard, b)
+	w := newSocketWriter(a)
+	if _, ok := w.(*socketWriter); !ok {
+		t.Fatalf("a TCP connection got a %T; want the socketWriter", w)
+	}
+	msg := make([]byte, 1024)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if n, err := w.Write(msg); n != len(msg) || err != nil {
+			t.Fatalf("wrote %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per write; want 0", allocs)
+	}
+}
