@@ -2,6 +2,4 @@ module fluxlit
 
 go 1.26.0
 
-require golang.org/x/net v0.62.0
-
 require golang.org/x/sync v0.25.0

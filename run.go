@@ -21,8 +21,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Server timeouts. Only the header phase and idle keep-alive are bounded: a global read or
@@ -108,7 +106,7 @@ func (r *runner) run() int {
 	r.gw = gw
 	gw.ready.starting.Store(true)
 	if cfg.MaxConnections > 0 {
-		ln = netutil.LimitListener(ln, cfg.MaxConnections)
+		ln = newLimitListener(ln, cfg.MaxConnections)
 	}
 	r.srv = &http.Server{
 		Handler:           gw,

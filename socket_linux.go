@@ -10,7 +10,7 @@
 //     the thread and wake another one for it: a thread hand-off per message. The descriptors
 //     are non-blocking, so rawRead and rawWrite skip that.
 //
-// Other connections (TLS, max_connections' wrapper) and other systems use net.Conn.
+// Other connections (TLS) and other systems use net.Conn.
 
 package main
 
@@ -24,12 +24,15 @@ import (
 	"unsafe"
 )
 
-// rawConnOf returns the descriptor access of a plain TCP or Unix connection.
+// rawConnOf returns the descriptor access of a plain TCP or Unix connection, also when
+// max_connections wraps it (limitedTCPConn).
 func rawConnOf(c net.Conn) (syscall.RawConn, bool) {
 	var sc syscall.Conn
 	switch c := c.(type) {
 	case *net.TCPConn:
 		sc = c
+	case *limitedTCPConn:
+		sc = c.TCPConn
 	case *net.UnixConn:
 		sc = c
 	default:
