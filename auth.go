@@ -125,29 +125,19 @@ func authLoadKeys(cfg authConfig, v *jwtVerifier, log *slog.Logger) error {
 		v.hsSecret = append([]byte(nil), cfg.HSSecret...)
 	}
 	if cfg.PublicKeyFile != "" {
-		b, err := os.ReadFile(cfg.PublicKeyFile)
-		if err == nil {
-			var keys []*jwtKey
-			if keys, err = jwtParsePEM(b); err == nil {
-				v.keys = append(v.keys, keys...)
-				v.hasKidless = true
-			}
-		}
+		keys, err := loadKeyFile("jwt_public_key_file", cfg.PublicKeyFile, jwtParsePEM)
 		if err != nil {
-			return fmt.Errorf("jwt_public_key_file: %s: %v", cfg.PublicKeyFile, err)
+			return err
 		}
+		v.keys = append(v.keys, keys...)
+		v.hasKidless = true
 	}
 	if cfg.JWKSFile != "" {
-		b, err := os.ReadFile(cfg.JWKSFile)
-		if err == nil {
-			var keys []*jwtKey
-			if keys, err = jwksParse(b); err == nil {
-				v.keys = append(v.keys, keys...)
-			}
-		}
+		keys, err := loadKeyFile("jwt_jwks_file", cfg.JWKSFile, jwksParse)
 		if err != nil {
-			return fmt.Errorf("jwt_jwks_file: %s: %v", cfg.JWKSFile, err)
+			return err
 		}
+		v.keys = append(v.keys, keys...)
 	}
 	if cfg.JWKSURL != "" {
 		if !strings.HasPrefix(cfg.JWKSURL, "https://") && !strings.HasPrefix(cfg.JWKSURL, "http://") {
@@ -324,4 +314,16 @@ func stripFluxlitHeaders(h http.Header) {
 			delete(h, k)
 		}
 	}
+}
+
+// loadKeyFile reads the key file a setting names and parses it; the error names both.
+func loadKeyFile(setting, path string, parse func([]byte) ([]*jwtKey, error)) ([]*jwtKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var keys []*jwtKey
+		if keys, err = parse(b); err == nil {
+			return keys, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %s: %v", setting, path, err)
 }

@@ -344,11 +344,7 @@ func (fc *fastConn) handOff() bool {
 	if fc.bw != nil {
 		fc.bw.Flush()
 	}
-	var pending []byte
-	if n := fc.br.Buffered(); n > 0 {
-		b, _ := fc.br.Peek(n)
-		pending = append([]byte(nil), b...)
-	}
+	pending := buffered(fc.br)
 	fc.c.SetDeadline(time.Time{})
 	var c net.Conn = fc.c
 	if len(pending) > 0 {
@@ -702,7 +698,7 @@ func (f *fastServer) forwardField(name []byte, streamlit, connClose bool) bool {
 		}
 	}
 	for _, m := range fwdManagedHeaders {
-		if fastSameHeaderName(name, m) {
+		if fwdSameHeaderName(name, m) {
 			return false
 		}
 	}

@@ -366,19 +366,6 @@ func fastEqualFold[T ~string | ~[]byte](b []byte, s T) bool {
 	return true
 }
 
-// fastSameHeaderName is fwdSameHeaderName for a name still in bytes.
-func fastSameHeaderName(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if fwdFoldNameByte(b[i]) != fwdFoldNameByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func fastIndexCRLF(b []byte) int {
 	for i := 0; i+1 < len(b); i++ {
 		if b[i] == '\r' && b[i+1] == '\n' {

@@ -610,8 +610,9 @@ func fwdStripInbound(h http.Header) {
 	}
 }
 
-// fwdSameHeaderName compares header names case-insensitively, treating '_' as '-'.
-func fwdSameHeaderName(a, b string) bool {
+// fwdSameHeaderName compares header names case-insensitively, treating '_' as '-'; a may be a
+// name still in bytes (the fast path's).
+func fwdSameHeaderName[T ~string | ~[]byte](a T, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}

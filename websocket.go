@@ -49,11 +49,7 @@ const wsReadBufferSize = 2 << 10
 // never uses), and the bytes already read past the handshake (the first frame may share a
 // segment with it), including any the fast path read before handing the connection off.
 func hijackedSource(c net.Conn, hijacked *bufio.Reader) (net.Conn, []byte) {
-	var pre []byte
-	if n := hijacked.Buffered(); n > 0 {
-		b, _ := hijacked.Peek(n)
-		pre = bytes.Clone(b)
-	}
+	pre := buffered(hijacked)
 	if rc, ok := c.(*fastReplayConn); ok {
 		pre = append(pre, rc.pending...)
 		c = rc.Conn
