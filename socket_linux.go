@@ -1,10 +1,13 @@
+//go:build linux && !386
+
 // socket_linux.go: the byte-moving loops of tunnels and large bodies, straight on the
 // descriptors of plain TCP and Unix connections. Two things Go's net.Conn does per call cost
 // more than the copy here (issue #7, BENCHMARKS.md):
 //
 //   - Read, once it has drained a socket, reads again only to be told EAGAIN before it waits;
 //     for a 1 KiB WebSocket message that is one syscall in three. Inside one RawConn.Read a
-//     short read can go straight to waiting, as nginx does.
+//     short read can go straight to waiting, as nginx does, once the kernel has said that
+//     nothing, not even the end, is left (readSocket).
 //   - Read and Write tell the scheduler they may block. A write on loopback runs the
 //     receiver's side of TCP inline (tens of µs), long enough for sysmon to take the P from
 //     the thread and wake another one for it: a thread hand-off per message. The descriptors
@@ -116,20 +119,30 @@ func (w *socketWriter) writeSome(fd uintptr) bool {
 // (buf[lo:hi]; what is before lo is carried over, as a frame header split between reads);
 // each then gets buf[:lo+n].
 //
-// A read that returns less than its room has drained the socket, so the loop goes straight
-// to waiting: the poller is edge-triggered, and any byte that arrives after that read makes
-// the wait return. The loop stays inside one RawConn.Read because each new Read forgets the
-// readiness that arrived before it. The buffer is held only while bytes flow, so an idle
-// reader holds none.
+// A read that returns less than its room has taken every byte there was, but not always
+// the end: bytes and the peer's FIN that arrive together wake the edge-triggered poller
+// once, and the read that takes the bytes returns them, not the end. Waiting then would
+// wait for ever (a tunnel whose client sent a close frame and hung up stayed open). So on
+// TCP the loop reads with recvmsg and TCP_INQ, which says whether anything, a FIN
+// included, is still queued, and waits only when nothing is: nginx gets the same from
+// EPOLLRDHUP, which Go's poller keeps to itself. Elsewhere (Unix sockets, a kernel
+// without TCP_INQ) it reads again until EAGAIN, as net.Conn does.
+//
+// The loop stays inside one RawConn.Read because each new Read forgets the readiness that
+// arrived before it. The buffer is held only while bytes flow, so an idle reader holds none.
 func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, hi int), each func([]byte) error) error {
 	var result error
+	mode := readUnknown
 	err := rc.Read(func(fd uintptr) bool {
+		if mode == readUnknown {
+			mode = readModeOf(fd)
+		}
 		bp := pool.Get().(*[]byte)
 		defer pool.Put(bp)
 		buf := *bp
 		for {
 			lo, hi := span(buf)
-			n, err := rawRead(fd, buf[lo:hi])
+			n, queued, err := readQueued(mode, fd, buf[lo:hi])
 			switch {
 			case err == syscall.EINTR:
 				continue
@@ -145,7 +158,7 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 			if result = each(buf[:lo+n]); result != nil {
 				return true
 			}
-			if n < hi-lo {
+			if n < hi-lo && !queued {
 				return false
 			}
 		}
@@ -154,6 +167,69 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 		return result
 	}
 	return err
+}
+
+// How readSocket learns that a socket it read short from has nothing more, the end included.
+const (
+	readUnknown = iota
+	readWithInq // recvmsg reports the bytes still queued (TCP_INQ)
+	readDrain   // read again until EAGAIN
+)
+
+// TCP_INQ (Linux 4.18) makes recvmsg return, as a control message, the number of bytes
+// still queued after the read, and 1 when only the peer's FIN is.
+const (
+	tcpInq   = 36 // TCP_INQ, also the control message's type TCP_CM_INQ
+	solTCP   = syscall.IPPROTO_TCP
+	inqSpace = 32 // room for one control message holding an int32 (CMSG_SPACE(4) is 24)
+)
+
+// readModeOf turns TCP_INQ on for fd; a socket that refuses it (not TCP) is read until EAGAIN.
+func readModeOf(fd uintptr) int {
+	if syscall.SetsockoptInt(int(fd), solTCP, tcpInq, 1) != nil {
+		return readDrain
+	}
+	return readWithInq
+}
+
+// readQueued reads into p and says whether the socket may hold more: bytes, or its end.
+func readQueued(mode int, fd uintptr, p []byte) (n int, queued bool, err error) {
+	if mode != readWithInq {
+		n, err = rawRead(fd, p)
+		return n, true, err
+	}
+	return recvInq(fd, p)
+}
+
+// recvInq is recvmsg(2) on a socket with TCP_INQ on, without telling the scheduler (see
+// the file comment). It allocates nothing: every structure it passes lives on its stack.
+func recvInq(fd uintptr, p []byte) (n int, queued bool, err error) {
+	if len(p) == 0 {
+		return 0, true, nil
+	}
+	var control [inqSpace / 8]uint64 // 8-byte aligned, as control messages are
+	iov := syscall.Iovec{Base: &p[0]}
+	iov.SetLen(len(p))
+	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: (*byte)(unsafe.Pointer(&control[0]))}
+	msg.SetControllen(inqSpace)
+	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+	if e != 0 {
+		return 0, false, e
+	}
+	return int(r), inqOf(&msg, unsafe.Pointer(&control[0])), nil
+}
+
+// inqOf reads the TCP_INQ control message recvmsg returned; none (which the kernel should
+// not do) counts as "may hold more", so the caller reads again rather than waits.
+func inqOf(msg *syscall.Msghdr, control unsafe.Pointer) bool {
+	if uint64(msg.Controllen) < syscall.SizeofCmsghdr+4 {
+		return true
+	}
+	h := (*syscall.Cmsghdr)(control)
+	if h.Level != solTCP || h.Type != tcpInq {
+		return true
+	}
+	return *(*int32)(unsafe.Add(control, syscall.SizeofCmsghdr)) != 0
 }
 
 // fromSocket is the relay's loop on a plain socket.

@@ -1,3 +1,5 @@
+//go:build linux && !386
+
 package main
 
 import (
@@ -8,14 +10,22 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (net.Conn, net.Conn) {
+func tcpPair(t testing.TB) (net.Conn, net.Conn) { return connPair(t, "tcp") }
+
+// connPair returns the two ends of a loopback TCP or ("unix") Unix stream connection.
+func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +35,7 @@ func tcpPair(t testing.TB) (net.Conn, net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
+	a, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,17 +52,7 @@ func TestRawConnOf(t *testing.T) {
 	if _, ok := rawConnOf(a); !ok {
 		t.Error("a TCP connection takes the socket loop; rawConnOf said no")
 	}
-	sock := filepath.Join(t.TempDir(), "s")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	u, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	u, _ := connPair(t, "unix")
 	if _, ok := rawConnOf(u); !ok {
 		t.Error("a Unix connection takes the socket loop; rawConnOf said no")
 	}
@@ -270,4 +270,145 @@ func TestSocketWriterAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per write; want 0", allocs)
 	}
+}
+
+// TestReadSocketSeesEndAfterShortRead: bytes and the peer's FIN that arrive together, while
+// the reader is busy with the bytes before them, wake the poller once. The read that takes
+// those bytes is short; if the loop then waited for the next wake-up it would never see the
+// end. This hung a tunnel whose client sent a close frame and closed at once (CI, issue #7),
+// for TCP and for Unix sockets alike.
+func TestReadSocketSeesEndAfterShortRead(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			peer, reader := connPair(t, network)
+			rc, ok := rawConnOf(reader)
+			if !ok {
+				t.Fatal("no socket loop")
+			}
+			peer.Write([]byte("first"))
+			var got []string
+			done := make(chan error, 1)
+			go func() {
+				done <- readSocket(rc, &proxyBufferPool, func(buf []byte) (int, int) { return 0, len(buf) },
+					func(b []byte) error {
+						got = append(got, string(b))
+						if len(got) == 1 {
+							// Both arrive, and the poller sees them, before this callback returns.
+							peer.Write([]byte("last"))
+							peer.Close()
+							time.Sleep(50 * time.Millisecond)
+						}
+						return nil
+					})
+			}()
+			select {
+			case err := <-done:
+				if err != io.EOF || strings.Join(got, "") != "firstlast" {
+					t.Errorf("readSocket = %v after %q; want io.EOF after \"firstlast\"", err, got)
+				}
+			case <-time.After(3 * time.Second):
+				reader.Close()
+				<-done
+				t.Fatalf("readSocket still waiting 3 s after the peer closed (read %q)", got)
+			}
+		})
+	}
+}
+
+// TestRecvInq: on TCP, recvmsg with TCP_INQ says whether bytes or the end are still
+// queued after a read, which is what lets a short read go straight to waiting.
+func TestRecvInq(t *testing.T) {
+	peer, reader := tcpPair(t)
+	rc, _ := rawConnOf(reader)
+	type result struct {
+		n      int
+		queued bool
+		err    error
+	}
+	recv := func(size int) (res result) {
+		rc.Control(func(fd uintptr) {
+			if readModeOf(fd) != readWithInq {
+				t.Fatal("a TCP socket refused TCP_INQ")
+			}
+			res.n, res.queued, res.err = recvInq(fd, make([]byte, size))
+		})
+		return res
+	}
+	peer.Write([]byte("abc"))
+	time.Sleep(20 * time.Millisecond)
+	steps := []struct {
+		size int
+		want result
+		then func()
+	}{
+		{2, result{2, true, nil}, nil},
+		{10, result{1, false, nil}, func() { peer.Write([]byte("x")); peer.Close(); time.Sleep(20 * time.Millisecond) }},
+		{10, result{1, true, nil}, nil}, // the FIN is still queued
+		{10, result{0, true, nil}, nil}, // the end; TCP_INQ says 1 from now on
+	}
+	for i, s := range steps {
+		if got := recv(s.size); got != s.want {
+			t.Errorf("step %d: recvInq = %+v; want %+v", i, got, s.want)
+		}
+		if s.then != nil {
+			s.then()
+		}
+	}
+	rc.Control(func(fd uintptr) {
+		buf := make([]byte, 8)
+		if allocs := testing.AllocsPerRun(100, func() { recvInq(fd, buf) }); allocs != 0 {
+			t.Errorf("recvInq allocates %v times per call; want 0", allocs)
+		}
+	})
+}
+
+// TestTunnelEndsOnCloseHandshake: each side sends its close frame and hangs up with the FIN
+// in the same segment (TCP_CORK holds the frame until close adds the FIN), so each pump
+// usually wakes once for frame and end together. The tunnel must end then, not at the
+// linger: the CI run where a Streamlit session's tunnel stayed open after its client left.
+// Whether Go's poller reports the segment as one wake-up or two is timing, so this test
+// caught the bug only sometimes; TestReadSocketSeesEndAfterShortRead catches it always.
+func TestTunnelEndsOnCloseHandshake(t *testing.T) {
+	client, relayIn := tcpPair(t)
+	relayOut, upstream := tcpPair(t)
+	tun := newTunnel(relayIn, nil, relayOut, nil, 0)
+	ended := make(chan struct{})
+	tun.start(func() { close(ended) })
+	time.Sleep(50 * time.Millisecond) // both pumps wait in the poller: the segment wakes them
+	start := time.Now()
+	closeWithFrame(t, client, true)
+	var frame bytes.Buffer
+	writeCloseFrame(&frame, 1000, "", true)
+	got := make([]byte, frame.Len())
+	upstream.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(upstream, got); err != nil || !bytes.Equal(got, frame.Bytes()) {
+		t.Fatalf("upstream read %x, %v; want the client's close frame %x", got, err, frame.Bytes())
+	}
+	closeWithFrame(t, upstream, false)
+	select {
+	case <-ended:
+		if took := time.Since(start); took > wsCloseLinger/2 {
+			t.Errorf("the tunnel ended %v after the close handshake; want well before the %v linger", took, wsCloseLinger)
+		}
+	case <-time.After(wsCloseLinger + 3*time.Second):
+		t.Fatal("the tunnel is still open after both sides closed")
+	}
+	if side := tun.firstClose.Load(); side != "client" {
+		t.Errorf("first close by %v; want client", side)
+	}
+}
+
+// closeWithFrame sends a close frame and closes c, the FIN in the frame's segment.
+func closeWithFrame(t *testing.T, c net.Conn, masked bool) {
+	t.Helper()
+	rc, _ := rawConnOf(c)
+	rc.Control(func(fd uintptr) {
+		if err := syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := writeCloseFrame(c, 1000, "", masked); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }

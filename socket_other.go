@@ -1,6 +1,7 @@
-//go:build !linux
+//go:build !linux || 386
 
-// socket_other.go: off Linux, tunnels and bodies move through net.Conn (see socket_linux.go).
+// socket_other.go: off Linux, and on 32-bit x86 Linux, whose recvmsg goes through
+// socketcall, tunnels and bodies move through net.Conn (see socket_linux.go).
 
 package main
 
