@@ -830,13 +830,13 @@ type fastUpConn struct {
 // same warm connections are reused, and the ones at the bottom age out.
 type fastPool struct {
 	network, addr string
-	dialer        net.Dialer
+	dialer        *net.Dialer
 	mu            sync.Mutex
 	idle          []*fastUpConn
 }
 
 func newFastPool(up *upstream, cfg *Config) *fastPool {
-	p := &fastPool{network: "tcp", dialer: net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: 30 * time.Second}}
+	p := &fastPool{network: "tcp", dialer: up.dialer}
 	if up.unixPath != "" {
 		p.network, p.addr = "unix", up.unixPath
 	} else {

@@ -31,6 +31,7 @@ type upstream struct {
 	name      string // "api" or "streamlit": the dispatch label in logs and metrics
 	target    *url.URL
 	unixPath  string // set when the API listens on a Unix socket
+	dialer    *net.Dialer
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
@@ -99,7 +100,8 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	up.target = u
-	up.transport = newUpstreamTransport(cfg, up.unixPath)
+	up.dialer = upstreamDialer(cfg, up)
+	up.transport = newUpstreamTransport(cfg, up)
 	up.proxy = &httputil.ReverseProxy{
 		Rewrite:      func(pr *httputil.ProxyRequest) { g.rewrite(up, pr) },
 		Transport:    up.transport,
@@ -114,10 +116,23 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	return up, nil
 }
 
-func newUpstreamTransport(cfg *Config, unixPath string) *http.Transport {
-	dialer := &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: 30 * time.Second}
+// upstreamDialer is the dialer of every connection to up. TCP keep-alive probes find a peer
+// that vanished without a word (host down, link or NAT gone); a loopback peer cannot: when
+// its process dies the kernel ends its connections. So connections to a loopback upstream
+// set no keep-alive, which spares four setsockopt calls per dial (a WebSocket connect makes
+// one dial; BENCHMARKS.md).
+func upstreamDialer(cfg *Config, up *upstream) *net.Dialer {
+	keepAlive := 30 * time.Second
+	if up.unixPath != "" || isLoopbackHost(up.target.Hostname()) {
+		keepAlive = -1
+	}
+	return &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: keepAlive}
+}
+
+func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
+	dialer := up.dialer
 	dial := dialer.DialContext
-	if unixPath != "" {
+	if unixPath := up.unixPath; unixPath != "" {
 		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "unix", unixPath)
 		}

@@ -649,3 +649,27 @@ func TestWebSocketShutdownSends1001(t *testing.T) {
 		t.Fatalf("got op %d %v err %v; want close 1001", op, p, err)
 	}
 }
+
+// TestUpstreamDialerKeepAlive: a loopback or Unix upstream is dialed without keep-alive
+// probes (its kernel ends the connection when its process dies); any other keeps them.
+func TestUpstreamDialerKeepAlive(t *testing.T) {
+	cfg := &Config{}
+	for raw, want := range map[string]time.Duration{
+		"http://127.0.0.1:8501":      -1,
+		"http://127.9.9.9:8501":      -1,
+		"http://[::1]:8000/api":      -1,
+		"http://LocalHost:8000":      -1,
+		"unix:/run/api.sock":         -1,
+		"http://10.0.0.7:8000":       30 * time.Second,
+		"https://api.example.com":    30 * time.Second,
+		"http://localhost.evil.com/": 30 * time.Second,
+	} {
+		up, err := newUpstream("api", raw, cfg, &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if got := up.dialer.KeepAlive; got != want {
+			t.Errorf("%s: dialer keep-alive %v; want %v", raw, got, want)
+		}
+	}
+}

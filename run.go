@@ -308,7 +308,8 @@ func (r *runner) stop(metricsSrv *http.Server) {
 
 // listenGateway opens the public listener, with a clear line when the port is taken.
 func listenGateway(cfg *Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", cfg.listenAddr())
+	lc := gatewayListenConfig()
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.listenAddr())
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("gateway_port %d is in use on %s (another fluxlit? run \"fluxlit shutdown\", or choose --port)", cfg.GatewayPort, cfg.GatewayHost)

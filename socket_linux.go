@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -302,4 +303,25 @@ func copyStream(dst, src net.Conn, n int64) (int64, error) {
 		return copied, io.ErrUnexpectedEOF
 	}
 	return copied, err
+}
+
+// gatewayListenConfig sets TCP keep-alive once, on the listening socket: Linux copies it to
+// every accepted socket, where Go would set it with four setsockopt calls per connection
+// (a WebSocket connect makes one accept; BENCHMARKS.md). The values are Go's defaults:
+// probes after 15 s idle, every 15 s, 9 of them.
+func gatewayListenConfig() net.ListenConfig {
+	return net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		cerr := c.Control(func(fd uintptr) { err = setKeepAlive(int(fd), 15*time.Second, 9) })
+		return errors.Join(cerr, err)
+	}}
+}
+
+func setKeepAlive(fd int, every time.Duration, probes int) error {
+	secs := int(every / time.Second)
+	return errors.Join(
+		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1),
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs),
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs),
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, probes))
 }

@@ -412,3 +412,44 @@ func closeWithFrame(t *testing.T, c net.Conn, masked bool) {
 	}
 	c.Close()
 }
+
+// TestGatewayListenerKeepAlive: connections accepted from the gateway's listener have Go's
+// keep-alive settings without a setsockopt of their own: the kernel copies them from the
+// listening socket. A kernel that did not would leave public connections without probes.
+func TestGatewayListenerKeepAlive(t *testing.T) {
+	ln, err := listenGateway(&Config{GatewayHost: "127.0.0.1", GatewayPort: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			defer c.Close()
+			time.Sleep(time.Second)
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, _ := rawConnOf(c)
+	want := []struct {
+		name       string
+		level, opt int
+		value      int
+	}{
+		{"SO_KEEPALIVE", syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+		{"TCP_KEEPIDLE", syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 15},
+		{"TCP_KEEPINTVL", syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15},
+		{"TCP_KEEPCNT", syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9},
+		{"TCP_NODELAY", syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1},
+	}
+	rc.Control(func(fd uintptr) {
+		for _, w := range want {
+			if got, err := syscall.GetsockoptInt(int(fd), w.level, w.opt); err != nil || got != w.value {
+				t.Errorf("accepted socket: %s = %d, %v; want %d", w.name, got, err, w.value)
+			}
+		}
+	})
+}

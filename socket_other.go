@@ -19,3 +19,6 @@ func (r *relay) fromSocket(syscall.RawConn) error { return errors.ErrUnsupported
 func newSocketWriter(c net.Conn) io.Writer { return c }
 
 func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPortable(dst, src, n) }
+
+// gatewayListenConfig is Go's default: keep-alive set on each accepted connection.
+func gatewayListenConfig() net.ListenConfig { return net.ListenConfig{} }

@@ -183,8 +183,9 @@ func checkUpstreamURL(raw string, unixOK bool) error {
 	return checkHTTPURL(raw)
 }
 
+// isLoopbackHost reports whether host is "localhost" (in any case) or a loopback address.
 func isLoopbackHost(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

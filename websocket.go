@@ -256,7 +256,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 }
 
 func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, error) {
-	d := &net.Dialer{Timeout: g.cfg.connectTimeout(), KeepAlive: 30 * time.Second}
+	d := up.dialer
 	if up.unixPath != "" {
 		return d.DialContext(ctx, "unix", up.unixPath)
 	}
