@@ -225,6 +225,8 @@ var (
 type fastConn struct {
 	f      *fastServer
 	c      net.Conn
+	rd     io.Reader // c, or its socket read without telling the scheduler (socket_linux.go)
+	wr     io.Writer // c, or its socket written likewise
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -236,8 +238,9 @@ type fastConn struct {
 // serve reads requests until the client closes, a request asks to close, or one needs
 // net/http (then the connection is handed off and no longer ours).
 func (fc *fastConn) serve() {
+	fc.rd, fc.wr = newSocketReader(fc.c), newSocketWriter(fc.c)
 	fc.br = fastReaderPool.Get().(*bufio.Reader)
-	fc.br.Reset(fc.c)
+	fc.br.Reset(fc.rd)
 	handedOff := false
 	defer func() {
 		fc.release()
@@ -270,7 +273,7 @@ func (fc *fastConn) serve() {
 		fc.br.Discard(end)
 		if fc.bw == nil {
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
-			fc.bw.Reset(fc.c)
+			fc.bw.Reset(fc.wr)
 		}
 		if fc.req.isWebSocket() {
 			keep, tunnelled := fc.f.serveUpgrade(fc, up, rt)
@@ -874,13 +877,21 @@ func (p *fastPool) get(fresh bool) (*fastUpConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastUpConn{c: c, br: bufio.NewReaderSize(c, fastUpReadBufferSize), bw: bufio.NewWriterSize(c, fastUpWriteBufferSize)}, nil
+	return &fastUpConn{c: c, br: bufio.NewReaderSize(newSocketReader(c), fastUpReadBufferSize), bw: bufio.NewWriterSize(newSocketWriter(c), fastUpWriteBufferSize)}, nil
 }
 
 // alive reads without waiting: a live idle connection has nothing to say; EOF, a reset or
-// unsolicited bytes mean it cannot carry a request.
+// unsolicited bytes mean it cannot carry a request. (A deadline in the past does not do:
+// Read then fails before it reads, so every connection looked alive.) Off the socket loop,
+// the probe waits a millisecond for an answer.
 func (pc *fastUpConn) alive() bool {
-	pc.c.SetReadDeadline(time.Unix(1, 0))
+	if pc.br.Buffered() > 0 {
+		return false
+	}
+	if alive, ok := probeIdle(pc.c); ok {
+		return alive
+	}
+	pc.c.SetReadDeadline(time.Now().Add(time.Millisecond))
 	_, err := pc.br.Peek(1)
 	pc.c.SetReadDeadline(time.Time{})
 	return err != nil && isTimeout(err)

@@ -716,3 +716,29 @@ func TestFastEarlyAnswer(t *testing.T) {
 		t.Errorf("got %d %q; want 401 nope", res.StatusCode, got)
 	}
 }
+
+// TestFastUpConnAlive: the probe before reusing a connection idle for a while tells a live
+// one from one the upstream closed (uvicorn closes idle keep-alive connections after 5 s) or
+// that has unsolicited bytes. A POST sent on a closed one could not be retried.
+func TestFastUpConnAlive(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		peer  func(net.Conn)
+		alive bool
+	}{
+		{"open and quiet", func(net.Conn) {}, true},
+		{"closed by the upstream", func(c net.Conn) { c.Close() }, false},
+		{"reset by the upstream", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, false},
+		{"unsolicited bytes", func(c net.Conn) { c.Write([]byte("HTTP/1.1 408 Request Timeout\r\n\r\n")) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, peer := tcpPair(t)
+			pc := &fastUpConn{c: c, br: bufio.NewReader(newSocketReader(c))}
+			tc.peer(peer)
+			time.Sleep(50 * time.Millisecond)
+			if got := pc.alive(); got != tc.alive {
+				t.Errorf("alive() = %v; want %v", got, tc.alive)
+			}
+		})
+	}
+}

@@ -52,8 +52,8 @@ func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id 
 	}
 	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
 	pc := &fastUpConn{c: conn, br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
-	pc.br.Reset(conn)
-	pc.bw.Reset(conn)
+	pc.br.Reset(newSocketReader(conn))
+	pc.bw.Reset(newSocketWriter(conn))
 	err = f.writeRequest(pc, &fc.req, up, rt, id, fi)
 	if err == nil {
 		err = pc.bw.Flush()

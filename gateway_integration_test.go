@@ -585,3 +585,23 @@ func TestIntegrationPortInUse(t *testing.T) {
 		t.Errorf("got %q; want %q", out, want)
 	}
 }
+
+// TestIntegrationPostAfterUpstreamClosedIdle: uvicorn closes an idle keep-alive connection
+// after --timeout-keep-alive (5 s by default; 1 s here). A POST cannot be retried on a fresh
+// connection once sent, so the pooled connection must be found dead before it is used. The
+// probe did not read at all (its deadline was in the past), and every POST to the API after
+// five quiet seconds was a 502.
+func TestIntegrationPostAfterUpstreamClosedIdle(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	t.Parallel()
+	api := startUvicorn(t, apiAppDir(t), "app:app", "--root-path", "/api", "--timeout-keep-alive", "1")
+	p := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", api, "--streamlit-upstream", api)
+	if res, _ := httpDo(t, "GET", p.base+"/api/users", nil, nil); res.StatusCode != 200 {
+		t.Fatalf("/api/users: %d", res.StatusCode)
+	}
+	time.Sleep(2500 * time.Millisecond) // past uvicorn's keep-alive and fluxlit's probe threshold
+	res, body := httpDo(t, "POST", p.base+"/api/count", nil, strings.NewReader("twelve bytes"))
+	if res.StatusCode != 200 || !strings.Contains(string(body), "12") {
+		t.Errorf("POST /api/count after the upstream closed the idle connection: %d %s; want 200 counting 12 bytes", res.StatusCode, body)
+	}
+}

@@ -381,3 +381,35 @@ func harnessRemoveBuild() {
 		os.RemoveAll(harnessBuild.dir)
 	}
 }
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (net.Conn, net.Conn) { return connPair(t, "tcp") }
+
+// connPair returns the two ends of a loopback TCP or ("unix") Unix stream connection.
+func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}

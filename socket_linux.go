@@ -61,58 +61,127 @@ func rawIO(trap, fd uintptr, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// socketWriter writes to a plain socket with rawWrite, waiting in the poller only when the
-// socket's buffer is full. Deadlines and Close work as on the connection. One goroutine
-// writes through it at a time: the call's state lives in the struct, and the callback is a
-// method value made once, so a write allocates nothing (three allocations per message as a
-// closure).
-type socketWriter struct {
-	rc    syscall.RawConn
-	net   string
-	write func(fd uintptr) bool // w.writeSome
-	p     []byte                // the call in progress
-	n     int
-	err   error
+// socketIO reads or writes a plain socket with rawRead and rawWrite, waiting in the poller
+// only when the socket has nothing to read or no room to write, as net.Conn does but without
+// telling the scheduler: the fast path's heads and the tunnels' writes go through it.
+// Deadlines and Close work as on the connection. One call at a time: the call's buffer and
+// result live in the struct (a reader and a writer used by two goroutines are two socketIOs),
+// and the callbacks are method values made once, so a call allocates nothing (three
+// allocations per message as a closure).
+type socketIO struct {
+	rc                  syscall.RawConn
+	net                 string
+	readSome, writeSome func(fd uintptr) bool
+	p                   []byte // the call in progress
+	n                   int
+	err                 error // from the syscall; io.EOF when a read found the end
 }
 
-// newSocketWriter returns a socketWriter for c, or c itself when c is not a plain socket.
-func newSocketWriter(c net.Conn) io.Writer {
+// newSocketIO returns the socketIO of c, or false when c is not a plain socket.
+func newSocketIO(c net.Conn) (*socketIO, bool) {
 	rc, ok := rawConnOf(c)
 	if !ok {
-		return c
+		return nil, false
 	}
-	w := &socketWriter{rc: rc, net: c.LocalAddr().Network()}
-	w.write = w.writeSome
-	return w
+	s := &socketIO{rc: rc, net: c.LocalAddr().Network()}
+	s.readSome, s.writeSome = s.readOnce, s.writeAll
+	return s, true
 }
 
-func (w *socketWriter) Write(p []byte) (int, error) {
-	w.p, w.n, w.err = p, 0, nil
-	err := w.rc.Write(w.write)
-	n, werr := w.n, w.err
-	w.p = nil
-	if werr != nil {
-		return n, &net.OpError{Op: "write", Net: w.net, Err: werr}
+// newSocketReader returns a socketIO reading c, or c itself when c is not a plain socket.
+func newSocketReader(c net.Conn) io.Reader {
+	if s, ok := newSocketIO(c); ok {
+		return s
 	}
-	return n, err
+	return c
 }
 
-// writeSome writes what is left of w.p; false asks RawConn.Write to wait for room.
-func (w *socketWriter) writeSome(fd uintptr) bool {
-	for w.n < len(w.p) {
-		m, err := rawWrite(fd, w.p[w.n:])
+// newSocketWriter returns a socketIO writing c, or c itself when c is not a plain socket.
+func newSocketWriter(c net.Conn) io.Writer {
+	if s, ok := newSocketIO(c); ok {
+		return s
+	}
+	return c
+}
+
+func (s *socketIO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return s.call("read", s.rc.Read, s.readSome, p)
+}
+
+func (s *socketIO) Write(p []byte) (int, error) {
+	return s.call("write", s.rc.Write, s.writeSome, p)
+}
+
+// call runs cb on p through f (RawConn.Read or Write), which repeats it until the socket is
+// ready. Errors come back as net.Conn's would.
+func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uintptr) bool, p []byte) (int, error) {
+	s.p, s.n, s.err = p, 0, nil
+	err := f(cb)
+	n, serr := s.n, s.err
+	s.p = nil
+	switch {
+	case serr == io.EOF:
+		return n, io.EOF
+	case serr != nil:
+		err = serr
+	case err == nil:
+		return n, nil
+	}
+	return n, &net.OpError{Op: op, Net: s.net, Err: err}
+}
+
+// readOnce reads once into s.p; false asks RawConn.Read to wait until the socket is readable.
+func (s *socketIO) readOnce(fd uintptr) bool {
+	n, err := rawRead(fd, s.p)
+	for err == syscall.EINTR {
+		n, err = rawRead(fd, s.p)
+	}
+	if err == syscall.EAGAIN {
+		return false
+	}
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	s.n, s.err = n, err
+	return true
+}
+
+// writeAll writes what is left of s.p; false asks RawConn.Write to wait for room.
+func (s *socketIO) writeAll(fd uintptr) bool {
+	for s.n < len(s.p) {
+		m, err := rawWrite(fd, s.p[s.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
 			return false
 		case err != nil:
-			w.err = err
+			s.err = err
 			return true
 		}
-		w.n += m
+		s.n += m
 	}
 	return true
+}
+
+// probeIdle reads c without waiting and without taking anything: an idle connection is
+// alive when nothing is there (EAGAIN), and not when it ended, failed or holds bytes nobody
+// asked for. ok is false when c is not a plain socket.
+func probeIdle(c net.Conn) (alive, ok bool) {
+	rc, ok := rawConnOf(c)
+	if !ok {
+		return false, false
+	}
+	var one [1]byte
+	err := rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = err == syscall.EAGAIN
+		return true
+	})
+	return alive && err == nil, true
 }
 
 // readSocket reads rc into a pooled buffer until each fails, the socket ends (io.EOF) or

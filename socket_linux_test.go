@@ -7,45 +7,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (net.Conn, net.Conn) { return connPair(t, "tcp") }
-
-// connPair returns the two ends of a loopback TCP or ("unix") Unix stream connection.
-func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
-	t.Helper()
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = filepath.Join(t.TempDir(), "s")
-	}
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial(network, ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
 
 func TestRawConnOf(t *testing.T) {
 	a, _ := tcpPair(t)
@@ -252,14 +219,14 @@ func TestCopyStream(t *testing.T) {
 	}
 }
 
-// TestSocketWriterAllocatesNothing: a tunnel writes once per message, so the writer's
+// TestSocketIOWriteAllocatesNothing: a tunnel writes once per message, so the writer's
 // RawConn callback must not be a fresh closure (three heap objects) per call.
-func TestSocketWriterAllocatesNothing(t *testing.T) {
+func TestSocketIOWriteAllocatesNothing(t *testing.T) {
 	a, b := tcpPair(t)
 	go io.Copy(io.Discard, b)
 	w := newSocketWriter(a)
-	if _, ok := w.(*socketWriter); !ok {
-		t.Fatalf("a TCP connection got a %T; want the socketWriter", w)
+	if _, ok := w.(*socketIO); !ok {
+		t.Fatalf("a TCP connection got a %T; want a socketIO", w)
 	}
 	msg := make([]byte, 1024)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -269,6 +236,47 @@ func TestSocketWriterAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per write; want 0", allocs)
+	}
+}
+
+// TestSocketIORead: reads what arrived, waits when nothing has, ends with io.EOF, reports a
+// deadline as net.Conn does (a timeout net.Error), and allocates nothing per read.
+func TestSocketIORead(t *testing.T) {
+	peer, c := tcpPair(t)
+	r := newSocketReader(c)
+	if _, ok := r.(*socketIO); !ok {
+		t.Fatalf("a TCP connection got a %T; want a socketIO", r)
+	}
+	buf := make([]byte, 64)
+	go func() { time.Sleep(20 * time.Millisecond); peer.Write([]byte("late")) }()
+	if n, err := r.Read(buf); string(buf[:n]) != "late" || err != nil {
+		t.Errorf("read %q, %v; want the bytes written after the read began", buf[:n], err)
+	}
+	one := []byte("x")
+	allocs := testing.AllocsPerRun(200, func() {
+		peer.Write(one)
+		if n, err := r.Read(buf); n != 1 || err != nil {
+			t.Fatalf("read %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per read; want 0", allocs)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	_, err := r.Read(buf)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !isTimeout(err) {
+		t.Errorf("read past the deadline: %v; want a timeout net.Error", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	peer.Write([]byte("end"))
+	peer.Close()
+	if n, err := io.ReadAll(r); string(n) != "end" || err != nil {
+		t.Errorf("ReadAll = %q, %v; want \"end\" and io.EOF seen as the end", n, err)
+	}
+	c.Close()
+	if _, err := r.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v; want net.ErrClosed", err)
 	}
 }
 

@@ -18,7 +18,12 @@ func (r *relay) fromSocket(syscall.RawConn) error { return errors.ErrUnsupported
 
 func newSocketWriter(c net.Conn) io.Writer { return c }
 
+func newSocketReader(c net.Conn) io.Reader { return c }
+
 func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPortable(dst, src, n) }
 
 // gatewayListenConfig is Go's default: keep-alive set on each accepted connection.
 func gatewayListenConfig() net.ListenConfig { return net.ListenConfig{} }
+
+// probeIdle: the portable probe is fastUpConn.alive's short read.
+func probeIdle(net.Conn) (alive, ok bool) { return false, false }
