@@ -23,6 +23,7 @@ type fastRequest struct {
 	method        string
 	path, query   string
 	host          string
+	prevHost      string // the previous request's Host on this connection (kept by the reset)
 	requestID     string // the client's first X-Request-Id, unvalidated
 	contentLength int64  // -1: no Content-Length
 	close         bool   // Connection: close
@@ -65,7 +66,7 @@ func fastHeadEnd(buf []byte) (end int, bad bool) {
 // are handed to net/http, which parses them its own way.
 func fastParseRequest(head []byte, req *fastRequest) bool {
 	req.raw = append(req.raw[:0], head...)
-	*req = fastRequest{raw: req.raw, fields: req.fields[:0], contentLength: -1}
+	*req = fastRequest{raw: req.raw, fields: req.fields[:0], contentLength: -1, prevHost: req.host}
 	b := req.raw
 	eol := fastIndexCRLF(b)
 	if eol < 0 || !req.parseRequestLine(b[:eol]) {
@@ -184,7 +185,11 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 		if !fastValidHost(value) {
 			return false
 		}
-		req.host = string(value)
+		// A keep-alive client sends the same Host every time: reuse the string, not a copy.
+		req.host = req.prevHost
+		if string(value) != req.host {
+			req.host = string(value)
+		}
 	case fastEqualFold(name, "Content-Length"):
 		*lengths++
 		n, ok := fastParseLength(value)
@@ -571,8 +576,7 @@ func (res *fastResponse) forwardField(name []byte, noBody bool) bool {
 // (copyStream).
 func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, n int64) error {
 	if n <= int64(dbw.Available()) {
-		_, err := io.CopyN(dbw, sbr, n)
-		return err
+		return copyBuffered(dbw, sbr, n)
 	}
 	if b := sbr.Buffered(); b > 0 {
 		m := int(min(int64(b), n))
@@ -588,6 +592,24 @@ func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Read
 	}
 	_, err := copyStream(dst, src, n)
 	return err
+}
+
+// copyBuffered moves n bytes that fit in dbw from sbr, as io.CopyN would (io.EOF if sbr
+// ends first) without the LimitedReader it allocates for every small response.
+func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) error {
+	for n > 0 {
+		if sbr.Buffered() == 0 {
+			if _, err := sbr.Peek(1); err != nil {
+				return err
+			}
+		}
+		m := int(min(int64(sbr.Buffered()), n))
+		p, _ := sbr.Peek(m)
+		dbw.Write(p)
+		sbr.Discard(m)
+		n -= int64(m)
+	}
+	return nil
 }
 
 // fastCopyUntilClose relays a body that ends when the upstream closes (no Content-Length, not
