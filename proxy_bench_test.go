@@ -121,6 +121,9 @@ func TestFastPathAllocationsPerRequest(t *testing.T) {
 	if !*testFastPath {
 		t.Skip("the fast path is off (-fastpath=false)")
 	}
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector (6 here); .ci/run runs this without it")
+	}
 	body := strings.Repeat("x", 100)
 	response := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n" + body)
 	upstream := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {

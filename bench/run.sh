@@ -49,6 +49,7 @@ done
 # Connect-rate runs are half length: connects are cheap to count.
 HALF=$(( DUR / 2 > 2 ? DUR / 2 : 2 ))
 
+BIN_GIVEN=${FLUXLIT_BIN:+1}
 FLUXLIT_BIN=${FLUXLIT_BIN:-./fluxlit}
 case "$FLUXLIT_BIN" in /*) ;; *) FLUXLIT_BIN="$ROOT/${FLUXLIT_BIN#./}" ;; esac
 PY=/usr/bin/python3 # Debian's python3-fastapi / python3-uvicorn live here, not in pyenv/venvs
@@ -159,6 +160,13 @@ log "building bench/upstream and bench/wsload"
 (cd "$ROOT" && go build -o "$T/upstream" ./bench/upstream && go build -o "$T/wsload" ./bench/wsload) ||
 	{ echo "run.sh: go build of the bench programs failed" >&2; exit 1; }
 FLUXLIT_NOTE=""
+# The default ./fluxlit is rebuilt when it is missing or older than the sources: a stale binary
+# benchmarked in silence cost a run once (BENCHMARKS.md, run 10). FLUXLIT_BIN is taken as given.
+if [ "$BUILD" = 0 ] && [ -z "$BIN_GIVEN" ] && { [ ! -x "$FLUXLIT_BIN" ] ||
+	[ -n "$(find "$ROOT" -maxdepth 1 \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$FLUXLIT_BIN" -print -quit)" ]; }; then
+	log "./fluxlit is missing or older than the sources: building it (FLUXLIT_BIN=... runs a given binary as it is)"
+	BUILD=1
+fi
 if [ "$BUILD" = 1 ]; then
 	log "building fluxlit -> $FLUXLIT_BIN"
 	(cd "$ROOT" && go build -o "$FLUXLIT_BIN" .) >"$T/fluxlit-build.log" 2>&1 ||
