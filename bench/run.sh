@@ -163,7 +163,7 @@ FLUXLIT_NOTE=""
 # The default ./fluxlit is rebuilt when it is missing or older than the sources: a stale binary
 # benchmarked in silence cost a run once (BENCHMARKS.md, run 10). FLUXLIT_BIN is taken as given.
 if [ "$BUILD" = 0 ] && [ -z "$BIN_GIVEN" ] && { [ ! -x "$FLUXLIT_BIN" ] ||
-	[ -n "$(find "$ROOT" -maxdepth 1 \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$FLUXLIT_BIN" -print -quit)" ]; }; then
+	[ -n "$(find "$ROOT" -maxdepth 1 \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -newer "$FLUXLIT_BIN" -print -quit)" ]; }; then
 	log "./fluxlit is missing or older than the sources: building it (FLUXLIT_BIN=... runs a given binary as it is)"
 	BUILD=1
 fi
