@@ -722,17 +722,20 @@ func TestFastEarlyAnswer(t *testing.T) {
 // that has unsolicited bytes. A POST sent on a closed one could not be retried.
 func TestFastUpConnAlive(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		peer  func(net.Conn)
-		alive bool
+		name, network string
+		peer          func(net.Conn)
+		alive         bool
 	}{
-		{"open and quiet", func(net.Conn) {}, true},
-		{"closed by the upstream", func(c net.Conn) { c.Close() }, false},
-		{"reset by the upstream", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, false},
-		{"unsolicited bytes", func(c net.Conn) { c.Write([]byte("HTTP/1.1 408 Request Timeout\r\n\r\n")) }, false},
+		{"open and quiet", "tcp", func(net.Conn) {}, true},
+		{"closed by the upstream", "tcp", func(c net.Conn) { c.Close() }, false},
+		{"reset by the upstream", "tcp", func(c net.Conn) { c.(*net.TCPConn).SetLinger(0); c.Close() }, false},
+		{"unsolicited bytes", "tcp", func(c net.Conn) { c.Write([]byte("HTTP/1.1 408 Request Timeout\r\n\r\n")) }, false},
+		{"Unix socket, open and quiet", "unix", func(net.Conn) {}, true},
+		{"Unix socket, closed by the upstream", "unix", func(c net.Conn) { c.Close() }, false},
+		{"Unix socket, unsolicited bytes", "unix", func(c net.Conn) { c.Write([]byte("x")) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, peer := tcpPair(t)
+			c, peer := connPair(t, tc.network)
 			pc := &fastUpConn{c: c, br: bufio.NewReader(newSocketReader(c))}
 			tc.peer(peer)
 			time.Sleep(50 * time.Millisecond)

@@ -242,10 +242,16 @@ func TestSocketIOWriteAllocatesNothing(t *testing.T) {
 // TestSocketIORead: reads what arrived, waits when nothing has, ends with io.EOF, reports a
 // deadline as net.Conn does (a timeout net.Error), and allocates nothing per read.
 func TestSocketIORead(t *testing.T) {
-	peer, c := tcpPair(t)
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) { testSocketIORead(t, network) })
+	}
+}
+
+func testSocketIORead(t *testing.T, network string) {
+	peer, c := connPair(t, network)
 	r := newSocketReader(c)
 	if _, ok := r.(*socketIO); !ok {
-		t.Fatalf("a TCP connection got a %T; want a socketIO", r)
+		t.Fatalf("a %s connection got a %T; want a socketIO", network, r)
 	}
 	buf := make([]byte, 64)
 	go func() { time.Sleep(20 * time.Millisecond); peer.Write([]byte("late")) }()
