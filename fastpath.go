@@ -225,8 +225,6 @@ var (
 type fastConn struct {
 	f      *fastServer
 	c      net.Conn
-	rd     io.Reader // c, or its socket read without telling the scheduler (socket_linux.go)
-	wr     io.Writer // c, or its socket written likewise
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -244,9 +242,8 @@ type fastConn struct {
 // serve reads requests until the client closes, a request asks to close, or one needs
 // net/http (then the connection is handed off and no longer ours).
 func (fc *fastConn) serve() {
-	fc.rd, fc.wr = newSocketReader(fc.c), newSocketWriter(fc.c)
 	fc.br = fastReaderPool.Get().(*bufio.Reader)
-	fc.br.Reset(fc.rd)
+	fc.br.Reset(newSocketReader(fc.c))
 	handedOff := false
 	defer func() {
 		fc.release()
@@ -279,7 +276,7 @@ func (fc *fastConn) serve() {
 		fc.br.Discard(end)
 		if fc.bw == nil {
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
-			fc.bw.Reset(fc.wr)
+			fc.bw.Reset(newSocketWriter(fc.c)) // only now: a connection handed off at once writes nothing
 		}
 		if fc.req.isWebSocket() {
 			keep, tunnelled := fc.f.serveUpgrade(fc, up, rt)

@@ -578,24 +578,20 @@ func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Read
 	if n <= int64(dbw.Available()) {
 		return copyBuffered(dbw, sbr, n)
 	}
-	if b := sbr.Buffered(); b > 0 {
-		m := int(min(int64(b), n))
-		p, _ := sbr.Peek(m)
-		if _, err := dbw.Write(p); err != nil {
-			return err
-		}
-		sbr.Discard(m)
-		n -= int64(m)
+	m := min(int64(sbr.Buffered()), n)
+	if err := copyBuffered(dbw, sbr, m); err != nil {
+		return err
 	}
 	if err := dbw.Flush(); err != nil {
 		return err
 	}
-	_, err := copyStream(dst, src, n)
+	_, err := copyStream(dst, src, n-m)
 	return err
 }
 
-// copyBuffered moves n bytes that fit in dbw from sbr, as io.CopyN would (io.EOF if sbr
-// ends first) without the LimitedReader it allocates for every small response.
+// copyBuffered moves n bytes from sbr to dbw through their buffers, as io.CopyN would (io.EOF
+// if sbr ends first) without the LimitedReader it allocates for every small response. It
+// reads sbr only when sbr holds none of them, so n <= sbr.Buffered() moves what is there.
 func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) error {
 	for n > 0 {
 		if sbr.Buffered() == 0 {
@@ -605,7 +601,9 @@ func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) error {
 		}
 		m := int(min(int64(sbr.Buffered()), n))
 		p, _ := sbr.Peek(m)
-		dbw.Write(p)
+		if _, err := dbw.Write(p); err != nil {
+			return err
+		}
 		sbr.Discard(m)
 		n -= int64(m)
 	}
@@ -616,14 +614,12 @@ func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) error {
 // chunked). The client connection is closed afterwards: that is how the client learns where
 // the body ends, and it keeps every byte flowing as it arrives (no re-chunking).
 func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader) (int64, error) {
-	var n int64
-	if b := sbr.Buffered(); b > 0 {
-		p, _ := sbr.Peek(b)
-		dbw.Write(p)
-		sbr.Discard(b)
-		n = int64(b)
+	n := int64(sbr.Buffered())
+	err := copyBuffered(dbw, sbr, n)
+	if err == nil {
+		err = dbw.Flush()
 	}
-	if err := dbw.Flush(); err != nil {
+	if err != nil {
 		return n, err
 	}
 	m, err := copyStream(dst, src, -1)

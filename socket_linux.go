@@ -49,16 +49,24 @@ func rawConnOf(c net.Conn) (syscall.RawConn, bool) {
 func rawRead(fd uintptr, p []byte) (int, error)  { return rawIO(syscall.SYS_READ, fd, p) }
 func rawWrite(fd uintptr, p []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, p) }
 
-// rawIO is read(2) or write(2) without telling the scheduler (see the file comment).
+// rawIO is read(2) or write(2) without telling the scheduler (see the file comment),
+// repeated when a signal interrupts it, so the loops see a result, EAGAIN or a real error.
+// (The pointer becomes a uintptr in the RawSyscall call itself, the only place unsafe's rules
+// allow: a wrapper taking the uintptr could see the stack move under it.)
 func rawIO(trap, fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
+	for {
+		n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		}
 		return 0, e
 	}
-	return int(n), nil
 }
 
 // socketIO reads or writes a plain socket with rawRead and rawWrite, waiting in the poller
@@ -83,14 +91,14 @@ func newSocketIO(c net.Conn) (*socketIO, bool) {
 	if !ok {
 		return nil, false
 	}
-	s := &socketIO{rc: rc, net: c.LocalAddr().Network()}
-	s.readSome, s.writeSome = s.readOnce, s.writeAll
-	return s, true
+	return &socketIO{rc: rc, net: c.LocalAddr().Network()}, true
 }
 
 // newSocketReader returns a socketIO reading c, or c itself when c is not a plain socket.
+// Only the read callback is made: a reader never writes.
 func newSocketReader(c net.Conn) io.Reader {
 	if s, ok := newSocketIO(c); ok {
+		s.readSome = s.readOnce
 		return s
 	}
 	return c
@@ -99,6 +107,7 @@ func newSocketReader(c net.Conn) io.Reader {
 // newSocketWriter returns a socketIO writing c, or c itself when c is not a plain socket.
 func newSocketWriter(c net.Conn) io.Writer {
 	if s, ok := newSocketIO(c); ok {
+		s.writeSome = s.writeAll
 		return s
 	}
 	return c
@@ -136,9 +145,6 @@ func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uin
 // readOnce reads once into s.p; false asks RawConn.Read to wait until the socket is readable.
 func (s *socketIO) readOnce(fd uintptr) bool {
 	n, err := rawRead(fd, s.p)
-	for err == syscall.EINTR {
-		n, err = rawRead(fd, s.p)
-	}
 	if err == syscall.EAGAIN {
 		return false
 	}
@@ -153,12 +159,10 @@ func (s *socketIO) readOnce(fd uintptr) bool {
 func (s *socketIO) writeAll(fd uintptr) bool {
 	for s.n < len(s.p) {
 		m, err := rawWrite(fd, s.p[s.n:])
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
+		if err == syscall.EAGAIN {
 			return false
-		case err != nil:
+		}
+		if err != nil {
 			s.err = err
 			return true
 		}
@@ -214,8 +218,6 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 			lo, hi := span(buf)
 			n, queued, err := readQueued(mode, fd, buf[lo:hi])
 			switch {
-			case err == syscall.EINTR:
-				continue
 			case err == syscall.EAGAIN:
 				return false
 			case err != nil:
@@ -271,8 +273,8 @@ func readQueued(mode int, fd uintptr, p []byte) (n int, queued bool, err error) 
 	return recvInq(fd, p)
 }
 
-// recvInq is recvmsg(2) on a socket with TCP_INQ on, without telling the scheduler (see
-// the file comment). It allocates nothing: every structure it passes lives on its stack.
+// recvInq is recvmsg(2) on a socket with TCP_INQ on, as rawIO is read(2). It allocates
+// nothing: every structure it passes lives on its stack.
 func recvInq(fd uintptr, p []byte) (n int, queued bool, err error) {
 	if len(p) == 0 {
 		return 0, true, nil
@@ -282,11 +284,16 @@ func recvInq(fd uintptr, p []byte) (n int, queued bool, err error) {
 	iov.SetLen(len(p))
 	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: (*byte)(unsafe.Pointer(&control[0]))}
 	msg.SetControllen(inqSpace)
-	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
-	if e != 0 {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+		switch e {
+		case 0:
+			return int(r), inqOf(&msg, unsafe.Pointer(&control[0])), nil
+		case syscall.EINTR:
+			continue
+		}
 		return 0, false, e
 	}
-	return int(r), inqOf(&msg, unsafe.Pointer(&control[0])), nil
 }
 
 // inqOf reads the TCP_INQ control message recvmsg returned; none (which the kernel should
