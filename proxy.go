@@ -120,13 +120,13 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 // that vanished without a word (host down, link or NAT gone); a loopback peer cannot: when
 // its process dies the kernel ends its connections. So connections to a loopback upstream
 // set no keep-alive, which spares four setsockopt calls per dial (a WebSocket connect makes
-// one dial; BENCHMARKS.md).
+// one dial; BENCHMARKS.md). Control turns TCP_INQ on where the socket loops use it (setInq).
 func upstreamDialer(cfg *Config, up *upstream) *net.Dialer {
 	keepAlive := 30 * time.Second
 	if up.unixPath != "" || isLoopbackHost(up.target.Hostname()) {
 		keepAlive = -1
 	}
-	return &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: keepAlive}
+	return &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: keepAlive, Control: upstreamDialControl}
 }
 
 func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {

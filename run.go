@@ -307,8 +307,15 @@ func (r *runner) stop(metricsSrv *http.Server) {
 }
 
 // listenGateway opens the public listener, with a clear line when the port is taken.
+//
+// It is plain TCP, as nginx's is: since Go 1.24 a listener is Multipath TCP where the kernel
+// has it, and then every connection from a plain-TCP client (every browser we know of) is
+// accepted through the MPTCP listener's subflow, which cost 4-9 % of the WebSocket connect
+// rate in three same-run A/Bs (BENCHMARKS.md), and options set on the listener
+// (gatewayListenConfig) no longer all reach the accepted sockets.
 func listenGateway(cfg *Config) (net.Listener, error) {
 	lc := gatewayListenConfig()
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), "tcp", cfg.listenAddr())
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

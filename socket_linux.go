@@ -21,6 +21,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -197,7 +198,7 @@ func probeIdle(c net.Conn) (alive, ok bool) {
 // the end: bytes and the peer's FIN that arrive together wake the edge-triggered poller
 // once, and the read that takes the bytes returns them, not the end. Waiting then would
 // wait for ever (a tunnel whose client sent a close frame and hung up stayed open). So on
-// TCP the loop reads with recvmsg and TCP_INQ, which says whether anything, a FIN
+// TCP the loop reads with recvmsg and TCP_INQ (setInq), which says whether anything, a FIN
 // included, is still queued, and waits only when nothing is: nginx gets the same from
 // EPOLLRDHUP, which Go's poller keeps to itself. Elsewhere (Unix sockets, a kernel
 // without TCP_INQ) it reads again until EAGAIN, as net.Conn does.
@@ -206,17 +207,13 @@ func probeIdle(c net.Conn) (alive, ok bool) {
 // arrived before it. The buffer is held only while bytes flow, so an idle reader holds none.
 func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, hi int), each func([]byte) error) error {
 	var result error
-	mode := readUnknown
 	err := rc.Read(func(fd uintptr) bool {
-		if mode == readUnknown {
-			mode = readModeOf(fd)
-		}
 		bp := pool.Get().(*[]byte)
 		defer pool.Put(bp)
 		buf := *bp
 		for {
 			lo, hi := span(buf)
-			n, queued, err := readQueued(mode, fd, buf[lo:hi])
+			n, queued, err := recvInq(fd, buf[lo:hi])
 			switch {
 			case err == syscall.EAGAIN:
 				return false
@@ -241,13 +238,6 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 	return err
 }
 
-// How readSocket learns that a socket it read short from has nothing more, the end included.
-const (
-	readUnknown = iota
-	readWithInq // recvmsg reports the bytes still queued (TCP_INQ)
-	readDrain   // read again until EAGAIN
-)
-
 // TCP_INQ (Linux 4.18) makes recvmsg return, as a control message, the number of bytes
 // still queued after the read, and 1 when only the peer's FIN is.
 const (
@@ -256,25 +246,24 @@ const (
 	inqSpace = 32 // room for one control message holding an int32 (CMSG_SPACE(4) is 24)
 )
 
-// readModeOf turns TCP_INQ on for fd; a socket that refuses it (not TCP) is read until EAGAIN.
-func readModeOf(fd uintptr) int {
-	if syscall.SetsockoptInt(int(fd), solTCP, tcpInq, 1) != nil {
-		return readDrain
+// setInq turns TCP_INQ on for a socket when it is made, not per read: on the gateway's
+// listener, whose accepted sockets inherit it, and on every TCP dial to an upstream
+// (upstreamDialControl). That is two setsockopt calls fewer per WebSocket connect. A socket
+// without it (a kernel before 4.18, a Unix socket) gets no control message from recvmsg,
+// and readSocket then reads again until EAGAIN; so the error is not one to report.
+func setInq(fd uintptr) { syscall.SetsockoptInt(int(fd), solTCP, tcpInq, 1) }
+
+// upstreamDialControl is the upstream dialer's Control: TCP_INQ on TCP connections.
+func upstreamDialControl(network, _ string, c syscall.RawConn) error {
+	if strings.HasPrefix(network, "tcp") {
+		return c.Control(setInq)
 	}
-	return readWithInq
+	return nil
 }
 
-// readQueued reads into p and says whether the socket may hold more: bytes, or its end.
-func readQueued(mode int, fd uintptr, p []byte) (n int, queued bool, err error) {
-	if mode != readWithInq {
-		n, err = rawRead(fd, p)
-		return n, true, err
-	}
-	return recvInq(fd, p)
-}
-
-// recvInq is recvmsg(2) on a socket with TCP_INQ on, as rawIO is read(2). It allocates
-// nothing: every structure it passes lives on its stack.
+// recvInq is recvmsg(2), as rawIO is read(2), and says whether the socket may hold more:
+// bytes, or its end. Only a socket with TCP_INQ on can say "nothing"; any other always
+// "may". It allocates nothing: every structure it passes lives on its stack.
 func recvInq(fd uintptr, p []byte) (n int, queued bool, err error) {
 	if len(p) == 0 {
 		return 0, true, nil
@@ -381,14 +370,17 @@ func copyStream(dst, src net.Conn, n int64) (int64, error) {
 	return copied, err
 }
 
-// gatewayListenConfig sets TCP keep-alive once, on the listening socket: Linux copies it to
-// every accepted socket, where Go would set it with four setsockopt calls per connection
-// (a WebSocket connect makes one accept; BENCHMARKS.md). The values are Go's defaults:
-// probes after 15 s idle, every 15 s, 9 of them.
+// gatewayListenConfig sets TCP keep-alive and TCP_INQ once, on the listening socket: Linux
+// copies both to every accepted socket, where Go would set keep-alive with four setsockopt
+// calls per connection (a WebSocket connect makes one accept; BENCHMARKS.md). The values
+// are Go's defaults: probes after 15 s idle, every 15 s, 9 of them.
 func gatewayListenConfig() net.ListenConfig {
 	return net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
-		cerr := c.Control(func(fd uintptr) { err = setKeepAlive(int(fd), 15*time.Second, 9) })
+		cerr := c.Control(func(fd uintptr) {
+			err = setKeepAlive(int(fd), 15*time.Second, 9)
+			setInq(fd)
+		})
 		return errors.Join(cerr, err)
 	}}
 }

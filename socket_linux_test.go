@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -292,9 +294,9 @@ func testSocketIORead(t *testing.T, network string) {
 // end. This hung a tunnel whose client sent a close frame and closed at once (CI, issue #7),
 // for TCP and for Unix sockets alike.
 func TestReadSocketSeesEndAfterShortRead(t *testing.T) {
-	for _, network := range []string{"tcp", "unix"} {
+	for _, network := range []string{"tcp", "tcp-inq", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			peer, reader := connPair(t, network)
+			peer, reader := socketPair(t, network)
 			rc, ok := rawConnOf(reader)
 			if !ok {
 				t.Fatal("no socket loop")
@@ -339,11 +341,12 @@ func TestRecvInq(t *testing.T) {
 		queued bool
 		err    error
 	}
+	rc.Control(setInq)
+	if !inqOn(t, reader) {
+		t.Fatal("a TCP socket refused TCP_INQ")
+	}
 	recv := func(size int) (res result) {
 		rc.Control(func(fd uintptr) {
-			if readModeOf(fd) != readWithInq {
-				t.Fatal("a TCP socket refused TCP_INQ")
-			}
 			res.n, res.queued, res.err = recvInq(fd, make([]byte, size))
 		})
 		return res
@@ -374,6 +377,90 @@ func TestRecvInq(t *testing.T) {
 			t.Errorf("recvInq allocates %v times per call; want 0", allocs)
 		}
 	})
+}
+
+// TestRecvInqWithoutInq: a socket without TCP_INQ (a Unix socket, a TCP socket made
+// elsewhere, an old kernel) never reports "nothing queued", so readSocket reads it until
+// EAGAIN rather than waiting after a short read.
+func TestRecvInqWithoutInq(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			peer, reader := connPair(t, network)
+			peer.Write([]byte("abc"))
+			time.Sleep(20 * time.Millisecond)
+			rc, _ := rawConnOf(reader)
+			rc.Control(func(fd uintptr) {
+				n, queued, err := recvInq(fd, make([]byte, 10))
+				if n != 3 || !queued || err != nil {
+					t.Errorf("recvInq = %d, %v, %v; want 3, true (may hold more), nil", n, queued, err)
+				}
+			})
+		})
+	}
+}
+
+// socketPair is connPair, and "tcp-inq" a TCP pair with TCP_INQ on both ends, as the
+// gateway's accepted sockets and upstream dials have it.
+func socketPair(t testing.TB, network string) (net.Conn, net.Conn) {
+	if network != "tcp-inq" {
+		return connPair(t, network)
+	}
+	a, b := connPair(t, "tcp")
+	for _, c := range []net.Conn{a, b} {
+		rc, _ := rawConnOf(c)
+		rc.Control(setInq)
+	}
+	return a, b
+}
+
+// inqOn reports whether c has TCP_INQ on.
+func inqOn(t testing.TB, c net.Conn) bool {
+	rc, ok := rawConnOf(c)
+	if !ok {
+		t.Fatalf("%T is not a plain socket", c)
+	}
+	on := false
+	rc.Control(func(fd uintptr) {
+		v, err := syscall.GetsockoptInt(int(fd), solTCP, tcpInq)
+		on = err == nil && v == 1
+	})
+	return on
+}
+
+// TestUpstreamDialerSetsInq: every TCP dial to an upstream has TCP_INQ on from the start,
+// so the socket loops need no setsockopt; a Unix dial goes through the same Control.
+func TestUpstreamDialerSetsInq(t *testing.T) {
+	cfg := &Config{}
+	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			addr := "127.0.0.1:0"
+			if network == "unix" {
+				addr = filepath.Join(t.TempDir(), "s")
+			}
+			ln, err := net.Listen(network, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			raw := "http://" + ln.Addr().String()
+			if network == "unix" {
+				raw = "unix:" + addr
+			}
+			up, err := newUpstream("api", raw, cfg, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := up.dialer.Dial(network, ln.Addr().String())
+			if err != nil {
+				t.Fatalf("dial through the upstream dialer: %v", err)
+			}
+			defer c.Close()
+			if network == "tcp" && !inqOn(t, c) {
+				t.Error("a TCP dial to an upstream has TCP_INQ off")
+			}
+		})
+	}
 }
 
 // TestTunnelEndsOnCloseHandshake: each side sends its close frame and hangs up with the FIN
@@ -428,8 +515,8 @@ func closeWithFrame(t *testing.T, c net.Conn, masked bool) {
 }
 
 // TestGatewayListenerKeepAlive: connections accepted from the gateway's listener have Go's
-// keep-alive settings without a setsockopt of their own: the kernel copies them from the
-// listening socket. A kernel that did not would leave public connections without probes.
+// keep-alive settings and TCP_INQ without a setsockopt of their own: the kernel copies them
+// from the listening socket. A kernel that did not would leave public connections without probes.
 func TestGatewayListenerKeepAlive(t *testing.T) {
 	ln, err := listenGateway(&Config{GatewayHost: "127.0.0.1", GatewayPort: 0})
 	if err != nil {
@@ -458,6 +545,7 @@ func TestGatewayListenerKeepAlive(t *testing.T) {
 		{"TCP_KEEPINTVL", syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15},
 		{"TCP_KEEPCNT", syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9},
 		{"TCP_NODELAY", syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1},
+		{"TCP_INQ", solTCP, tcpInq, 1},
 	}
 	rc.Control(func(fd uintptr) {
 		for _, w := range want {

@@ -25,5 +25,8 @@ func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPo
 // gatewayListenConfig is Go's default: keep-alive set on each accepted connection.
 func gatewayListenConfig() net.ListenConfig { return net.ListenConfig{} }
 
+// upstreamDialControl: nothing to set up where tunnels and bodies use net.Conn.
+var upstreamDialControl func(network, address string, c syscall.RawConn) error
+
 // probeIdle: the portable probe is fastUpConn.alive's short read.
 func probeIdle(net.Conn) (alive, ok bool) { return false, false }
