@@ -22,7 +22,8 @@ TUNNELS=9000  # idle WS tunnels held through fluxlit (the issue's number)
 STARTS=20     # fluxlit start-up samples (median of 20, the issue's number)
 QUICK=0 BUILD=0 KEEP=0
 ONLY='' ROUNDS=3 # rounds: the machine drifts; a median of same-round ratios does not
-API_DUR=5     # seconds per /api hop row (uvicorn is steady, but 2 s was too short to read)
+API_DUR=3     # seconds per /api hop row and round (2 s was too short to read)
+API_ROUNDS=3  # /api rounds, the row order rotated (one 5-s sample per row was too noisy)
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-if [ "$QUICK" = 1 ]; then DUR=2 ROUNDS=1 API_DUR=2 TUNNELS=1000 STARTS=5; fi
+if [ "$QUICK" = 1 ]; then DUR=2 ROUNDS=1 API_DUR=2 API_ROUNDS=1 TUNNELS=1000 STARTS=5; fi
 for v in DUR CONNS TUNNELS STARTS ROUNDS; do
 	case "${!v}" in '' | *[!0-9]*) echo "run.sh: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 	[ "${!v}" -gt 0 ] || { echo "run.sh: $v must be > 0" >&2; exit 2; }
@@ -450,30 +451,46 @@ done
 for d in "${DOORS[@]}"; do [ -z "${DOOR_FAIL[$d]:-}" ] && RSS_PEAK[$d]=$(rss_kib VmHWM "${DOOR_PID[$d]}"); done
 
 # ---- /api hop: FastAPI under uvicorn, direct vs through each door, TCP and unix socket ----
+# API_ROUNDS rounds, the row order rotated each round, as for the main workloads: one sample per
+# row swung the fluxlit ÷ uvicorn ratio from 0.86 to 1.10 between two back-to-back runs.
 API_PATH="/items/42?q=bench"
 WRK_API=(wrk -t2 -c"$CONNS" -d"${API_DUR}s" --timeout 10s -s "$HERE/wrk.lua")
+api_row() { # api_row LABEL : one measurement of that row (LABEL as in the report)
+	case $1 in
+	"direct (TCP)") measure api "uvicorn" "$1" "$UV_PID" "" -- "${WRK_API[@]}" "http://127.0.0.1:$UV_PORT$API_PATH" ;;
+	"nginx (TCP)") measure api "uvicorn" "$1" "${DOOR_PID[nginx]}" "$UV_PID" -- "${WRK_API[@]}" "http://127.0.0.1:${DOOR_PORT[nginx]}/api$API_PATH" ;;
+	"nginx (UDS)") measure api "uvicorn" "$1" "${DOOR_PID[nginx]}" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:${DOOR_PORT[nginx]}/apiu$API_PATH" ;;
+	"fluxlit (TCP)") measure api "uvicorn" "$1" "${DOOR_PID[fluxlit]}" "$UV_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUX_PORT/api$API_PATH" ;;
+	"fluxlit (UDS)") measure api "uvicorn" "$1" "$FLUXU_PID" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUXU_PORT/api$API_PATH" ;;
+	esac
+}
 if [ -n "$ONLY" ]; then
 	: # --only: the main workloads alone
 elif [ "$API_OK" = 1 ]; then
-	measure api "uvicorn" "direct (TCP)" "$UV_PID" "" -- "${WRK_API[@]}" "http://127.0.0.1:$UV_PORT$API_PATH"
-	for d in nginx; do # the fair opponent; Caddy is left out here to keep the whole run under 5 minutes
-		if [ -n "${DOOR_FAIL[$d]:-}" ]; then record_fail api uvicorn "$d (TCP)" "${DOOR_FAIL[$d]}"; record_fail api uvicorn "$d (UDS)" "${DOOR_FAIL[$d]}"; continue; fi
-		measure api "uvicorn" "$d (TCP)" "${DOOR_PID[$d]}" "$UV_PID" -- "${WRK_API[@]}" "http://127.0.0.1:${DOOR_PORT[$d]}/api$API_PATH"
-		measure api "uvicorn" "$d (UDS)" "${DOOR_PID[$d]}" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:${DOOR_PORT[$d]}/apiu$API_PATH"
-	done
+	API_ROWS=("direct (TCP)") # the rows that can run; a door that failed is recorded once
+	if [ -n "${DOOR_FAIL[nginx]:-}" ]; then # Caddy is left out here to keep the whole run under 5 minutes
+		record_fail api uvicorn "nginx (TCP)" "${DOOR_FAIL[nginx]}"; record_fail api uvicorn "nginx (UDS)" "${DOOR_FAIL[nginx]}"
+	else
+		API_ROWS+=("nginx (TCP)" "nginx (UDS)")
+	fi
 	if [ -n "${DOOR_FAIL[fluxlit]:-}" ]; then
 		record_fail api uvicorn "fluxlit (TCP)" "${DOOR_FAIL[fluxlit]}"
 	elif wait_http "http://127.0.0.1:$FLUX_PORT/api$API_PATH" 3s; then
-		measure api "uvicorn" "fluxlit (TCP)" "${DOOR_PID[fluxlit]}" "$UV_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUX_PORT/api$API_PATH"
+		API_ROWS+=("fluxlit (TCP)")
 	else
 		record_fail api uvicorn "fluxlit (TCP)" "GET /api$API_PATH: $(cut -c1-140 "$T/wait.err")"
 	fi
+	FLUXU_PID=""
 	if start_fluxlit fluxlit-uds "$FLUXU_PORT" "unix:$UV_SOCK" && wait_http "http://127.0.0.1:$FLUXU_PORT/api$API_PATH" 3s; then
-		measure api "uvicorn" "fluxlit (UDS)" "$FLUXPID" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUXU_PORT/api$API_PATH"
+		FLUXU_PID=$FLUXPID
+		API_ROWS+=("fluxlit (UDS)")
 	else
 		[ -n "$FAILMSG" ] || FAILMSG="api_upstream unix:$UV_SOCK: GET /api$API_PATH: $(cut -c1-140 "$T/wait.err")"
 		record_fail api uvicorn "fluxlit (UDS)" "$FAILMSG"
 	fi
+	for ((r = 0; r < API_ROUNDS; r++)); do
+		for ((k = 0; k < ${#API_ROWS[@]}; k++)); do api_row "${API_ROWS[$(((k + r) % ${#API_ROWS[@]}))]}"; done
+	done
 	[ -n "$FLUXPID" ] && stop_pid "$FLUXPID"
 else
 	record_fail api uvicorn "all" "$API_FAIL"
@@ -535,7 +552,7 @@ emit "$(date -u '+%Y-%m-%d %H:%M UTC') · $NCPU vCPU $(awk -F': ' '/model name/{
 emit ""
 emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2) · $(ver "$NGINX" -v | sed 's/.*version: //') · caddy $(ver caddy version | cut -d' ' -f1) · uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null) · fastapi $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) · fluxlit: $FLUXLIT_BIN"
 emit ""
-emit "Settings: ${DUR} s per workload (WS connect: ${HALF} s), $ROUNDS round(s) with the door order rotated, /api rows ${API_DUR} s, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
+emit "Settings: ${DUR} s per workload (WS connect: ${HALF} s), $ROUNDS round(s) with the door order rotated, /api rows ${API_DUR} s in $API_ROUNDS rounds, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
 emit ""
 emit "CPU s/10k = utime+stime of the door's process tree per 10,000 requests (WS: round trips / connects); for direct it is the origin's own; origin CPU is that door's upstream's. Foreign = busy CPU of the box that neither the door, its origin nor the load generator used, as % of all CPUs; discard rows above ~15 % (see bench/README.md)."
 emit ""
@@ -582,7 +599,7 @@ fi
 emit ""
 if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
 	UV_STACK=$($PY -c "import importlib.util as u; print(('uvloop' if u.find_spec('uvloop') else 'asyncio') + '+' + ('httptools' if u.find_spec('httptools') else 'h11'))" 2>/dev/null)
-	emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${API_DUR} s"
+	emit "### /api hop: FastAPI under uvicorn ($UV_STACK, one process), GET $API_PATH, ${API_DUR} s per row, $API_ROUNDS rounds"
 	emit ""
 	emit "| door | req/s | p50 ms | p99 ms | door CPU s/10k | uvicorn CPU s/10k | foreign % | errors | status |"
 	emit "|---|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -590,6 +607,20 @@ if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
 		if ($4 == "FAILED" && $5 == 0) { printf "| %s | - | - | - | - | - | - | - | FAILED: %s |\n", $3, $12; next }
 		u = ($3 ~ /^direct/) ? "(= door)" : sprintf("%.3f", $11)
 		printf "| %s | %.0f | %.2f | %.2f | %.3f | %s | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, u, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' "$RES" >>"$OUT"
+	emit ""
+	emit "Each door's throughput ÷ uvicorn alone (direct, TCP) and door CPU per call ÷ nginx's over the same transport, the median over the $API_ROUNDS rounds of that round's own ratio:"
+	emit ""
+	emit "| door | req/s ÷ uvicorn alone | door CPU ÷ nginx's |"
+	emit "|---|---:|---:|"
+	awk -F'\t' '$1=="api" { i = ++cnt[$3]; ok[$3, i] = ($4 != "FAILED" && $5 > 0); r[$3, i] = $5; c[$3, i] = $8
+			if ($3 !~ /^direct/ && !($3 in seen)) { seen[$3] = 1; order[++n] = $3 } }
+		function med(v, m,   a, b, t) { for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+			return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+		function ratio(arr, f, o,   i, m, v) { m = 0; delete v
+			for (i = 1; i <= cnt[f]; i++) if (ok[f, i] && ok[o, i] && arr[f, i] > 0 && arr[o, i] > 0) v[++m] = arr[f, i] / arr[o, i]
+			return m ? sprintf("%.2f", med(v, m)) : "-" }
+		END { for (k = 1; k <= n; k++) { d = order[k]; t = d; sub(/^[^ ]+/, "nginx", t)
+			printf "| %s | %s | %s |\n", d, ratio(r, d, "direct (TCP)"), (d ~ /^nginx/) ? "1" : ratio(c, d, t) } }' "$RES" >>"$OUT"
 	emit ""
 	emit "### Idle WebSocket tunnels (held 2 s, then each echoes 1 KiB once; RSS of the door process)"
 	emit ""
