@@ -385,8 +385,9 @@ func harnessRemoveBuild() {
 // tcpPair returns the two ends of a loopback TCP connection.
 func tcpPair(t testing.TB) (net.Conn, net.Conn) { return connPair(t, "tcp") }
 
-// connPair returns the two ends of a loopback TCP or ("unix") Unix stream connection.
-func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
+// localListener listens on a free loopback TCP port, or ("unix") on a Unix socket in the
+// test's temporary directory.
+func localListener(t testing.TB, network string) net.Listener {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {
@@ -396,6 +397,13 @@ func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// connPair returns the two ends of a loopback TCP or ("unix") Unix stream connection.
+func connPair(t testing.TB, network string) (net.Conn, net.Conn) {
+	t.Helper()
+	ln := localListener(t, network)
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {

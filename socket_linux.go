@@ -285,8 +285,8 @@ func recvInq(fd uintptr, p []byte) (n int, queued bool, err error) {
 	}
 }
 
-// inqOf reads the TCP_INQ control message recvmsg returned; none (which the kernel should
-// not do) counts as "may hold more", so the caller reads again rather than waits.
+// inqOf reads the TCP_INQ control message recvmsg returned; none (a socket without TCP_INQ)
+// counts as "may hold more", so the caller reads again rather than waits.
 func inqOf(msg *syscall.Msghdr, control unsafe.Pointer) bool {
 	if uint64(msg.Controllen) < syscall.SizeofCmsghdr+4 {
 		return true

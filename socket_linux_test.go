@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -434,18 +433,11 @@ func TestUpstreamDialerSetsInq(t *testing.T) {
 	g := &gateway{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			addr := "127.0.0.1:0"
-			if network == "unix" {
-				addr = filepath.Join(t.TempDir(), "s")
-			}
-			ln, err := net.Listen(network, addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ln := localListener(t, network)
 			defer ln.Close()
 			raw := "http://" + ln.Addr().String()
 			if network == "unix" {
-				raw = "unix:" + addr
+				raw = "unix:" + ln.Addr().String()
 			}
 			up, err := newUpstream("api", raw, cfg, g)
 			if err != nil {
