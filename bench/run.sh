@@ -6,11 +6,12 @@
 # stopped by PID. See bench/README.md for the columns and the noise rules.
 #
 #   bench/run.sh [--quick] [--build] [-d SECONDS] [-c CONNS] [--tunnels N] [--starts N] [--keep]
-#                [--only REGEX] [--rounds N]
+#                [--only REGEX] [--rounds N] [--floor]
 #   --only runs just the workloads whose name matches REGEX (no /api, tunnels or start-up);
 #   --rounds repeats the workloads N times (default 3, 4 s each), the door order rotated, and
 #   reports the median of the same-round ratios; FLUXLIT_BIN_B adds a second
-#   fluxlit door ("fluxlit-b") for an A/B of two builds in the same run.
+#   fluxlit door ("fluxlit-b") for an A/B of two builds in the same run. --floor adds two
+#   doors that are Go's floor, bench/relay relaying bytes without parsing (go-copy, go-raw).
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,17 +21,18 @@ CONNS=64      # concurrent connections for wrk and the WS echo (perf-baseline.md
 CONNECT_WORKERS=4 # parallel dial+upgrade loops for the WS connect rate (2 vCPU: 4 saturates it)
 TUNNELS=9000  # idle WS tunnels held through fluxlit (the issue's number)
 STARTS=20     # fluxlit start-up samples (median of 20, the issue's number)
-QUICK=0 BUILD=0 KEEP=0
+QUICK=0 BUILD=0 KEEP=0 FLOOR=0
 ONLY='' ROUNDS=3 # rounds: the machine drifts; a median of same-round ratios does not
 API_DUR=3     # seconds per /api hop row and round (2 s was too short to read)
 API_ROUNDS=3  # /api rounds, the row order rotated (one 5-s sample per row was too noisy)
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--build) BUILD=1 ;;
 	--keep) KEEP=1 ;;
+	--floor) FLOOR=1 ;;
 	-d | --duration) DUR=${2:-}; shift ;;
 	-c | --conns) CONNS=${2:-}; shift ;;
 	--tunnels) TUNNELS=${2:-}; shift ;;
@@ -157,8 +159,9 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v wrk >/dev/null || { echo "run.sh: wrk is required (apt-get install wrk)" >&2; exit 1; }
 
 # ---- build the bench programs (and fluxlit with --build) ----
-log "building bench/upstream and bench/wsload"
-(cd "$ROOT" && go build -o "$T/upstream" ./bench/upstream && go build -o "$T/wsload" ./bench/wsload) ||
+log "building bench/upstream, bench/wsload and bench/relay"
+(cd "$ROOT" && go build -o "$T/upstream" ./bench/upstream && go build -o "$T/wsload" ./bench/wsload &&
+	go build -o "$T/relay" ./bench/relay) ||
 	{ echo "run.sh: go build of the bench programs failed" >&2; exit 1; }
 FLUXLIT_NOTE=""
 # The default ./fluxlit is rebuilt when it is missing or older than the sources: a stale binary
@@ -176,11 +179,12 @@ fi
 WSLOAD="$T/wsload"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || log "could not raise the soft file limit"
-read -r -a P < <("$WSLOAD" -mode ports -n 14 | sed 's/^BENCH ports=//; s/,/ /g')
-[ ${#P[@]} = 14 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
+read -r -a P < <("$WSLOAD" -mode ports -n 18 | sed 's/^BENCH ports=//; s/,/ /g')
+[ ${#P[@]} = 18 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
 UP_DIRECT=${P[0]} UP_NGINX=${P[1]} UP_CADDY=${P[2]} UP_FLUX=${P[3]}
 NGINX_PORT=${P[4]} CADDY_PORT=${P[5]} FLUX_PORT=${P[6]} FLUXU_PORT=${P[7]} UV_PORT=${P[8]} START_PORT=${P[9]}
 START_PORT2=${P[10]} UP_FLUXB=${P[12]} FLUXB_PORT=${P[13]}
+UP_GOCOPY=${P[14]} UP_GORAW=${P[15]} GOCOPY_PORT=${P[16]} GORAW_PORT=${P[17]}
 UV_SOCK="$T/uvicorn.sock"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -189,6 +193,7 @@ declare -A DOOR_PID DOOR_UP DOOR_FAIL DOOR_PORT RSS_IDLE RSS_PEAK
 DOORS=(direct nginx caddy fluxlit)
 FLUXLIT_BIN_B=${FLUXLIT_BIN_B:-}
 [ -n "$FLUXLIT_BIN_B" ] && DOORS+=(fluxlit-b)
+[ "$FLOOR" = 1 ] && DOORS+=(go-copy go-raw)
 
 wait_http() { "$WSLOAD" -mode wait -url "$1" -d "${2:-10s}" >/dev/null 2>"$T/wait.err"; }
 fail_door() { DOOR_FAIL[$1]=$2; log "door $1 FAILED: $2"; }
@@ -196,7 +201,8 @@ last_log() { grep -v '^\s*$' "$T/$1.log" 2>/dev/null | tail -1 | cut -c1-160; }
 
 log "starting upstreams"
 for d in "${DOORS[@]}"; do
-	case $d in direct) p=$UP_DIRECT ;; nginx) p=$UP_NGINX ;; caddy) p=$UP_CADDY ;; fluxlit) p=$UP_FLUX ;; fluxlit-b) p=$UP_FLUXB ;; esac
+	case $d in direct) p=$UP_DIRECT ;; nginx) p=$UP_NGINX ;; caddy) p=$UP_CADDY ;; fluxlit) p=$UP_FLUX ;; fluxlit-b) p=$UP_FLUXB ;;
+	go-copy) p=$UP_GOCOPY ;; go-raw) p=$UP_GORAW ;; esac
 	start_bg "upstream-$d" "$T/upstream" -addr "127.0.0.1:$p"
 	DOOR_UP[$d]=$LASTPID
 	wait_http "http://127.0.0.1:$p/healthz" || { echo "run.sh: upstream on :$p did not start: $(cat "$T/wait.err")" >&2; exit 1; }
@@ -375,6 +381,15 @@ if [ -n "$FLUXLIT_BIN_B" ]; then
 		[ -n "$FLUXPID" ] && stop_pid "$FLUXPID"
 	fi
 	DOOR_PORT[fluxlit-b]=$FLUXB_PORT
+fi
+# The Go floor (--floor): bench/relay, which relays bytes and parses nothing, in its two modes.
+if [ "$FLOOR" = 1 ]; then
+	for d in go-copy go-raw; do
+		if [ $d = go-copy ]; then port=$GOCOPY_PORT origin=$UP_GOCOPY; else port=$GORAW_PORT origin=$UP_GORAW; fi
+		start_bg "$d" "$T/relay" -mode "${d#go-}" -listen "127.0.0.1:$port" -to "127.0.0.1:$origin"
+		DOOR_PID[$d]=$LASTPID DOOR_PORT[$d]=$port
+		wait_http "http://127.0.0.1:$port/bytes?n=1" || fail_door "$d" "not ready: $(cat "$T/wait.err") $(last_log "$d")"
+	done
 fi
 
 sleep 1
@@ -579,9 +594,10 @@ if [ -n "${DOOR_FAIL[fluxlit]:-}" ]; then
 	emit "n/a: fluxlit door failed: ${DOOR_FAIL[fluxlit]}"
 else
 	[ "$ROUNDS" -gt 1 ] && emit "Each ratio is the median over the $ROUNDS rounds of that round's own ratio." && emit ""
+	[ "$FLOOR" = 1 ] && emit "go-copy and go-raw are bench/relay, Go's floor: bytes relayed without parsing (no routing, headers, limits or logs)." && emit ""
 	emit "| workload | door | req/s ÷ nginx | ÷ caddy | ÷ direct | CPU/10k ÷ nginx | ÷ caddy | ÷ direct | p99 ÷ nginx |"
 	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-	awk -F'\t' -v fdoors="$(printf '%s ' "${DOORS[@]}" | grep -o 'fluxlit[^ ]*' | tr '\n' ' ')" '
+	awk -F'\t' -v fdoors="$(printf '%s ' "${DOORS[@]}" | grep -o '\(fluxlit\|go-\)[^ ]*' | tr '\n' ' ')" '
 	$1=="main" { k = $2 SUBSEP $3; i = ++cnt[k]; ok[k, i] = ($4 != "FAILED"); r[k, i] = $5; c[k, i] = $8; p[k, i] = $7
 		if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
 	function med(v, m,   a, b, t) { for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
