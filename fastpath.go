@@ -128,7 +128,7 @@ func (f *fastServer) serveFast(ln net.Listener) error {
 			c.Close()
 			continue
 		}
-		go fc.serve()
+		connWorkers.goPooled(fc.serve)
 	}
 }
 
@@ -492,7 +492,7 @@ func (f *fastServer) exchange(fc *fastConn, up *upstream, rt route, hr *http.Req
 			bodyDone = make(chan error, 1)
 			go func() { bodyDone <- fastSendBody(fc, pc, rec) }()
 		default:
-			err = pc.bw.Flush()
+			err = pc.flushForAnswer()
 		}
 		gotBytes := false
 		if err == nil {
@@ -829,6 +829,7 @@ func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *fastResponse, id s
 // fastUpConn is one persistent HTTP/1.1 connection to an upstream.
 type fastUpConn struct {
 	c         net.Conn
+	r         io.Reader // under br: flushForAnswer's reader
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -884,7 +885,18 @@ func (p *fastPool) get(fresh bool) (*fastUpConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastUpConn{c: c, br: bufio.NewReaderSize(newSocketReader(c), fastUpReadBufferSize), bw: bufio.NewWriterSize(newSocketWriter(c), fastUpWriteBufferSize)}, nil
+	r, w := newSocketReadWriter(c)
+	return &fastUpConn{c: c, r: r, br: bufio.NewReaderSize(r, fastUpReadBufferSize), bw: bufio.NewWriterSize(w, fastUpWriteBufferSize)}, nil
+}
+
+// flushForAnswer sends the request as the read of its answer begins (flushOnRead), so the
+// caller must read the answer next. With bytes already buffered (an upstream that said
+// more than it was asked) the request is flushed now, as they would be read first.
+func (pc *fastUpConn) flushForAnswer() error {
+	if pc.br.Buffered() > 0 {
+		return pc.bw.Flush()
+	}
+	return flushOnRead(pc.bw, pc.r)
 }
 
 // alive reads without waiting: a live idle connection has nothing to say; EOF, a reset or

@@ -52,11 +52,13 @@ func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id 
 	}
 	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
 	pc := &fastUpConn{c: conn, br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
-	pc.br.Reset(newSocketReader(conn))
-	pc.bw.Reset(newSocketWriter(conn))
+	r, w := newSocketReadWriter(conn)
+	pc.r = r
+	pc.br.Reset(r)
+	pc.bw.Reset(w)
 	err = f.writeRequest(pc, &fc.req, up, rt, id, fi)
 	if err == nil {
-		err = pc.bw.Flush()
+		err = pc.flushForAnswer()
 	}
 	if err == nil {
 		_, err = fc.res.read(pc, wsHandshakeTimeout, true)

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -84,6 +85,15 @@ type socketIO struct {
 	p                   []byte // the call in progress
 	n                   int
 	err                 error // from the syscall; io.EOF when a read found the end
+
+	// A question and its answer in one RawConn.Read (flushOnRead): the reader's writer, the
+	// bytes it holds for its next Read to write first, askThenRead as a callback, and, on the
+	// writer, where its Write puts bytes while flushOnRead runs.
+	writer   *socketIO
+	question []byte
+	asked    int // bytes of question written
+	askSome  func(fd uintptr) bool
+	carry    *[]byte
 }
 
 // newSocketIO returns the socketIO of c, or false when c is not a plain socket.
@@ -114,15 +124,84 @@ func newSocketWriter(c net.Conn) io.Writer {
 	return c
 }
 
+// newSocketReadWriter returns c's reader and writer as newSocketReader and newSocketWriter
+// do, linked for flushOnRead; c itself for both when c is not a plain socket.
+func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) {
+	r, ok := newSocketIO(c)
+	if !ok {
+		return c, c
+	}
+	w, _ := newSocketIO(c)
+	r.readSome, w.writeSome = r.readOnce, w.writeAll
+	r.writer, r.askSome = w, r.askThenRead
+	return r, w
+}
+
+// flushOnRead flushes bw, a request to an upstream, so that the read of its answer writes it:
+// the next Read on r (bw's reader from newSocketReadWriter, with nothing buffered) writes the
+// request inside the RawConn.Read that then waits for the answer. A separate write and read
+// cost a read that found nothing: RawConn.Read forgets readiness that came before it, so it
+// must try the socket first, and the answer is never there yet. Written after RawConn.Read
+// began, the request's answer cannot come unseen. Elsewhere it is bw.Flush().
+//
+// What can come unseen is an end that arrived before: a pooled connection the upstream closed
+// while it sat idle (under a second: older ones are probed before reuse). An upstream that
+// closed its socket answers the request with a reset, which wakes the read, and the request is
+// retried on a fresh connection as before. One that only shut down its sending side and keeps
+// the socket open is waited for until it closes it, at most the upstream read timeout: no
+// server fluxlit fronts closes idle connections that way (uvicorn, Tornado and Go close them).
+func flushOnRead(bw *bufio.Writer, r io.Reader) error {
+	s, ok := r.(*socketIO)
+	if !ok || s.writer == nil {
+		return bw.Flush()
+	}
+	s.question, s.asked = s.question[:0], 0
+	s.writer.carry = &s.question
+	err := bw.Flush()
+	s.writer.carry = nil
+	return err
+}
+
 func (s *socketIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.asked < len(s.question) {
+		return s.call("read", s.rc.Read, s.askSome, p)
 	}
 	return s.call("read", s.rc.Read, s.readSome, p)
 }
 
 func (s *socketIO) Write(p []byte) (int, error) {
+	if s.carry != nil {
+		*s.carry = append(*s.carry, p...)
+		return len(p), nil
+	}
 	return s.call("write", s.rc.Write, s.writeSome, p)
+}
+
+// askThenRead is the read callback while a question is held: it writes the question and
+// waits for the answer (false) without reading first; then it reads as readOnce. A socket
+// with no room for the question (an upstream that does not read) gets the rest through the
+// writer, which waits for room.
+func (s *socketIO) askThenRead(fd uintptr) bool {
+	if s.asked == len(s.question) {
+		return s.readOnce(fd)
+	}
+	for s.asked < len(s.question) {
+		n, err := rawWrite(fd, s.question[s.asked:])
+		if err == syscall.EAGAIN {
+			_, err = s.writer.Write(s.question[s.asked:])
+			n = len(s.question) - s.asked
+		}
+		if err != nil {
+			s.asked = len(s.question)
+			s.err = err
+			return true
+		}
+		s.asked += n
+	}
+	return false
 }
 
 // call runs cb on p through f (RawConn.Read or Write), which repeats it until the socket is

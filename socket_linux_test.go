@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -548,4 +550,124 @@ func TestGatewayListenerKeepAlive(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFlushOnRead: the request is written by the read of its answer, not by the flush (a
+// peer sees nothing until the read begins), then the answer is read; for TCP and Unix
+// sockets, since the fast path's upstreams are both.
+func TestFlushOnRead(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			peer, c := connPair(t, network)
+			r, w := newSocketReadWriter(c)
+			if _, ok := r.(*socketIO); !ok {
+				t.Fatalf("a %s connection got a %T; want a socketIO", network, r)
+			}
+			bw, br := bufio.NewWriter(w), bufio.NewReader(r)
+			for i := range 3 { // the question buffer is reused
+				q := fmt.Sprintf("GET /%d HTTP/1.1\r\n\r\n", i)
+				bw.WriteString(q)
+				if err := flushOnRead(bw, r); err != nil {
+					t.Fatal(err)
+				}
+				peer.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+				if n, err := peer.Read(make([]byte, 64)); !isTimeout(err) {
+					t.Fatalf("peer read %d bytes (%v) after flushOnRead; want none before the read of the answer", n, err)
+				}
+				answered := make(chan string, 1)
+				go func() {
+					buf := make([]byte, 64)
+					peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+					n, _ := io.ReadFull(peer, buf[:len(q)])
+					peer.Write([]byte("answer"))
+					answered <- string(buf[:n])
+				}()
+				got := make([]byte, 6)
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.ReadFull(br, got); err != nil || string(got) != "answer" {
+					t.Fatalf("read %q, %v; want the answer", got, err)
+				}
+				if asked := <-answered; asked != q {
+					t.Fatalf("peer got %q; want %q", asked, q)
+				}
+			}
+		})
+	}
+}
+
+// TestFlushOnReadWithoutRoom: a request larger than the socket holds, to a peer that reads
+// late, is written in full (the rest through the writer, which waits for room) before the
+// answer is read.
+func TestFlushOnReadWithoutRoom(t *testing.T) {
+	peer, c := connPair(t, "tcp")
+	r, w := newSocketReadWriter(c)
+	q := bytes.Repeat([]byte("fluxlit "), 1<<20) // 8 MiB: more than loopback buffers hold
+	bw := bufio.NewWriterSize(w, len(q))
+	bw.Write(q)
+	if err := flushOnRead(bw, r); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		got := make([]byte, len(q))
+		if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, q) {
+			peer.Write([]byte("wrong"))
+			return
+		}
+		peer.Write([]byte("whole"))
+	}()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != "whole" {
+		t.Fatalf("read %q, %v; want the peer to have the whole request", got, err)
+	}
+}
+
+// askedOnRead returns c's reader holding a request for its next Read to write (flushOnRead), as
+// the fast path leaves a pooled connection before it reads the answer, and bounds that read.
+func askedOnRead(t *testing.T, c net.Conn) io.Reader {
+	t.Helper()
+	r, w := newSocketReadWriter(c)
+	bw := bufio.NewWriter(w)
+	bw.WriteString("GET / HTTP/1.1\r\n\r\n")
+	if err := flushOnRead(bw, r); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return r
+}
+
+// TestFlushOnReadToClosedPeer: a pooled connection the upstream closed while idle fails the
+// read with an error, and does not wait for an answer that cannot come (the fast path then
+// retries on a fresh connection).
+func TestFlushOnReadToClosedPeer(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			peer, c := connPair(t, network)
+			peer.Close()
+			time.Sleep(20 * time.Millisecond) // the FIN arrives while the connection is idle
+			r := askedOnRead(t, c)
+			start := time.Now()
+			_, err := r.Read(make([]byte, 64))
+			if err == nil || isTimeout(err) {
+				t.Fatalf("read from a closed peer: %v after %v; want an error at once", err, time.Since(start))
+			}
+		})
+	}
+}
+
+// TestFlushOnReadToHalfClosedPeer: a peer that shut down its sending side while idle, and
+// closes its socket only later, ends the read when it closes, with an error: a bounded wait,
+// not a hang (flushOnRead's comment).
+func TestFlushOnReadToHalfClosedPeer(t *testing.T) {
+	peer, c := connPair(t, "tcp")
+	peer.(*net.TCPConn).CloseWrite()
+	time.Sleep(20 * time.Millisecond) // the FIN arrives while the connection is idle
+	r := askedOnRead(t, c)
+	go func() { time.Sleep(100 * time.Millisecond); peer.Close() }()
+	start := time.Now()
+	_, err := r.Read(make([]byte, 64))
+	if waited := time.Since(start); err == nil || isTimeout(err) || waited > 3*time.Second {
+		t.Fatalf("read after the peer's half-close: %v after %v; want an error once the peer closes", err, waited)
+	}
 }

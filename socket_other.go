@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +20,10 @@ func (r *relay) fromSocket(syscall.RawConn) error { return errors.ErrUnsupported
 func newSocketWriter(c net.Conn) io.Writer { return c }
 
 func newSocketReader(c net.Conn) io.Reader { return c }
+
+func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) { return c, c }
+
+func flushOnRead(bw *bufio.Writer, _ io.Reader) error { return bw.Flush() }
 
 func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPortable(dst, src, n) }
 

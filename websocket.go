@@ -349,9 +349,12 @@ func writeSwitchingProtocols(bw *bufio.Writer, res *http.Response, id string) er
 // the other with a deadline; the second closes both connections and calls done.
 func (t *tunnel) start(done func()) {
 	t.done = done
-	go t.run(true)
-	go t.run(false)
+	pumpWorkers.goPooled(t.runUp)
+	pumpWorkers.goPooled(t.runDown)
 }
+
+func (t *tunnel) runUp()   { t.run(true) }
+func (t *tunnel) runDown() { t.run(false) }
 
 func (t *tunnel) run(up bool) {
 	var side string
