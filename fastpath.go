@@ -885,8 +885,17 @@ func (p *fastPool) get(fresh bool) (*fastUpConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	pc := &fastUpConn{br: bufio.NewReaderSize(nil, fastUpReadBufferSize), bw: bufio.NewWriterSize(nil, fastUpWriteBufferSize)}
+	pc.attach(c)
+	return pc, nil
+}
+
+// attach makes c pc's connection, under pc's buffers, read and written as flushForAnswer needs.
+func (pc *fastUpConn) attach(c net.Conn) {
 	r, w := newSocketReadWriter(c)
-	return &fastUpConn{c: c, r: r, br: bufio.NewReaderSize(r, fastUpReadBufferSize), bw: bufio.NewWriterSize(w, fastUpWriteBufferSize)}, nil
+	pc.c, pc.r = c, r
+	pc.br.Reset(r)
+	pc.bw.Reset(w)
 }
 
 // flushForAnswer sends the request as the read of its answer begins (flushOnRead), so the

@@ -51,11 +51,8 @@ func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id 
 		return nil, err
 	}
 	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
-	pc := &fastUpConn{c: conn, br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
-	r, w := newSocketReadWriter(conn)
-	pc.r = r
-	pc.br.Reset(r)
-	pc.bw.Reset(w)
+	pc := &fastUpConn{br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
+	pc.attach(conn)
 	err = f.writeRequest(pc, &fc.req, up, rt, id, fi)
 	if err == nil {
 		err = pc.flushForAnswer()

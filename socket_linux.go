@@ -127,12 +127,11 @@ func newSocketWriter(c net.Conn) io.Writer {
 // newSocketReadWriter returns c's reader and writer as newSocketReader and newSocketWriter
 // do, linked for flushOnRead; c itself for both when c is not a plain socket.
 func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) {
-	r, ok := newSocketIO(c)
+	r, ok := newSocketReader(c).(*socketIO)
 	if !ok {
 		return c, c
 	}
-	w, _ := newSocketIO(c)
-	r.readSome, w.writeSome = r.readOnce, w.writeAll
+	w := newSocketWriter(c).(*socketIO)
 	r.writer, r.askSome = w, r.askThenRead
 	return r, w
 }
