@@ -106,7 +106,8 @@ func newSocketIO(c net.Conn) (*socketIO, bool) {
 }
 
 // newSocketReader returns a socketIO reading c, or c itself when c is not a plain socket.
-// Only the read callback is made: a reader never writes.
+// Only the read callback is made: a reader writes nothing but a question held for flushOnRead,
+// and that through askThenRead.
 func newSocketReader(c net.Conn) io.Reader {
 	if s, ok := newSocketIO(c); ok {
 		s.readSome = s.readOnce

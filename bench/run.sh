@@ -385,7 +385,7 @@ fi
 # The Go floor (--floor): bench/relay, which relays bytes and parses nothing, in its two modes.
 if [ "$FLOOR" = 1 ]; then
 	for d in go-copy go-raw; do
-		if [ $d = go-copy ]; then port=$GOCOPY_PORT origin=$UP_GOCOPY; else port=$GORAW_PORT origin=$UP_GORAW; fi
+		case $d in go-copy) port=$GOCOPY_PORT origin=$UP_GOCOPY ;; go-raw) port=$GORAW_PORT origin=$UP_GORAW ;; esac
 		start_bg "$d" "$T/relay" -mode "${d#go-}" -listen "127.0.0.1:$port" -to "127.0.0.1:$origin"
 		DOOR_PID[$d]=$LASTPID DOOR_PORT[$d]=$port
 		wait_http "http://127.0.0.1:$port/bytes?n=1" || fail_door "$d" "not ready: $(cat "$T/wait.err") $(last_log "$d")"
