@@ -23,7 +23,7 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	warnings := append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...)
+	warnings := cfg.warningLines()
 	if *asJSON {
 		writeConfigJSON(stdout, cfg, warnings)
 	} else {

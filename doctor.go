@@ -184,18 +184,14 @@ func doctorCount(rows []doctorRow, status string) int {
 
 // ---- configuration rows ----
 
-// doctorCoveredWarnings are Config.Warnings prefixes that have their own row.
-var doctorCoveredWarnings = []string{"gateway_forward_client_headers_to_streamlit:", "debug is on while"}
+// doctorCoveredWarnings are Config.Warnings codes that have their own row.
+var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored"}
 
 func doctorConfigFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	var extra []string
 	for _, w := range c.Warnings {
-		covered := false
-		for _, p := range doctorCoveredWarnings {
-			covered = covered || strings.HasPrefix(w, p)
-		}
-		if !covered {
-			extra = append(extra, w)
+		if !slices.Contains(doctorCoveredWarnings, w.Code) {
+			extra = append(extra, w.Msg)
 		}
 	}
 	if len(extra) > 0 {

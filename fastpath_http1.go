@@ -404,11 +404,12 @@ type fastResponse struct {
 	hasNosniff, hasFrameOptions, hasReferrerPolicy, hasHSTS bool
 }
 
-// read reads the response head from pc within timeout, skipping interim 1xx responses.
+// read reads the response head from pc within timeout (0: no limit), skipping interim 1xx
+// responses.
 // gotBytes reports whether any byte arrived (a reused connection that ends before one is
 // stale, and the request can be retried).
 func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	pc.c.SetReadDeadline(deadlineAfter(timeout))
 	defer pc.c.SetReadDeadline(time.Time{})
 	for {
 		if _, err := pc.br.Peek(1); err != nil {

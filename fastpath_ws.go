@@ -50,7 +50,7 @@ func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id 
 	if err != nil {
 		return nil, err
 	}
-	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	conn.SetDeadline(deadlineAfter(f.g.cfg.wsOpenTimeout()))
 	pc := &fastUpConn{br: fastHandshakeReaders.Get().(*bufio.Reader), bw: fastHandshakeWriters.Get().(*bufio.Writer)}
 	pc.attach(conn)
 	err = f.writeRequest(pc, &fc.req, up, rt, id, fi)
@@ -58,7 +58,7 @@ func (f *fastServer) upstreamHandshake(fc *fastConn, up *upstream, rt route, id 
 		err = pc.flushForAnswer()
 	}
 	if err == nil {
-		_, err = fc.res.read(pc, wsHandshakeTimeout, true)
+		_, err = fc.res.read(pc, f.g.cfg.wsOpenTimeout(), true)
 	}
 	if err != nil {
 		conn.Close()

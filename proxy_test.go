@@ -213,7 +213,7 @@ func TestForwardAllowListLimitsStreamlitHop(t *testing.T) {
 	ui, uiSeen := echoUpstream(t)
 	cfg := testConfig(t, map[string]string{"streamlit_upstream": ui.URL,
 		"gateway_forward_client_headers_to_streamlit": "x-tenant,cookie"})
-	if len(cfg.Warnings) == 0 || !strings.Contains(cfg.Warnings[0], "cookie") {
+	if len(cfg.Warnings) == 0 || !strings.Contains(cfg.Warnings[0].Msg, "cookie") {
 		t.Fatalf("warnings: got %q; want cookie reported as rejected", cfg.Warnings)
 	}
 	_, gw := startGateway(t, cfg)

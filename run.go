@@ -126,7 +126,7 @@ func (r *runner) run() int {
 		go func() { served <- r.srv.Serve(ln) }()
 	}
 	metricsSrv := r.serveMetricsListener()
-	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
+	for _, w := range cfg.warningLines() {
 		r.log.Warn("configuration: " + w)
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
@@ -396,15 +396,7 @@ func printStartupBanner(w io.Writer, cfg *Config, g *gateway) {
 }
 
 func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
-	level := slog.LevelInfo
-	switch cfg.LogLevel {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
+	level := slogLevel(cfg.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	format := cfg.LogFormat
 	if format == "auto" {
@@ -417,6 +409,25 @@ func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// slogLevelCritical is uvicorn's "critical": fluxlit logs nothing that severe through slog,
+// so only the one-line fatal errors (printed directly) remain.
+const slogLevelCritical = slog.LevelError + 4
+
+// slogLevel maps log_level (uvicorn's names) onto slog; trace is slog's lowest, debug.
+func slogLevel(name string) slog.Level {
+	switch name {
+	case "trace", "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	case "critical":
+		return slogLevelCritical
+	}
+	return slog.LevelInfo
 }
 
 func isTerminal(w io.Writer) bool {

@@ -31,12 +31,12 @@ const (
 	wsMaxControlFrame = 125
 )
 
-// Timings of the tunnel. The handshake bound keeps a stuck upstream from holding a browser
-// forever; the linger lets the other direction deliver its close frame after one side ended.
+// Timings of the tunnel. The linger lets the other direction deliver its close frame after
+// one side ended. (The handshake is bounded by gateway_ws_open_timeout_s, so that a stuck
+// upstream cannot hold a browser forever.)
 const (
-	wsHandshakeTimeout = 10 * time.Second
-	wsCloseLinger      = 2 * time.Second
-	wsErrorBodyLimit   = 64 << 10 // a rejected handshake's body is relayed up to this size
+	wsCloseLinger    = 2 * time.Second
+	wsErrorBodyLimit = 64 << 10 // a rejected handshake's body is relayed up to this size
 )
 
 // wsReadBufferSize is the handshake reader of the upstream connection and the read buffer of
@@ -207,7 +207,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *ups
 		g.proxyError(w, r, up, err)
 		return
 	}
-	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	conn.SetDeadline(deadlineAfter(g.cfg.wsOpenTimeout()))
 	upR := bufio.NewReaderSize(conn, wsReadBufferSize)
 	res, err := g.upstreamHandshake(conn, upR, r, up)
 	if err != nil {
