@@ -114,6 +114,7 @@ func shutdownMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	pidfile := fs.String("pidfile", "", "")
 	force := fs.Bool("force", false, "")
+	fs.BoolVar(force, "f", false, "")
 	wait := fs.Float64("wait", 15, "")
 	if err := fs.Parse(args); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit shutdown: %v", err))

@@ -74,6 +74,7 @@ type doctorDeps struct {
 // doctorOptions are the output flags.
 type doctorOptions struct {
 	JSON, Verbose, Strict, WarningsOnly, Color bool
+	CheckPages                                 bool // validate a FluxLit app's pages (also with Verbose, as Python FluxLit)
 }
 
 // doctorCheck is one check: it returns its row, or none when its condition does not hold.
@@ -111,6 +112,8 @@ func doctorParseArgs(args []string, stderr io.Writer) (loadInput, doctorOptions,
 	var opts doctorOptions
 	cf.fs.BoolVar(&opts.JSON, "json", false, "")
 	cf.fs.BoolVar(&opts.Verbose, "verbose", false, "")
+	cf.fs.BoolVar(&opts.Verbose, "v", false, "")
+	cf.fs.BoolVar(&opts.CheckPages, "check-pages", false, "")
 	cf.fs.BoolVar(&opts.Strict, "strict", false, "")
 	cf.fs.BoolVar(&opts.WarningsOnly, "warnings-only", false, "")
 	in, err := cf.parse(args)

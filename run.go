@@ -38,13 +38,45 @@ var modeDefaults = map[string]map[string]string{
 }
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
-	cf := newCommandFlags(mode, stderr)
-	cfg, code := cf.load(args, modeDefaults[mode], stderr)
-	if cfg == nil {
-		return code
+	cfg, err := runConfig(mode, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
+		return 2
 	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
 	return r.run()
+}
+
+// runConfig parses the arguments of run, dev or workbench into the Config it runs.
+func runConfig(mode string, args []string) (*Config, error) {
+	cf := newCommandFlags(mode, io.Discard)
+	// --workbench is Python FluxLit's run/dev flag for workbench mode. Like Python's, it turns
+	// proxy trust on outright (a flag, not a default), and adds the banner.
+	workbench := cf.fs.Bool("workbench", false, "")
+	in, err := cf.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	in.Defaults = modeDefaults[mode]
+	if *workbench && mode != "workbench" {
+		in.Defaults = mergeDefaults(in.Defaults, modeDefaults["workbench"])
+		if _, set := in.Flags["trust_proxy"]; !set {
+			in.Flags["trust_proxy"] = "true"
+		}
+	}
+	return loadConfig(in)
+}
+
+// mergeDefaults is a with b's entries added (b wins).
+func mergeDefaults(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 type runner struct {
