@@ -291,8 +291,7 @@ func obsRecordLoop(b *testing.B, o *observer) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		a := o.begin(w, req, "0123456789ab-1", start)
-		a.dispatch = dispatchAPI
+		a := o.begin(w, req, "0123456789ab-1", dispatchAPI, start)
 		a.upstreamStart = start
 		a.status = 200
 		a.bytes = 13
