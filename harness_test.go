@@ -125,9 +125,9 @@ func harnessCheckPython(path string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, path, "-c",
-			"import streamlit, tornado, fastapi, uvicorn").CombinedOutput()
+			"import streamlit, fastapi, uvicorn").CombinedOutput()
 		if err != nil {
-			c.err = fmt.Errorf("%s cannot import streamlit/tornado/fastapi/uvicorn: %v: %s",
+			c.err = fmt.Errorf("%s cannot import streamlit/fastapi/uvicorn: %v: %s",
 				path, err, bytes.TrimSpace(out))
 		}
 	})
