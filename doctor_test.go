@@ -298,6 +298,16 @@ func TestDoctorRows(t *testing.T) {
 		{name: "warnings_only", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, args: []string{"--warnings-only"}, row: "gateway_bind", want: doctorFail, wantCode: 0},
 		{name: "strict_listed", env: []string{"FLUXLIT_ROOT_PATH=/apps/demo", "FLUXLIT_PUBLIC_BASE_URL=https://h.example.com/apps/demo"}, args: []string{"--strict"}, row: "proxy_headers", want: doctorFail, wantCode: 1},
 		{name: "strict_unlisted", env: []string{"FLUXLIT_JWT_ISSUER=https://id.example.com"}, args: []string{"--strict"}, row: "jwt_clock_skew", want: doctorWarn, wantCode: 0},
+		// --build (a container build's check): the rows about this machine are SKIP, so a port
+		// the build host holds, a live pidfile or an unreachable upstream cannot fail or warn;
+		// a configuration that does not load still fails (exit 1), unless --warnings-only.
+		{name: "build_gateway_bind", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, args: []string{"--build"}, row: "gateway_bind", want: doctorSkip, wantCode: 0},
+		{name: "build_pidfile", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, args: []string{"--build"}, row: "pidfile", want: doctorSkip},
+		{name: "build_no_pidfile", env: []string{"FLUXLIT_NO_PIDFILE=1"}, args: []string{"--build"}, row: "pidfile", want: doctorPass},
+		{name: "build_api_upstream", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, args: []string{"--build"}, row: "api_upstream", want: doctorSkip},
+		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
+		{name: "build_python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, args: []string{"--build"}, row: "python", want: doctorFail, wantCode: 1},
+		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
