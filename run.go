@@ -59,21 +59,27 @@ type runner struct {
 	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
 	sup    *supervisor
 	notify *sdNotifier
-	pid    string // pidfile path when one is written
-	logOut *bufferedLog
+	pid    string       // pidfile path when one is written
+	logOut *bufferedLog // stderr: every log line and the final error go through it
+	outOut *bufferedLog // stdout: the workbench banner
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
 func (r *runner) fatalf(format string, args ...any) {
-	r.logOut.Flush()
-	fmt.Fprintf(r.stderr, "fluxlit: "+format, args...)
+	fmt.Fprintf(r.logOut, "fluxlit: "+format, args...)
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
+	surviveSIGPIPE()
 	r.logOut = newBufferedLog(r.stderr)
 	defer r.logOut.Close()
+	r.outOut = newBufferedLog(r.stdout)
+	defer r.outOut.Close()
 	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
+	r.logOut.reportDrops(func(n uint64) {
+		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
+	})
 	applyRuntimeTuning(cfg)
 	env := envMap(r.env)
 	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
@@ -104,6 +110,9 @@ func (r *runner) run() int {
 		return 2
 	}
 	r.gw = gw
+	if gw.obs.metrics != nil {
+		gw.obs.metrics.logDropped = r.logOut.Dropped
+	}
 	gw.ready.starting.Store(true)
 	if cfg.MaxConnections > 0 {
 		ln = newLimitListener(ln, cfg.MaxConnections)
@@ -116,7 +125,7 @@ func (r *runner) run() int {
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	if cfg.Debug {
-		printDebugBanner(r.stderr, gw, cfg.internalAPIBase(port), plan.describe())
+		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
 	if cfg.FastPath {
@@ -212,7 +221,7 @@ func (r *runner) reportReady() {
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
 	r.log.Info("fluxlit ready", "addr", r.gw.listen)
 	if r.cfg.StartupBanner {
-		printStartupBanner(r.stdout, r.cfg, r.gw)
+		printStartupBanner(r.outOut, r.cfg, r.gw)
 	}
 }
 
