@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -387,4 +388,85 @@ func TestReliabilityOutputReaderStalls(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM with the reader stalled; want 0", code)
 	}
 	t.Logf("stopped %v after SIGTERM with the reader stalled", took)
+}
+
+// Item 7: a pidfile that cannot be written stops the run with one line and exit 1, before any
+// child starts. Before #16 it was a warning and fluxlit ran on without one, so "fluxlit
+// shutdown" could not find it and a second instance was not refused: this test saw it still
+// running after 10 s.
+func TestReliabilityPidfileUnwritable(t *testing.T) {
+	dir := relProject(t, "")
+	notADir := filepath.Join(t.TempDir(), "file")
+	writeFile(t, notADir, "")
+	pidfile := filepath.Join(notADir, "fluxlit.pid")
+	p := relLaunch(t, dir, nil, "--pidfile", pidfile)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("fluxlit with an unwritable pidfile still running after 10 s")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit code %d; want 1", code)
+	}
+	out := p.out.waitFor(t, "fluxlit: cannot write pidfile", 5*time.Second)
+	last := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	want := "fluxlit: cannot write pidfile " + pidfile + ": not a directory (make its folder writable, choose another with --pidfile, or set --no-pidfile)"
+	if last != want {
+		t.Fatalf("last line %q; want %q", last, want)
+	}
+	if strings.Contains(out, `"child":"api"`) {
+		t.Fatalf("a child was started before the pidfile failed:\n%s", out)
+	}
+}
+
+// Item 7: kill -9 leaves the API child's private socket directory behind (fluxlit cannot run
+// its cleanup); the next start removes it, and only it: a live instance's directory, one
+// holding anything but the socket, and names fluxlit did not make stay. Before #16 the killed
+// instance's directory stayed: this test saw it after the second start.
+func TestReliabilityStaleSocketDirRemoved(t *testing.T) {
+	dir := relProject(t, "")
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	p := relStart(t, dir, env, "--no-pidfile")
+	left, _ := filepath.Glob(filepath.Join(tmp, "fluxlit-api-*"))
+	if len(left) != 1 {
+		t.Fatalf("socket directories of the running instance: %v; want one", left)
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	if _, err := os.Stat(filepath.Join(left[0], "api.sock")); err != nil {
+		t.Fatalf("after kill -9 the socket is gone already (%v): nothing to test", err)
+	}
+
+	// Decoys the sweep must not touch.
+	live := filepath.Join(tmp, fmt.Sprintf("fluxlit-api-%d-1", os.Getpid())) // a live owner
+	extra := filepath.Join(tmp, "fluxlit-api-999999999-2")                   // dead owner, but not only a socket
+	foreign := filepath.Join(tmp, "fluxlit-api-3")                           // no pid: an older name
+	for _, d := range []string{live, extra, foreign} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(extra, "notes.txt"), "keep me")
+	ln, err := net.Listen("unix", filepath.Join(live, "api.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	q := relStart(t, dir, env, "--no-pidfile")
+	if _, err := os.Stat(left[0]); !os.IsNotExist(err) {
+		t.Fatalf("the killed instance's socket directory %s is still there after the next start (%v)", left[0], err)
+	}
+	for _, d := range []string{live, extra, foreign} {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("decoy %s was removed: %v", d, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(extra, "notes.txt")); err != nil {
+		t.Fatalf("a file in a decoy was removed: %v", err)
+	}
+	if status, _ := relGet(t, relClient(5*time.Second), q.base+"/api/users"); status != 200 {
+		t.Fatalf("GET /api/users from the second instance: %d", status)
+	}
 }

@@ -95,6 +95,17 @@ func (r *runner) run() int {
 		r.fatalf("%v\n", err)
 		return 1
 	}
+	if r.pid != "" {
+		// Written as soon as this instance holds the port, before the children start: a
+		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
+		// find it and a second instance is not refused), and it is known within milliseconds.
+		if err := writePidfile(r.pid); err != nil {
+			ln.Close()
+			r.fatalf("%v\n", pidfileError(r.pid, err))
+			return 1
+		}
+		defer removePidfile(r.pid, os.Getpid())
+	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	plan, err := planChildren(cfg, port, r.env)
 	if err != nil {
@@ -209,14 +220,8 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// reportReady runs once every child is ready: pidfile, systemd READY=1, banner.
+// reportReady runs once every child is ready: systemd READY=1, banner.
 func (r *runner) reportReady() {
-	if r.pid != "" {
-		if err := writePidfile(r.pid); err != nil {
-			r.log.Warn("cannot write pidfile", "path", r.pid, "error", err.Error())
-			r.pid = ""
-		}
-	}
 	r.gw.ready.starting.Store(false)
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
 	r.log.Info("fluxlit ready", "addr", r.gw.listen)
@@ -284,7 +289,7 @@ func loopbackDialAddr(listen string) string {
 }
 
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
-// then the children are stopped and the pidfile removed.
+// then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
 	r.notify.Notify("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
@@ -308,9 +313,6 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 		r.sup.Stop(stopCtx)
 		stopCancel()
-	}
-	if r.pid != "" {
-		removePidfile(r.pid, os.Getpid())
 	}
 	r.log.Info("fluxlit stopped")
 }
