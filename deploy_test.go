@@ -44,10 +44,7 @@ func deployRequireTool(t *testing.T, name string) string {
 
 func deployMissing(t *testing.T, why string) {
 	t.Helper()
-	if os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") == "1" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
+	skipTest(t, "%s", why)
 }
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
@@ -581,9 +578,7 @@ func TestScaffoldPythonCompiles(t *testing.T) {
 // The release binary is static: ldd finds no interpreter, and it runs alone in an empty
 // root (chroot), as in a scratch container.
 func TestStaticReleaseRunsAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: builds the binary")
-	}
+	skipInShortMode(t, "integration: builds the binary")
 	goBin := deployRequireTool(t, "go")
 	ldd := deployRequireTool(t, "ldd")
 	chroot := deployRequireTool(t, "chroot")
