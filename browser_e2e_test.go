@@ -40,8 +40,8 @@ const (
 	// in well under a second, but the first run imports Streamlit's script machinery and a
 	// -race run of the suite slows everything several times.
 	browserSessionTimeout = 30 * time.Second
-	// browserReadyTimeout bounds fluxlit's children becoming ready (Streamlit 1.31 takes about
-	// 4 s idle; see harnessStartTimeout for why it is generous).
+	// browserReadyTimeout bounds fluxlit's children becoming ready (Streamlit takes about 3-5 s
+	// idle; see harnessStartTimeout for why it is generous).
 	browserReadyTimeout = 90 * time.Second
 	// browserPollInterval is how often the test reads the page's WebSocket state.
 	browserPollInterval = 100 * time.Millisecond

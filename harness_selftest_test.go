@@ -408,9 +408,7 @@ func TestWriteFileCreatesParents(t *testing.T) {
 }
 
 func TestHarnessFluxlitBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	skipInShortMode(t, "builds the binary")
 	a := fluxlitBinary(t)
 	b := fluxlitBinary(t)
 	if a != b {

@@ -51,15 +51,12 @@ const (
 )
 
 // requireIntegration skips the test unless `what` is available, or fails it when
-// FLUXLIT_REQUIRE_INTEGRATION=1 (CI sets that so a broken install cannot pass as skipped).
-// `what` is "streamlit", "uvicorn" or "fastapi" (the launcher must import them), or the name of
-// an executable looked up in PATH ("nginx", "wrk", "caddy", "chromium", "openssl", ...).
-// `go test -short` skips every integration test.
+// FLUXLIT_REQUIRE_INTEGRATION=1 (skipTest). `what` is "streamlit", "uvicorn" or "fastapi"
+// (the launcher must import them), or the name of an executable looked up in PATH ("nginx",
+// "wrk", "caddy", "chromium", "openssl", ...). `go test -short` skips every integration test.
 func requireIntegration(t *testing.T, what string) {
 	t.Helper()
-	if testing.Short() && os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") != "1" {
-		t.Skipf("integration test (%s) skipped in -short mode", what)
-	}
+	skipInShortMode(t, "integration test ("+what+")")
 	if err := harnessAvailable(what); err != nil {
 		harnessUnavailable(t, "%s: %v", what, err)
 	}
@@ -68,11 +65,7 @@ func requireIntegration(t *testing.T, what string) {
 // harnessUnavailable skips, or fails when integration tests are required.
 func harnessUnavailable(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("integration prerequisite missing (FLUXLIT_REQUIRE_INTEGRATION=1): %s", msg)
-	}
-	t.Skipf("integration prerequisite missing: %s (run scripts/ci-install.sh as root)", msg)
+	skipTest(t, "integration prerequisite missing: %s (run scripts/ci-install.sh as root)", fmt.Sprintf(format, args...))
 }
 
 // harnessAvailable reports why `what` cannot be used, or nil.
@@ -372,7 +365,7 @@ var harnessBuild struct {
 }
 
 // fluxlitBinary builds the fluxlit binary (CGO_ENABLED=0, like a release) once per `go test`
-// run and returns its path. A TestMain may call harnessRemoveBuild after m.Run to delete it.
+// run and returns its path. TestMain calls harnessRemoveBuild after m.Run to delete it.
 func fluxlitBinary(t *testing.T) string {
 	t.Helper()
 	harnessBuild.once.Do(func() {

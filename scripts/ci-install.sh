@@ -17,6 +17,9 @@ PACKAGES=(
   chromium chromium-driver
   # certificates, supervision tests, HTTP probes, the script's own needs
   openssl systemd curl ca-certificates util-linux unzip python3-yaml procps
+  # the scratch image test: podman builds the generated Containerfile, buildah runs the image
+  # (chroot isolation and a vfs store, so no fuse-overlayfs, slirp4netns or daemon is needed)
+  podman buildah
 )
 
 die() { echo "ci-install.sh: $*" >&2; exit 1; }
