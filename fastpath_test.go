@@ -437,9 +437,7 @@ func TestFastServerSentEvents(t *testing.T) {
 // TestFastLargeDownloadMemory streams 1 GiB through the fast path and checks that the
 // process's resident memory does not grow with it (no buffering). -short skips it.
 func TestFastLargeDownloadMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1 GiB transfer")
-	}
+	skipInShortMode(t, "1 GiB transfer")
 	const size = 1 << 30
 	chunk := make([]byte, 1<<20)
 	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -469,7 +467,7 @@ func TestFastLargeDownloadMemory(t *testing.T) {
 func fastVmRSS(t testing.TB) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Skip("no /proc/self/status")
+		skipTest(t, "no /proc/self/status")
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
@@ -477,7 +475,7 @@ func fastVmRSS(t testing.TB) int64 {
 			return kb << 10
 		}
 	}
-	t.Skip("no VmRSS")
+	skipTest(t, "no VmRSS")
 	return 0
 }
 
