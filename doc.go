@@ -139,16 +139,17 @@
 // usage: fluxlit doctor [TARGET] [flags]
 //
 // Prints one "STATUS  name: detail" row per check, Python FluxLit's rows and names plus
-// fluxlit's own, then a summary. Exit 1 when a row FAILs (0 with --warnings-only). Python
-// checks run the configured interpreter; when no child runs Python they are SKIP rows.
+// fluxlit's own. Python checks run the configured interpreter; when no child runs Python they
+// are SKIP rows. Exit 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
 //
 // Flags:
 //
 //	--json                               one JSON object: status, target, warnings_only, checks[] (Python FluxLit's schema)
 //	-v, --verbose                        add the effective configuration (JSON: the "verbose" object)
 //	--check-pages                        validate a FluxLit app's pages (pages_validate, experimental_yield_pages rows)
-//	--strict                             the warnings Python FluxLit's --strict lists become FAILs
-//	--warnings-only                      exit 0 even when a row FAILs
+//	--strict                             the strict-listed WARNs become FAILs (Python FluxLit's list)
+//	--warnings-only                      always exit 0; FAIL rows are still printed (the Python package's meaning)
+//	--build                              for a container build step: the rows about this machine (gateway_bind, pidfile, upstream connects) are SKIP; the exit rule is unchanged
 //	--config PATH                        fluxlit.toml to read (env FLUXLIT_CONFIG; default ./fluxlit.toml, else [tool.fluxlit] in pyproject.toml)
 //	--host HOST                          gateway_host (default 127.0.0.1)
 //	--port PORT                          gateway_port (default 8000)
