@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -28,9 +27,7 @@ var compatPythonOnce struct {
 // skips/fails the test as requireIntegration does.
 func pythonWithFluxlit(t *testing.T) string {
 	t.Helper()
-	if testing.Short() && os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") != "1" {
-		t.Skip("needs the Python FluxLit package: skipped in -short mode")
-	}
+	skipInShortMode(t, "needs the Python FluxLit package")
 	compatPythonOnce.Do(func() {
 		var errs []error
 		for _, p := range []string{harnessPythonPath(), compatVenvPython} {

@@ -190,7 +190,7 @@ func TestDeployScratchCheck(t *testing.T) {
 		want int
 	}{
 		{"healthy", healthy, 0},
-		{"unknown key", healthy + "gatway_port = 9000\n", 1},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 1},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 1},
 		{"syntax", healthy + "root_path = \"/a\n", 1},
 		{"needs Python", "gateway_port = 8000\n", 1},

@@ -301,9 +301,9 @@ func TestDoctorRows(t *testing.T) {
 		{name: "build_pidfile", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, args: []string{"--build"}, row: "pidfile", want: doctorSkip},
 		{name: "build_no_pidfile", env: []string{"FLUXLIT_NO_PIDFILE=1"}, args: []string{"--build"}, row: "pidfile", want: doctorPass},
 		{name: "build_api_upstream", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, args: []string{"--build"}, row: "api_upstream", want: doctorSkip},
-		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
+		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "strict_config = true\ngateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
 		{name: "build_python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, args: []string{"--build"}, row: "python", want: doctorFail, wantCode: 1},
-		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
+		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "strict_config = true\ngateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
