@@ -179,3 +179,63 @@ func TestCLIFlagMeanings(t *testing.T) {
 		t.Errorf("build into an existing folder without -f: %d %q; want 1 naming --force", code, errOut)
 	}
 }
+
+// TestNewProfiles: "fluxlit new NAME --profile P" writes Python FluxLit's project of that
+// name; without --profile, fluxlit's plain FastAPI + Streamlit project.
+func TestNewProfiles(t *testing.T) {
+	dir := configTestIsolate(t, nil)
+	for _, tt := range []struct {
+		profile, want string
+	}{{"minimal", "FluxLit Demo"}, {"auth-ready", "Auth-ready Dashboard"}, {"deploy", "Deployment Dashboard"}, {"", "FastAPI"}} {
+		name := filepath.Join(dir, "p-"+tt.profile)
+		args := []string{"new", name}
+		if tt.profile != "" {
+			args = append(args, "--profile", tt.profile)
+		}
+		code, out, errOut := cliRun(t, args...)
+		app, _ := os.ReadFile(filepath.Join(name, "app.py"))
+		toml, _ := os.ReadFile(filepath.Join(name, "fluxlit.toml"))
+		if code != 0 || !strings.Contains(string(app), tt.want) || !strings.Contains(string(toml), `target = "app:app"`) || !strings.Contains(out, "Created ") {
+			t.Errorf("new --profile %q: exit %d %s%s; app.py has %q: %v", tt.profile, code, out, errOut, tt.want, strings.Contains(string(app), tt.want))
+		}
+		if tt.profile != "" && !strings.Contains(out, "("+tt.profile+")") {
+			t.Errorf("new --profile %s: stdout %q does not name the profile", tt.profile, out)
+		}
+	}
+	if code, _, errOut := cliRun(t, "new", filepath.Join(dir, "x"), "--profile", "huge"); code != 2 || !strings.Contains(errOut, `--profile "huge" is not one of minimal, auth-ready, deploy`) {
+		t.Errorf("unknown profile: %d %q", code, errOut)
+	}
+}
+
+// TestPagesCommand: "fluxlit pages manifest|validate" run Python FluxLit's page tooling on the
+// configured target in the project's interpreter.
+func TestPagesCommand(t *testing.T) {
+	py := pythonWithFluxlit(t)
+	dir := configTestIsolate(t, nil)
+	if code, _, errOut := cliRun(t, "new", "proj", "--profile", "minimal"); code != 0 {
+		t.Fatalf("new: %s", errOut)
+	}
+	t.Chdir(filepath.Join(dir, "proj"))
+	t.Setenv("FLUXLIT_PYTHON", py)
+	code, out, errOut := cliRun(t, "pages", "manifest")
+	var manifest struct {
+		Version int `json:"manifest_version"`
+		Pages   []struct {
+			Path string `json:"path"`
+		} `json:"pages"`
+	}
+	if err := json.Unmarshal([]byte(out), &manifest); code != 0 || err != nil || manifest.Version != 1 || len(manifest.Pages) != 1 || manifest.Pages[0].Path != "/" {
+		t.Errorf("pages manifest: exit %d %v: %s %s", code, err, out, errOut)
+	}
+	if code, out, errOut := cliRun(t, "pages", "validate", "--target", "app:app"); code != 0 {
+		t.Errorf("pages validate: exit %d: %s%s", code, out, errOut)
+	}
+	writeFile(t, filepath.Join(dir, "proj", "bad.py"), "from fluxlit import FluxLit\napp = FluxLit()\n@app.page('/')\ndef home(st, client, mystery):\n    pass\n")
+	if code, out, _ := cliRun(t, "pages", "validate", "bad:app", "--strict"); code != 1 || !strings.Contains(out, "mystery") {
+		t.Errorf("pages validate of a page with an unknown parameter: exit %d, %q; want 1 naming it", code, out)
+	}
+	t.Setenv("FLUXLIT_PYTHON", "/usr/bin/python3")
+	if code, _, errOut := cliRun(t, "pages", "manifest"); code != 1 || !strings.Contains(errOut, "fluxlit: pages runs the Python package FluxLit, which /usr/bin/python3 cannot import") {
+		t.Errorf("without the package: exit %d %q", code, errOut)
+	}
+}

@@ -566,7 +566,7 @@ func TestNewCommand(t *testing.T) {
 	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "cd myapp && fluxlit dev") {
 		t.Fatalf("new myapp: got exit %d, %q; want 0 and the next step", code, out)
 	}
-	names, err := scaffoldFiles()
+	names, err := scaffoldFiles(scaffoldRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
-// The skeleton is examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit
-// streamlit_app.py), embedded, so the demo and a new project are the same files.
+// The skeletons are embedded example folders, so the demo and a new project are the same
+// files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
+// with --profile P Python FluxLit's project of that name, examples/fluxlit-profiles/P
+// (fluxlit.toml and an app.py with app = FluxLit(...) and an @app.page page).
 
 package main
 
@@ -14,29 +16,46 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
-//go:embed examples/hello
+//go:embed examples/hello examples/fluxlit-profiles
 var scaffoldFS embed.FS
 
-// scaffoldRoot is the embedded folder whose files become the project.
-const scaffoldRoot = "examples/hello"
+// scaffoldRoot is the embedded folder whose files become a plain project; a profile's is
+// scaffoldProfilesRoot/<profile>.
+const (
+	scaffoldRoot         = "examples/hello"
+	scaffoldProfilesRoot = "examples/fluxlit-profiles"
+)
+
+// scaffoldProfiles are Python FluxLit's "fluxlit new --profile" values.
+var scaffoldProfiles = []string{"minimal", "auth-ready", "deploy"}
 
 func newCommand(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
-	if err := fset.Parse(args); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	profile := fset.String("profile", "", "")
+	pos, err := parseInterspersed(fset, args)
+	if err != nil {
+		return usageError(stderr, err)
 	}
-	if fset.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageError(stderr, errors.New("fluxlit new: expected one argument NAME, the folder to create (fluxlit new myapp)"))
 	}
-	name := fset.Arg(0)
+	name := pos[0]
 	if err := scaffoldCheckName(name); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
 	}
-	written, err := scaffoldWrite(name)
+	root, kind := scaffoldRoot, "FastAPI + Streamlit"
+	if *profile != "" {
+		if !slices.Contains(scaffoldProfiles, *profile) {
+			return usageError(stderr, fmt.Errorf("fluxlit new: --profile %q is not one of %s", *profile, strings.Join(scaffoldProfiles, ", ")))
+		}
+		root, kind = path.Join(scaffoldProfilesRoot, *profile), *profile
+	}
+	written, err := scaffoldWrite(name, root)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit new: %v\n", err)
 		return 1
@@ -44,7 +63,7 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
-	fmt.Fprintf(stdout, "Created %s/ — run: cd %s && fluxlit dev\n", name, name)
+	fmt.Fprintf(stdout, "Created %s/ (%s) — run: cd %s && fluxlit dev\n", name, kind, name)
 	return 0
 }
 
@@ -67,7 +86,7 @@ func scaffoldCheckName(name string) error {
 
 // scaffoldWrite creates dir (or uses it when it is an empty folder) and writes every
 // embedded file with O_EXCL, so nothing existing is ever overwritten.
-func scaffoldWrite(dir string) ([]string, error) {
+func scaffoldWrite(dir, root string) ([]string, error) {
 	if st, err := os.Stat(dir); err == nil {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("%s exists and is not a folder", dir)
@@ -85,13 +104,13 @@ func scaffoldWrite(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %v", dir, errText(err))
 	}
-	files, err := scaffoldFiles()
+	files, err := scaffoldFiles(root)
 	if err != nil {
 		return nil, err
 	}
 	var written []string
 	for _, name := range files {
-		data, err := scaffoldFS.ReadFile(path.Join(scaffoldRoot, name))
+		data, err := scaffoldFS.ReadFile(path.Join(root, name))
 		if err != nil {
 			return written, err
 		}
@@ -116,14 +135,14 @@ func scaffoldWriteFile(dst string, data []byte) error {
 	return f.Close()
 }
 
-// scaffoldFiles lists the embedded files, relative to scaffold/, in lexical order.
-func scaffoldFiles() ([]string, error) {
+// scaffoldFiles lists the embedded files under root, relative to it, in lexical order.
+func scaffoldFiles(root string) ([]string, error) {
 	var names []string
-	err := fs.WalkDir(scaffoldFS, scaffoldRoot, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(scaffoldFS, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		names = append(names, strings.TrimPrefix(p, scaffoldRoot+"/"))
+		names = append(names, strings.TrimPrefix(p, root+"/"))
 		return nil
 	})
 	return names, err
