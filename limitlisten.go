@@ -300,9 +300,8 @@ func (g *gateway) serveOverLimit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := g.reqIDs.fromRequest(r.Header.Get("X-Request-Id"))
-	rec := g.obs.begin(w, r, id, time.Now())
+	rec := g.obs.begin(w, r, id, dispatchFluxlit, time.Now())
 	defer g.obs.end(rec)
-	rec.dispatch = dispatchFluxlit
 	rec.Header().Set("X-Request-Id", id)
 	rec.Header().Set("Retry-After", "1")
 	g.writeError(rec, r, http.StatusServiceUnavailable, "too many connections (max_connections); retry shortly", rt.dispatch == dispatchAPI)
