@@ -44,16 +44,17 @@ type Config struct {
 	ForwardClientHeaders []string `setting:"gateway_forward_client_headers_to_streamlit"`
 
 	// Upstream limits.
-	ConnectTimeoutS  float64 `setting:"gateway_upstream_connect_timeout_s"`
-	ReadTimeoutS     float64 `setting:"gateway_upstream_read_timeout_s"`
-	MaxBodyBytes     int64   `setting:"gateway_max_proxy_request_body_bytes"`
-	WSMaxMessageSize int64   `setting:"gateway_ws_max_message_bytes"`
-	ShutdownTimeoutS float64 `setting:"shutdown_timeout_s"`
-	APIHealthPath    string  `setting:"api_health_path"`
-	MaxConnections   int     `setting:"max_connections"`
-	WSOpenTimeoutS   float64 `setting:"gateway_ws_open_timeout_s"`
-	StrictStartup    bool    `setting:"strict_startup"`
-	StrictConfig     bool    `setting:"strict_config"`
+	ClientHeaderTimeoutS float64 `setting:"gateway_client_header_timeout_s"`
+	ConnectTimeoutS      float64 `setting:"gateway_upstream_connect_timeout_s"`
+	ReadTimeoutS         float64 `setting:"gateway_upstream_read_timeout_s"`
+	MaxBodyBytes         int64   `setting:"gateway_max_proxy_request_body_bytes"`
+	WSMaxMessageSize     int64   `setting:"gateway_ws_max_message_bytes"`
+	ShutdownTimeoutS     float64 `setting:"shutdown_timeout_s"`
+	APIHealthPath        string  `setting:"api_health_path"`
+	MaxConnections       int     `setting:"max_connections"`
+	WSOpenTimeoutS       float64 `setting:"gateway_ws_open_timeout_s"`
+	StrictStartup        bool    `setting:"strict_startup"`
+	StrictConfig         bool    `setting:"strict_config"`
 
 	// Children.
 	Target               string   `setting:"target"`
@@ -215,6 +216,7 @@ var settingsTable = []setting{
 	{name: "public_base_url", kind: kindString, py: true, doc: "public origin (+prefix) for redirects and links; PUBLIC_BASE_URL is a fallback"},
 	{name: "strict_public_base_url", kind: kindBool, def: "false", py: true, doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
 	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, py: true, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
+	{name: "gateway_client_header_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "time a client has to send a request head, from connecting (a silent connection is closed then) or from the first byte of a later request"},
 	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", max: maxTimeoutS, py: true, doc: "upstream dial timeout (0: none)"},
 	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", max: maxTimeoutS, py: true, doc: "time an upstream may take to send response headers (0: none)"},
 	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, py: true, doc: "larger request bodies get 413 (0: no limit)"},
@@ -883,10 +885,11 @@ func checkRange(s *setting, v any) error {
 // Durations derived from the seconds settings.
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (c *Config) connectTimeout() time.Duration  { return seconds(c.ConnectTimeoutS) }
-func (c *Config) readTimeout() time.Duration     { return seconds(c.ReadTimeoutS) }
-func (c *Config) shutdownTimeout() time.Duration { return seconds(c.ShutdownTimeoutS) }
-func (c *Config) wsOpenTimeout() time.Duration   { return seconds(c.WSOpenTimeoutS) }
+func (c *Config) clientHeaderTimeout() time.Duration { return seconds(c.ClientHeaderTimeoutS) }
+func (c *Config) connectTimeout() time.Duration      { return seconds(c.ConnectTimeoutS) }
+func (c *Config) readTimeout() time.Duration         { return seconds(c.ReadTimeoutS) }
+func (c *Config) shutdownTimeout() time.Duration     { return seconds(c.ShutdownTimeoutS) }
+func (c *Config) wsOpenTimeout() time.Duration       { return seconds(c.WSOpenTimeoutS) }
 
 // deadlineAfter is the deadline d from now; a timeout of 0 (the setting's "none") is no deadline.
 func deadlineAfter(d time.Duration) time.Time {

@@ -47,6 +47,8 @@ func deployMissing(t *testing.T, why string) {
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
 
+// The files' lines. Containerfile.scratch is also built and run (TestIntegrationScratchImage);
+// Containerfile.python is checked here only: its base image cannot be pulled on this machine.
 func TestDeployFilesContent(t *testing.T) {
 	cfg := deployTestConfig(t)
 	files := map[string]string{}
@@ -600,7 +602,7 @@ func TestNewCommand(t *testing.T) {
 		{"two names", []string{"x", "y"}, 2, "expected one argument NAME"},
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
-		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"unknown flag", []string{"--nope", "x"}, 2, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
