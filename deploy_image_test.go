@@ -277,7 +277,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		mode       os.FileMode
 		want       string // in the build output
 	}{
-		{"unknown key", healthy + "gatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 0o644, "shutdown_timeout_s"},
 		{"unreadable by the image's user", healthy, 0o600, "/app/fluxlit.toml: cannot read configuration file: permission denied"},
 	}
