@@ -48,5 +48,6 @@
 //	--reload-scope SCOPE       gateway (the API child, default) or full (both children)
 //
 // Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-// Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+// Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+// fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 package main

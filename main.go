@@ -68,7 +68,8 @@ Flags of run, dev, workbench, doctor and config:
 	--reload-scope SCOPE       gateway (the API child, default) or full (both children)
 
 Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 `
 
 // configFlags maps flag names to the settings they set.
@@ -219,7 +220,7 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 		return nil, usageError(stderr, err)
 	}
 	in.Defaults = defaults
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return nil, 2
