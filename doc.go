@@ -23,7 +23,7 @@
 //	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only
 //	config [TARGET]     print the effective configuration; --json, --strict
 //	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-//	new NAME            scaffold a project in the folder NAME
+//	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 //	build               write deployment files; --out DIR, --force
 //	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 //	version             print version, commit and Go version

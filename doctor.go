@@ -126,7 +126,7 @@ func doctorUseColor(terminal bool, env map[string]string) bool {
 // configuration that does not load is a FAIL row (exit 1), not a usage error.
 func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Writer) int {
 	env := envMap(in.Env)
-	cfg, err := loadAppConfig(in)
+	cfg, err := loadAppConfigWithin(in, deps.PythonTimeout)
 	rows := doctorCollect(cfg, err, env, deps)
 	if opts.Strict {
 		rows = doctorApplyStrict(rows)

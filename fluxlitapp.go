@@ -153,12 +153,21 @@ func appProbeNeeded(c *Config) bool {
 // configuration (between flags and the environment). A probe that cannot answer leaves the
 // Config as loaded and says why in AppErr: run stops on it, config and doctor report it.
 func loadAppConfig(in loadInput) (*Config, error) {
+	return loadAppConfigWithin(in, 0)
+}
+
+// loadAppConfigWithin bounds the probe by timeout instead (doctor's interpreter bound); 0
+// means child_ready_timeout_s.
+func loadAppConfigWithin(in loadInput, timeout time.Duration) (*Config, error) {
 	cfg, err := loadConfig(in)
 	if err != nil {
 		return nil, err
 	}
+	if timeout == 0 {
+		timeout = seconds(cfg.ChildReadyTimeoutS)
+	}
 	if appProbeNeeded(cfg) {
-		if cfg, err = loadApp(cfg, in); err != nil {
+		if cfg, err = loadApp(cfg, in, timeout); err != nil {
 			return nil, err
 		}
 	}
@@ -169,9 +178,9 @@ func loadAppConfig(in loadInput) (*Config, error) {
 }
 
 // loadApp runs the probe for cfg and, for a FluxLit target, reloads with the app's code layer.
-func loadApp(cfg *Config, in loadInput) (*Config, error) {
+func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) {
 	var err error
-	rep, perr := runAppProbe(cfg, in.Env, seconds(cfg.ChildReadyTimeoutS))
+	rep, perr := runAppProbe(cfg, in.Env, timeout)
 	if perr != nil {
 		cfg.AppErr = perr.Error()
 		return cfg, nil
@@ -266,7 +275,7 @@ func runAppProbe(cfg *Config, environ []string, timeout time.Duration) (appProbe
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		return rep, fmt.Errorf("importing %s with %s took longer than child_ready_timeout_s (%v); move slow start-up work out of import time, or raise child_ready_timeout_s", cfg.Target, path, timeout)
+		return rep, fmt.Errorf("importing %s with %s took longer than %v (child_ready_timeout_s for run); move slow start-up work out of import time, or raise child_ready_timeout_s", cfg.Target, path, timeout)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {

@@ -342,3 +342,22 @@ func fluxlitChildrenOf(t *testing.T, pid int) []string {
 	}
 	return kids
 }
+
+// TestIntegrationFluxLitScaffold: "fluxlit new NAME --fluxlit" writes a FluxLit project that
+// the binary runs as one: the API answers, and Streamlit (FluxLit's page entry) gets ready.
+func TestIntegrationFluxLitScaffold(t *testing.T) {
+	py := fluxlitPython(t)
+	dir := t.TempDir()
+	if code, out, errOut := fluxlitCLI(t, dir, nil, "new", "flapp", "--fluxlit"); code != 0 {
+		t.Fatalf("new flapp --fluxlit: exit %d: %s%s", code, out, errOut)
+	}
+	p := launchFluxlit(t, filepath.Join(dir, "flapp"), []string{"FLUXLIT_PYTHON=" + py}, "run", "--no-pidfile")
+	browserWaitReady(t, p, "")
+	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"Linus"`) {
+		t.Errorf("GET /api/users: %d %s; want the scaffold's users", res.StatusCode, body)
+	}
+	if !strings.Contains(p.log.String(), `"app":"FluxLit `) {
+		t.Errorf("the start-up log does not name a FluxLit app")
+	}
+}

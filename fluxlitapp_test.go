@@ -210,7 +210,7 @@ func TestAppProbeBounded(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the probe took %v; want about child_ready_timeout_s (1 s)", took)
 	}
-	if !strings.Contains(cfg.AppErr, "took longer than child_ready_timeout_s (1s)") {
+	if !strings.Contains(cfg.AppErr, "took longer than 1s (child_ready_timeout_s for run)") {
 		t.Errorf("AppErr %q; want the timeout line", cfg.AppErr)
 	}
 }
