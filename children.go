@@ -48,9 +48,9 @@ func planChildren(cfg *Config, gatewayPort int, environ []string) (*childPlan, e
 	plan := &childPlan{}
 	if cfg.APIUpstream == "" {
 		if apiOverUnixSocket(cfg) {
-			dir, err := os.MkdirTemp("", "fluxlit-api-")
+			dir, err := makeSockDir()
 			if err != nil {
-				return nil, fmt.Errorf("cannot create the API socket directory: %v", err)
+				return nil, err
 			}
 			plan.sockDir = dir
 		}
@@ -104,13 +104,13 @@ func apiOverUnixSocket(cfg *Config) bool {
 
 func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string) (childSpec, string, error) {
 	env := childEnv(environ, appChildEnv(cfg, childContract(cfg, gatewayPort)), func(string) bool { return false })
-	// uvicorn TARGET, or for a FluxLit project its API entry, which sets the root path itself.
-	head := []string{cfg.Python, "-m", "uvicorn", cfg.Target}
-	common := []string{"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header"}
+	// uvicorn TARGET, or for a FluxLit project its API entry, which passes the uvicorn flags
+	// on and sets the root path itself (fluxlitapp.go).
+	head := []string{cfg.Python, "-m", "uvicorn", cfg.Target, "--root-path", cfg.publicAPIMount()}
 	if cfg.App != nil {
 		head = []string{cfg.Python, "-c", appAPIEntry, cfg.Target, cfg.publicAPIMount()}
-		common = []string{"--app-dir", cfg.ProjectDir, "--no-server-header"}
 	}
+	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header"}
 	if sockDir != "" {
 		sock := filepath.Join(sockDir, "api.sock")
 		argv := append(append(head, "--uds", sock), common...)

@@ -23,7 +23,7 @@ func doctorAppModel(c *Config, env map[string]string, d doctorDeps) []doctorRow 
 	case c.AppErr != "":
 		return doctorOne("app_model", doctorFail, c.AppErr)
 	case c.App == nil:
-		return doctorOne("app_model", doctorPass, "plain project: uvicorn "+c.Target+", streamlit run "+c.StreamlitScript)
+		return doctorOne("app_model", doctorPass, appDescribe(c))
 	}
 	detail := fmt.Sprintf("FluxLit %s app %s: API child on %s.api, Streamlit child on ", c.App.Version, c.Target, c.Target)
 	if appUsesPageEntry(c) {

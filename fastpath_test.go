@@ -437,9 +437,7 @@ func TestFastServerSentEvents(t *testing.T) {
 // TestFastLargeDownloadMemory streams 1 GiB through the fast path and checks that the
 // process's resident memory does not grow with it (no buffering). -short skips it.
 func TestFastLargeDownloadMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1 GiB transfer")
-	}
+	skipInShortMode(t, "1 GiB transfer")
 	const size = 1 << 30
 	chunk := make([]byte, 1<<20)
 	up, _ := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -469,7 +467,7 @@ func TestFastLargeDownloadMemory(t *testing.T) {
 func fastVmRSS(t testing.TB) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Skip("no /proc/self/status")
+		skipTest(t, "no /proc/self/status")
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
@@ -477,7 +475,7 @@ func fastVmRSS(t testing.TB) int64 {
 			return kb << 10
 		}
 	}
-	t.Skip("no VmRSS")
+	skipTest(t, "no VmRSS")
 	return 0
 }
 
@@ -676,7 +674,7 @@ func FuzzFastParseResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fastChunkSize(append(data, '\r', '\n'))
-		res := fastResponse{raw: data}
+		res := upResponse{raw: data}
 		if !res.parse() {
 			return
 		}
@@ -684,7 +682,7 @@ func FuzzFastParseResponse(f *testing.F) {
 			t.Fatalf("parsed status %d length %d from %q", res.status, res.contentLength, data)
 		}
 		for _, fl := range res.fields {
-			res.forwardField(fl.name, false)
+			hopKeepResponseHeader(fl.name, res.connection)
 		}
 	})
 }
@@ -736,7 +734,7 @@ func TestFastUpConnAlive(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, peer := connPair(t, tc.network)
-			pc := &fastUpConn{c: c, br: bufio.NewReader(newSocketReader(c))}
+			pc := &upConn{c: c, br: bufio.NewReader(newSocketReader(c))}
 			tc.peer(peer)
 			time.Sleep(50 * time.Millisecond)
 			if got := pc.alive(); got != tc.alive {

@@ -185,8 +185,18 @@ func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) 
 		cfg.AppErr = perr.Error()
 		return cfg, nil
 	}
+	// The target is the API child's: when fluxlit does not run the API, a target that does
+	// not import only means the project is not a FluxLit one.
+	apiChild, _ := doctorPythonNeed(cfg)
+	if rep.Error != "" {
+		if apiChild {
+			mod, _, _ := strings.Cut(cfg.Target, ":")
+			cfg.AppErr = fmt.Sprintf("cannot load %s: %s; run %s -c 'import %s' in %s to see the traceback", cfg.Target, rep.Error, cfg.Python, mod, cfg.ProjectDir)
+		}
+		return cfg, nil
+	}
 	if !rep.App {
-		if rep.ImportsPackage {
+		if rep.ImportsPackage && apiChild {
 			cfg.AppErr = fmt.Sprintf("%s imports the Python package fluxlit, which %s cannot import; install it into that interpreter (pip install fluxlit) or set python (FLUXLIT_PYTHON) to one that has it", appModuleName(cfg.Target), cfg.Python)
 		}
 		return cfg, nil
@@ -285,10 +295,6 @@ func runAppProbe(cfg *Config, environ []string, timeout time.Duration) (appProbe
 		}
 		return rep, fmt.Errorf("%s could not load %s (%s); set python (FLUXLIT_PYTHON) to a Python 3 interpreter", path, cfg.Target, why)
 	}
-	if rep.Error != "" {
-		mod, _, _ := strings.Cut(cfg.Target, ":")
-		return rep, fmt.Errorf("cannot load %s: %s; run %s -c 'import %s' in %s to see the traceback", cfg.Target, rep.Error, path, mod, cfg.ProjectDir)
-	}
 	return rep, nil
 }
 
@@ -347,7 +353,15 @@ func appChildEnv(cfg *Config, contract map[string]string) map[string]string {
 // appDescribe names what the app model decided, for the start-up log.
 func appDescribe(cfg *Config) string {
 	if cfg.App == nil {
-		return "plain (uvicorn " + cfg.Target + ", streamlit run " + cfg.StreamlitScript + ")"
+		api, ui := doctorPythonNeed(cfg)
+		var parts []string
+		if api {
+			parts = append(parts, "uvicorn "+cfg.Target)
+		}
+		if ui {
+			parts = append(parts, "streamlit run "+cfg.StreamlitScript)
+		}
+		return "plain project: " + strings.Join(parts, ", ")
 	}
 	s := "FluxLit " + cfg.App.Version + " app " + cfg.Target
 	if len(cfg.App.CodeSettings) > 0 {

@@ -20,32 +20,23 @@ import (
 	"time"
 )
 
-// fluxlitTestPythonDefault is the lead's test interpreter: the venv with current Streamlit,
-// FastAPI, uvicorn and Python FluxLit (requirements/newest.txt).
-const fluxlitTestPythonDefault = "/opt/fluxlit-venvs/newest/bin/python"
-
 var fluxlitPythonCheck struct {
 	once sync.Once
 	err  error
 }
 
-// fluxlitPython is the interpreter with the Python FluxLit package (FLUXLIT_TEST_PYTHON
-// overrides), or skips/fails the test when it cannot import fluxlit and the children's modules.
+// fluxlitPython is the harness interpreter, checked to import the Python FluxLit package (with
+// its auth extra), or skips/fails the test.
 func fluxlitPython(t *testing.T) string {
 	t.Helper()
-	if testing.Short() && os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") != "1" {
-		t.Skip("integration test (Python FluxLit) skipped in -short mode")
-	}
-	py := os.Getenv("FLUXLIT_TEST_PYTHON")
-	if py == "" {
-		py = fluxlitTestPythonDefault
-	}
+	skipInShortMode(t, "integration test (Python FluxLit)")
+	py := streamlitPython(t)
 	fluxlitPythonCheck.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, py, "-c", "import fluxlit, jwt, streamlit, fastapi, uvicorn").CombinedOutput()
+		out, err := exec.CommandContext(ctx, py, "-c", "import fluxlit, jwt").CombinedOutput()
 		if err != nil {
-			fluxlitPythonCheck.err = fmt.Errorf("%s cannot import fluxlit, jwt, streamlit, fastapi, uvicorn: %v: %s", py, err, bytes.TrimSpace(out))
+			fluxlitPythonCheck.err = fmt.Errorf("%s cannot import fluxlit and jwt (fluxlit[auth]): %v: %s", py, err, bytes.TrimSpace(out))
 		}
 	})
 	if fluxlitPythonCheck.err != nil {
@@ -282,7 +273,7 @@ def home(st, client):
 	pid := fluxlitChildPID(t, p.base, "streamlit")
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
-		t.Skipf("cannot read the Streamlit child's environment: %v", err)
+		t.Fatalf("cannot read the Streamlit child's environment: %v", err)
 	}
 	senv := map[string]string{}
 	for _, kv := range strings.Split(string(data), "\x00") {

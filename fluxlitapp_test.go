@@ -127,7 +127,7 @@ func TestAppProbe(t *testing.T) {
 	py := fluxlitPython(t)
 	plainPy, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("no python3 on PATH")
+		skipTest(t, "no python3 on PATH")
 	}
 	const fluxlitApp = "from fluxlit import FluxLit, FluxlitSettings\napp = FluxLit(title='T', settings=FluxlitSettings(gateway_port=8765, trust_proxy=True))\n"
 	tests := []struct {

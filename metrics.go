@@ -77,6 +77,7 @@ type metrics struct {
 	// fallback when write is given no fresh probe results.
 	childInfo  func() []childStatus
 	upstreamUp func() map[string]bool
+	logDropped func() uint64 // lines the log queue dropped (logwriter.go); nil in tests
 	version    string
 }
 
@@ -325,6 +326,10 @@ func (m *metrics) writeEdge(w *metricsWriter) {
 	}
 	w.family("fluxlit_rate_limited_total", "counter", "Requests answered 429 by the rate limiter.")
 	w.uint("fluxlit_rate_limited_total", m.limited.Load())
+	if m.logDropped != nil {
+		w.family("fluxlit_log_lines_dropped_total", "counter", "Log lines dropped because the reader of fluxlit's output stalled or went away.")
+		w.uint("fluxlit_log_lines_dropped_total", m.logDropped())
+	}
 }
 
 func (m *metrics) writeChildren(w *metricsWriter, up map[string]bool) {

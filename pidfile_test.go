@@ -16,17 +16,16 @@ import (
 	"time"
 )
 
-// pidfileTestProcess starts this test binary as a long-running helper (see
-// TestPidfileHelperSleep) and reaps it in the background, so a stopped helper does not linger
-// as a zombie. ignoreTerm makes it ignore SIGTERM.
+// pidfileTestProcess starts this test binary as a long-running helper (pidfileHelperSleep)
+// and reaps it in the background, so a stopped helper does not linger as a zombie.
+// ignoreTerm makes it ignore SIGTERM.
 func pidfileTestProcess(t *testing.T, ignoreTerm bool) (pid int, exited <-chan struct{}) {
 	t.Helper()
-	mode := "sleep"
+	helper := "pidfile-sleep"
 	if ignoreTerm {
-		mode = "ignore-term"
+		helper = "pidfile-ignore-term"
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPidfileHelperSleep$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "FLUXLIT_PIDFILE_HELPER="+mode)
+	cmd := testHelperCommand(helper)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,14 +60,14 @@ func pidfileTestProcess(t *testing.T, ignoreTerm bool) (pid int, exited <-chan s
 	return cmd.Process.Pid, done
 }
 
-// TestPidfileHelperSleep is not a test: pidfileTestProcess runs the test binary with
-// FLUXLIT_PIDFILE_HELPER set to get a process to stop.
-func TestPidfileHelperSleep(t *testing.T) {
-	mode := os.Getenv("FLUXLIT_PIDFILE_HELPER")
-	if mode == "" {
-		t.Skip("helper process for the pidfile tests")
-	}
-	if mode == "ignore-term" {
+func init() {
+	testHelpers["pidfile-sleep"] = func() { pidfileHelperSleep(false) }
+	testHelpers["pidfile-ignore-term"] = func() { pidfileHelperSleep(true) }
+}
+
+// pidfileHelperSleep is the process pidfileTestProcess starts: one for the tests to stop.
+func pidfileHelperSleep(ignoreTerm bool) {
+	if ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
 	}
 	os.Stdout.WriteString("helper ready\n")
@@ -274,7 +273,7 @@ func TestShutdownCommand(t *testing.T) {
 	})
 	t.Run("still running, then forced", func(t *testing.T) {
 		if runtime.GOOS == "windows" {
-			t.Skip("SIGTERM handling is Unix")
+			skipTest(t, "SIGTERM handling is Unix")
 		}
 		pid, exited := pidfileTestProcess(t, true)
 		path := filepath.Join(t.TempDir(), "x.pid")

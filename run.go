@@ -63,21 +63,27 @@ type runner struct {
 	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
 	sup    *supervisor
 	notify *sdNotifier
-	pid    string // pidfile path when one is written
-	logOut *bufferedLog
+	pid    string       // pidfile path when one is written
+	logOut *bufferedLog // stderr: every log line and the final error go through it
+	outOut *bufferedLog // stdout: the workbench banner
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
 func (r *runner) fatalf(format string, args ...any) {
-	r.logOut.Flush()
-	fmt.Fprintf(r.stderr, "fluxlit: "+format, args...)
+	fmt.Fprintf(r.logOut, "fluxlit: "+format, args...)
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
+	surviveSIGPIPE()
 	r.logOut = newBufferedLog(r.stderr)
 	defer r.logOut.Close()
+	r.outOut = newBufferedLog(r.stdout)
+	defer r.outOut.Close()
 	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
+	r.logOut.reportDrops(func(n uint64) {
+		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
+	})
 	applyRuntimeTuning(cfg)
 	env := envMap(r.env)
 	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
@@ -92,6 +98,17 @@ func (r *runner) run() int {
 	if err != nil {
 		r.fatalf("%v\n", err)
 		return 1
+	}
+	if r.pid != "" {
+		// Written as soon as this instance holds the port, before the children start: a
+		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
+		// find it and a second instance is not refused), and it is known within milliseconds.
+		if err := writePidfile(r.pid); err != nil {
+			ln.Close()
+			r.fatalf("%v\n", pidfileError(r.pid, err))
+			return 1
+		}
+		defer removePidfile(r.pid, os.Getpid())
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	plan, err := planChildren(cfg, port, r.env)
@@ -108,6 +125,9 @@ func (r *runner) run() int {
 		return 2
 	}
 	r.gw = gw
+	if gw.obs.metrics != nil {
+		gw.obs.metrics.logDropped = r.logOut.Dropped
+	}
 	gw.ready.starting.Store(true)
 	if cfg.MaxConnections > 0 {
 		ln = newLimitListener(ln, cfg.MaxConnections)
@@ -120,7 +140,7 @@ func (r *runner) run() int {
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	if cfg.Debug {
-		printDebugBanner(r.stderr, gw, cfg.internalAPIBase(port), plan.describe())
+		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
 	if cfg.FastPath {
@@ -207,19 +227,13 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// reportReady runs once every child is ready: pidfile, systemd READY=1, banner.
+// reportReady runs once every child is ready: systemd READY=1, banner.
 func (r *runner) reportReady() {
-	if r.pid != "" {
-		if err := writePidfile(r.pid); err != nil {
-			r.log.Warn("cannot write pidfile", "path", r.pid, "error", err.Error())
-			r.pid = ""
-		}
-	}
 	r.gw.ready.starting.Store(false)
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
 	r.log.Info("fluxlit ready", "addr", r.gw.listen)
 	if r.cfg.StartupBanner {
-		printStartupBanner(r.stdout, r.cfg, r.gw)
+		printStartupBanner(r.outOut, r.cfg, r.gw)
 	}
 }
 
@@ -282,7 +296,7 @@ func loopbackDialAddr(listen string) string {
 }
 
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
-// then the children are stopped and the pidfile removed.
+// then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
 	r.notify.Notify("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
@@ -306,9 +320,6 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 		r.sup.Stop(stopCtx)
 		stopCancel()
-	}
-	if r.pid != "" {
-		removePidfile(r.pid, os.Getpid())
 	}
 	r.log.Info("fluxlit stopped")
 }

@@ -37,7 +37,7 @@ func sdnotifyReceive(t *testing.T, conn *net.UnixConn) string {
 
 func TestSDNotifier(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("no unixgram sockets on Windows")
+		skipTest(t, "no unixgram sockets on Windows")
 	}
 	// A short directory: socket paths are limited to about 104 bytes.
 	dir, err := os.MkdirTemp("", "sd")
@@ -57,7 +57,7 @@ func TestSDNotifier(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.linux && runtime.GOOS != "linux" {
-				t.Skip("abstract sockets are Linux-only")
+				skipTest(t, "abstract sockets are Linux-only")
 			}
 			conn := sdnotifyListen(t, tt.listen)
 			n := newSDNotifier(tt.socket)

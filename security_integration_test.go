@@ -355,9 +355,7 @@ var secintPyJWT struct {
 // and python3-cryptography, and returns the algorithms PyJWT can sign.
 func secintRequirePyJWT(t *testing.T) map[string]bool {
 	t.Helper()
-	if testing.Short() && os.Getenv("FLUXLIT_REQUIRE_INTEGRATION") != "1" {
-		t.Skip("integration test (python3-jwt) skipped in -short mode")
-	}
+	skipInShortMode(t, "integration test (python3-jwt)")
 	secintPyJWT.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), secintSignTimeout)
 		defer cancel()
@@ -486,11 +484,11 @@ func TestSecIntRealLibraryTokens(t *testing.T) {
 
 	type alg struct{ name, key, secret, kid string }
 	algs := []alg{{"RS256", keys.rsaFile, "", ""}, {"PS256", keys.rsaFile, "", ""},
-		{"ES256", keys.ecFile, "", "ec-1"}, {"HS256", "", keys.hs, ""}}
-	if pyAlgs["EdDSA"] {
-		algs = append(algs, alg{"EdDSA", keys.edFile, "", "ed-1"})
-	} else {
-		t.Logf("PyJWT here cannot sign EdDSA; EdDSA is covered by jwt_test.go only")
+		{"ES256", keys.ecFile, "", "ec-1"}, {"HS256", "", keys.hs, ""}, {"EdDSA", keys.edFile, "", "ed-1"}}
+	for _, a := range algs {
+		if !pyAlgs[a.name] {
+			t.Fatalf("PyJWT (%s) cannot sign %s; the README promises it (python3-jwt with python3-cryptography can)", secintPython, a.name)
+		}
 	}
 	now := time.Now().Unix()
 	claimsFor := func(a alg, scope string, exp int64) map[string]any {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -450,14 +449,13 @@ func TestSuperviseRestartMethod(t *testing.T) {
 }
 
 // TestSupervisePdeathsig kills -9 a helper process (this test binary, see
-// TestSuperviseHelperParent) that supervises `sleep 300`: the sleep must die with it.
+// superviseHelperParent) that supervises `sleep 300`: the sleep must die with it.
 func TestSupervisePdeathsig(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("Pdeathsig is Linux-only")
+		skipTest(t, "Pdeathsig is Linux-only")
 	}
 	out := filepath.Join(t.TempDir(), "child.pid")
-	helper := exec.Command(os.Args[0], "-test.run=^TestSuperviseHelperParent$", "-test.count=1")
-	helper.Env = append(os.Environ(), "FLUXLIT_SUPERVISE_HELPER=parent", "FLUXLIT_SUPERVISE_HELPER_OUT="+out)
+	helper := testHelperCommand("supervise-parent", "FLUXLIT_SUPERVISE_HELPER_OUT="+out)
 	var stderr bytes.Buffer
 	helper.Stdout, helper.Stderr = &stderr, &stderr
 	if err := helper.Start(); err != nil {
@@ -485,22 +483,21 @@ func TestSupervisePdeathsig(t *testing.T) {
 	})
 }
 
-// TestSuperviseHelperParent is not a test: TestSupervisePdeathsig runs the test binary with
-// FLUXLIT_SUPERVISE_HELPER=parent to get a process that supervises a child.
-func TestSuperviseHelperParent(t *testing.T) {
-	if os.Getenv("FLUXLIT_SUPERVISE_HELPER") != "parent" {
-		t.Skip("helper process for TestSupervisePdeathsig")
-	}
+func init() { testHelpers["supervise-parent"] = superviseHelperParent }
+
+// superviseHelperParent is the process TestSupervisePdeathsig starts: one that supervises a
+// child, writes the child's pid to FLUXLIT_SUPERVISE_HELPER_OUT and waits to be killed.
+func superviseHelperParent() {
 	s := newSupervisor([]childSpec{{Name: "api", Argv: []string{"sleep", "300"}}}, supervisorOptions{})
 	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	pid := strconv.Itoa(s.Status()[0].PID)
 	// Start and Wait happen on a locked thread; give the runtime time to spawn and retire
 	// other threads, which would kill the child early if the thread were not locked.
 	runtime.GC()
 	if err := os.WriteFile(os.Getenv("FLUXLIT_SUPERVISE_HELPER_OUT"), []byte(pid), 0o644); err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	time.Sleep(60 * time.Second) // the parent kills us long before
 	s.Stop(context.Background())
