@@ -69,7 +69,8 @@ func smokePath(t *testing.T, py string) string {
 	return bin + string(os.PathListSeparator) + filepath.Dir(py) + string(os.PathListSeparator) + os.Getenv("PATH")
 }
 
-// smokeEnv is the environment of an activated venv with the binary first on PATH.
+// smokeEnv is the environment of an activated venv with the binary first on PATH (complete for
+// a script; as launchFluxlit's extra environment its values win over the test's).
 func smokeEnv(t *testing.T, py string, extra ...string) []string {
 	t.Helper()
 	env := harnessEnvWithout("PATH=", "VIRTUAL_ENV=", "FLUXLIT_")
@@ -185,12 +186,9 @@ func TestIntegrationPythonProxySmoke(t *testing.T) {
 	requireIntegration(t, "nginx")
 	app := filepath.Join(smokeCopy(t, smokeSdist(t), "examples/smoke_app/app.py"), "examples", "smoke_app")
 	env := smokeEnv(t, py, "PYTHONPATH="+app, "FLUXLIT_ROOT_PATH=/myapp", "FLUXLIT_TRUST_PROXY=1",
-		"FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES=64", "FLUXLIT_LOG_FORMAT=json")
+		"FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES=64")
 	port := freePort(t)
-	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(fluxlitBinary(t), "run", "app:app", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--no-pidfile")
-	p.cmd.Dir, p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = app, env, p.log, p.log
-	smokeStartProc(t, p)
+	p := launchFluxlit(t, app, env, "run", "app:app", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--no-pidfile")
 	strip, full := smokeStartNginx(t, port)
 	browserWaitReady(t, p, "/myapp")
 
@@ -226,27 +224,6 @@ func TestIntegrationPythonProxySmoke(t *testing.T) {
 	}
 }
 
-// smokeStartProc starts p (cmd set up by the caller) and stops it with SIGTERM at cleanup.
-func smokeStartProc(t *testing.T, p *fluxlitProc) {
-	t.Helper()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start fluxlit: %v", err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("fluxlit log:\n%s", p.log.String())
-		}
-	})
-}
-
 // smokeJSON GETs url and checks that the JSON body's key is want, as the smoke script's grep does.
 func smokeJSON(t *testing.T, url string, hdr map[string]string, key, want string) {
 	t.Helper()
@@ -269,12 +246,8 @@ func TestIntegrationPythonRuntimeContract(t *testing.T) {
 	repo := smokeCopy(t, smokeSdist(t), "examples/smoke_app/app.py")
 	writeFile(t, filepath.Join(repo, "tests", "e2e", "minimal_app.py"), "from examples.smoke_app.app import app as app\n")
 	port := freePort(t)
-	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(fluxlitBinary(t), "run", "tests.e2e.minimal_app:app", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	p.cmd.Dir = repo
-	p.cmd.Env = smokeEnv(t, py, "FLUXLIT_NO_PIDFILE=1", "PYTHONPATH="+repo, "FLUXLIT_LOG_FORMAT=json")
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	smokeStartProc(t, p)
+	p := launchFluxlit(t, repo, smokeEnv(t, py, "FLUXLIT_NO_PIDFILE=1", "PYTHONPATH="+repo),
+		"run", "tests.e2e.minimal_app:app", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		select {
