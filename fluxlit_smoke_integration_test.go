@@ -11,10 +11,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,7 +205,23 @@ func TestIntegrationPythonProxySmoke(t *testing.T) {
 			smokeJSON(t, base+"/api/smoke", nil, "marker", "fluxlit_smoke_ok")
 			rid := fmt.Sprintf("proxy-smoke-%d", time.Now().UnixNano()%100000)
 			smokeJSON(t, base+"/api/request-id", map[string]string{"X-Request-ID": rid}, "request_id", rid)
-			res, body := httpDo(t, "GET", base+"/", nil, nil)
+			// /api/docs under the subpath: the page's OpenAPI URL, followed as a browser does,
+			// is the app's schema (FastAPI's root_path is the app's own /myapp, as in Python;
+			// fluxlit redirects /myapp/openapi.json to the API mount).
+			res, body := httpDo(t, "GET", base+"/api/docs", nil, nil)
+			m := regexp.MustCompile(`url: '([^']+)'`).FindSubmatch(body)
+			if res.StatusCode != 200 || m == nil {
+				t.Errorf("GET %s/api/docs: %d; want Swagger UI naming its OpenAPI URL:\n%.300s", base, res.StatusCode, body)
+			} else if res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(shape.port) + string(m[1])); err != nil {
+				t.Errorf("GET the docs' OpenAPI URL %s: %v", m[1], err)
+			} else {
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || !strings.Contains(string(body), `"/smoke"`) {
+					t.Errorf("GET the docs' OpenAPI URL %s (redirects followed, to %s): %d %.200s; want the app's schema", m[1], res.Request.URL, res.StatusCode, body)
+				}
+			}
+			res, body = httpDo(t, "GET", base+"/", nil, nil)
 			if res.StatusCode != 200 || !strings.Contains(strings.ToLower(string(body)), "streamlit") {
 				t.Errorf("GET %s/: %d; want Streamlit's page:\n%.300s", base, res.StatusCode, body)
 			}
