@@ -142,9 +142,12 @@ func groupGone(pgid int) bool {
 }
 
 func TestIntegrationSuperviseRun(t *testing.T) {
-	dir := superviseProject(t, `jwt_protect = ["/admin/*"]`+"\n")
-	secret := "FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("s", 40)
-	p := launchFluxlit(t, dir, []string{secret}, "run", "--no-pidfile")
+	dir := superviseProject(t, `jwt_protect = ["/admin/*"]`+"\n"+`child_env_deny = ["MY_API_TOKEN"]`+"\n")
+	// What the Streamlit child must not get (README, Children): FLUXLIT_JWT_*, FLUXLIT_OIDC_*,
+	// secret settings (oidc_bff_secret is one), names in child_env_deny.
+	withheld := []string{"FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("s", 40), "FLUXLIT_OIDC_CLIENT_ID=oidc-client",
+		"FLUXLIT_OIDC_BFF_SECRET=bff-secret", "MY_API_TOKEN=api-token"}
+	p := launchFluxlit(t, dir, append([]string{"MY_API_TOKEN_2=kept"}, withheld...), "run", "--no-pidfile")
 	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
 	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
 		t.Errorf("readyz while the children start: got %d; want 503", code)
@@ -170,8 +173,14 @@ func TestIntegrationSuperviseRun(t *testing.T) {
 	if want := "http://127.0.0.1:" + strconv.Itoa(p.port) + "/api"; env["FLUXLIT_INTERNAL_API_BASE"] != want {
 		t.Errorf("FLUXLIT_INTERNAL_API_BASE %q; want %q", env["FLUXLIT_INTERNAL_API_BASE"], want)
 	}
-	if _, leaked := env["FLUXLIT_JWT_HS256_SECRET"]; leaked {
-		t.Errorf("the Streamlit child received FLUXLIT_JWT_HS256_SECRET")
+	for _, kv := range withheld {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, leaked := env[name]; leaked {
+			t.Errorf("the Streamlit child received %s", name)
+		}
+	}
+	if env["MY_API_TOKEN_2"] != "kept" {
+		t.Errorf("MY_API_TOKEN_2 %q; want the parent's value (only listed names are withheld)", env["MY_API_TOKEN_2"])
 	}
 	if env["FLUXLIT_API_PREFIX"] != "/api" || env["FLUXLIT_APP"] != "app:app" {
 		t.Errorf("FLUXLIT_API_PREFIX %q FLUXLIT_APP %q", env["FLUXLIT_API_PREFIX"], env["FLUXLIT_APP"])
