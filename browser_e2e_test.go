@@ -1,7 +1,8 @@
-// browser_e2e_test.go owns the end-to-end browser test of issue #8: headless Debian Chromium,
-// driven over the DevTools protocol (CDP) by a small client on dialWS, loads the app through real
-// nginx (TLS with a certificate the test makes with openssl) under /apps/demo/, and from fluxlit
-// alone at the root. Identifiers are prefixed browser (the test) and cdp (the protocol client).
+// browser_e2e_test.go owns the end-to-end browser test of issue #8 and the browser plumbing the
+// other browser tests share: headless Debian Chromium, driven over the DevTools protocol (CDP) by
+// a small client on dialWS, loads Streamlit's real frontend through real nginx (TLS with a
+// certificate the test makes with openssl) under /apps/demo/, and from fluxlit alone at the root.
+// Identifiers are prefixed browser (the test) and cdp (the protocol client).
 
 package main
 
@@ -39,8 +40,8 @@ const (
 	// in well under a second, but the first run imports Streamlit's script machinery and a
 	// -race run of the suite slows everything several times.
 	browserSessionTimeout = 30 * time.Second
-	// browserReadyTimeout bounds fluxlit's children becoming ready (Streamlit 1.31 takes about
-	// 4 s idle; see harnessStartTimeout for why it is generous).
+	// browserReadyTimeout bounds fluxlit's children becoming ready (Streamlit takes about 3-5 s
+	// idle; see harnessStartTimeout for why it is generous).
 	browserReadyTimeout = 90 * time.Second
 	// browserPollInterval is how often the test reads the page's WebSocket state.
 	browserPollInterval = 100 * time.Millisecond
@@ -575,116 +576,58 @@ const browserFetchJS = `(async () => {
           ctype: r.headers.get("content-type"), body: await r.text()};
 })()`
 
-// browserWSStartJS opens the page's own WebSocket to <origin><root>/_stcore/stream with
-// Streamlit's subprotocol and sends BackMsg{rerun_script}, as Streamlit's frontend does on load.
-// The frontend installed here is a placeholder that does nothing (reference/streamlit.md A.3),
-// so the test supplies this JavaScript; the socket, its handshake, Origin and cookies are still
-// the browser's own. Received binary messages are kept base64 in window.__fluxlitWS for the test
-// to decode in Go. %[1]s is the JSON-quoted root path, %[2]s the BackMsg bytes as a JSON array.
-const browserWSStartJS = `(() => {
-  const s = window.__fluxlitWS = {opened: false, protocol: "", url: "", msgs: [], texts: 0, closed: null, error: ""};
-  s.url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + %[1]s + "/_stcore/stream";
-  const ws = new WebSocket(s.url, "streamlit");
-  window.__fluxlitWSConn = ws;
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => { s.opened = true; s.protocol = ws.protocol; ws.send(new Uint8Array(%[2]s)); };
-  ws.onmessage = (ev) => {
-    if (typeof ev.data === "string") { s.texts++; return; }
-    const b = new Uint8Array(ev.data);
-    let bin = "";
-    for (let i = 0; i < b.length; i++) bin += String.fromCharCode(b[i]);
-    s.msgs.push(btoa(bin));
-  };
-  ws.onerror = () => { s.error = "error event"; };
-  ws.onclose = (ev) => { s.closed = {code: ev.code, reason: ev.reason}; };
-  return s.url;
-})()`
-
-// browserWSPollJS returns the socket's state and the messages from index %d on.
-const browserWSPollJS = `(() => {
-  const s = window.__fluxlitWS;
-  return {opened: s.opened, protocol: s.protocol, closed: s.closed, error: s.error, texts: s.texts, msgs: s.msgs.slice(%d)};
-})()`
-
-// browserWSState is browserWSPollJS's answer.
-type browserWSState struct {
-	Opened   bool   `json:"opened"`
-	Protocol string `json:"protocol"`
-	Closed   *struct {
-		Code   int    `json:"code"`
-		Reason string `json:"reason"`
-	} `json:"closed"`
-	Error string   `json:"error"`
-	Texts int      `json:"texts"`
-	Msgs  []string `json:"msgs"`
+// browserPageText is what a person sees on the page: its visible text, and whether Streamlit
+// shows its connection status ("Connecting", "Error") or the connection-error dialog.
+type browserPageText struct {
+	Text       string `json:"text"`
+	Connection string `json:"connection"` // the stConnectionStatus widget's text, "" when absent
+	Path       string `json:"path"`
 }
 
-// browserSession opens the page's WebSocket, runs the script once and returns what the page
-// received like streamlitSession does (first occurrence of each ForwardMsg kind, delta texts),
-// plus the number of binary messages and the socket's URL.
-func browserSession(t *testing.T, p *browserPage, rootPath string) (seen []string, count int, wsURL string) {
-	t.Helper()
-	back := wscAppendVarint(wscAppendTag(nil, wscBackMsgRerunScript, 2), 0) // empty ClientState
-	backJSON, _ := json.Marshal(browserBytesToInts(back))
-	rootJSON, _ := json.Marshal(rootPath)
-	p.eval(fmt.Sprintf(browserWSStartJS, rootJSON, backJSON), &wsURL)
-	kinds := map[string]bool{}
-	deadline := time.Now().Add(browserSessionTimeout)
+// browserPageTextJS reads browserPageText. innerText is the rendered text: hidden elements
+// are left out, as a person would not see them.
+const browserPageTextJS = `(() => {
+  const c = document.querySelector('[data-testid="stConnectionStatus"]');
+  return {text: document.body ? document.body.innerText : "", connection: c ? (c.innerText || "shown") : "",
+          path: location.pathname};
+})()`
+
+// waitText polls the page until ok accepts what it shows, or fails the test after timeout
+// with the last text seen; what names the wait in the failure.
+func (p *browserPage) waitText(what string, timeout time.Duration, ok func(browserPageText) bool) browserPageText {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
-		var st browserWSState
-		p.eval(fmt.Sprintf(browserWSPollJS, count), &st)
-		for _, m := range st.Msgs {
-			count++
-			raw, err := base64.StdEncoding.DecodeString(m)
-			if err != nil {
-				t.Fatalf("page WebSocket message %d: %v", count, err)
-			}
-			ks, texts, err := wscDecodeForwardMsg(raw)
-			if err != nil {
-				t.Fatalf("page WebSocket message %d: %v", count, err)
-			}
-			for _, k := range ks {
-				if !kinds[k] {
-					kinds[k] = true
-					seen = append(seen, k)
-				}
-			}
-			seen = append(seen, texts...)
-		}
-		if kinds["script_finished"] {
-			if st.Protocol != "streamlit" {
-				t.Errorf("page WebSocket protocol %q; want streamlit", st.Protocol)
-			}
-			if st.Texts != 0 {
-				t.Errorf("page WebSocket got %d text messages; Streamlit sends only binary", st.Texts)
-			}
-			p.eval(`window.__fluxlitWSConn.close(1000); true`, nil)
-			return seen, count, wsURL
-		}
-		if st.Closed != nil || st.Error != "" {
-			t.Fatalf("page WebSocket %s: opened %v, error %q, closed %+v after %d messages %q",
-				wsURL, st.Opened, st.Error, st.Closed, count, seen)
+		var got browserPageText
+		p.eval(browserPageTextJS, &got)
+		if ok(got) {
+			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("page WebSocket %s: no script_finished within %v (opened %v, %d messages %q)",
-				wsURL, browserSessionTimeout, st.Opened, count, seen)
+			p.t.Fatalf("page: no %s within %v; it shows (connection %q, path %q):\n%s", what, timeout, got.Connection, got.Path, got.Text)
 		}
 		time.Sleep(browserPollInterval)
 	}
 }
 
-// browserBytesToInts makes b a JSON array of numbers (encoding/json would make []byte base64).
-func browserBytesToInts(b []byte) []int {
-	out := make([]int, len(b))
-	for i, v := range b {
-		out[i] = int(v)
+// browserShows reports whether every line in lines is a whole line of the page's text.
+func browserShows(text string, lines ...string) bool {
+	have := map[string]bool{}
+	for _, l := range strings.Split(text, "\n") {
+		have[strings.TrimSpace(l)] = true
 	}
-	return out
+	for _, l := range lines {
+		if !have[l] {
+			return false
+		}
+	}
+	return true
 }
 
-// browserCheckApp is what both halves assert: the page at origin+rootPath+"/" loads with its
-// script, the page's fetch of the API succeeds (with HSTS exactly once when wantHSTS, else none),
-// and the page's own WebSocket runs the hello script; shot is where the screenshot goes.
+// browserCheckApp is what both halves assert: the page at origin+rootPath+"/" loads, Streamlit's
+// frontend opens its WebSocket under rootPath and renders the hello script's output, the page's
+// fetch of the API succeeds (with HSTS exactly once when wantHSTS, else none); shot is where
+// the screenshot goes.
 func browserCheckApp(t *testing.T, p *browserPage, origin, rootPath string, wantHSTS bool, shot string) {
 	t.Helper()
 	pageURL := origin + rootPath + "/"
@@ -695,25 +638,11 @@ func browserCheckApp(t *testing.T, p *browserPage, origin, rootPath string, want
 		t.Errorf("page %s: status %d type %q; want 200 Document", pageURL, doc.Response.Status, doc.Type)
 	}
 	t.Logf("page %s: %d over %s", pageURL, doc.Response.Status, doc.Response.Protocol)
-	js := p.response(origin + rootPath + "/static/js/main.placeholder.js")
-	if js.Response.Status != 200 {
-		t.Errorf("page script: status %d; want 200", js.Response.Status)
-	}
-	var page struct {
-		Title       string `json:"title"`
-		Placeholder string `json:"placeholder"`
-		NavStatus   int    `json:"navStatus"`
-		Origin      string `json:"origin"`
-	}
-	p.eval(`({title: document.title,
-	  placeholder: document.documentElement.getAttribute("data-fluxlit-placeholder"),
-	  navStatus: performance.getEntriesByType("navigation")[0].responseStatus,
-	  origin: location.origin})`, &page)
-	// The attribute is set by ./static/js/main.placeholder.js: the relative asset URL resolved
-	// under rootPath and its script ran.
-	if !strings.Contains(page.Title, "Streamlit") || page.Placeholder != "1" || page.NavStatus != 200 || page.Origin != origin {
-		t.Errorf("page: %+v; want Streamlit's title, the script's marker 1, status 200, origin %s", page, origin)
-	}
+	// The script's heading and text, rendered by Streamlit's frontend from the ForwardMsgs it
+	// received over its own WebSocket through every proxy in front.
+	p.waitText("hello script output", browserSessionTimeout, func(s browserPageText) bool {
+		return browserShows(s.Text, "Hello fluxlit", "ok") && s.Connection == ""
+	})
 	p.screenshot(shot)
 
 	// HSTS is checked on the browser's own record of the page response too: Chromium joins a
@@ -749,18 +678,20 @@ func browserCheckApp(t *testing.T, p *browserPage, origin, rootPath string, want
 		t.Errorf("page fetch Strict-Transport-Security %q over plain HTTP; want none", *f.HSTS)
 	}
 
-	seen, n, wsURL := browserSession(t, p, rootPath)
+	// The frontend's own WebSocket: its URL is under rootPath and its handshake was a 101.
 	wantScheme := "ws://"
 	if strings.HasPrefix(origin, "https://") {
 		wantScheme = "wss://"
 	}
-	if want := wantScheme + strings.SplitN(origin, "://", 2)[1] + rootPath + "/_stcore/stream"; wsURL != want {
-		t.Errorf("page WebSocket URL %q; want %q", wsURL, want)
+	wantWS := wantScheme + strings.SplitN(origin, "://", 2)[1] + rootPath + "/_stcore/stream"
+	var created struct {
+		RequestID string `json:"requestId"`
+		URL       string `json:"url"`
 	}
-	if !containsAll(seen, "new_session", "Hello fluxlit", "ok", "script_finished") || n < 4 {
-		t.Errorf("page WebSocket received %d messages %q; want new_session, the script's output and script_finished", n, seen)
+	raw, err := p.c.waitEvent(p.session, "Network.webSocketCreated", nil, browserLoadTimeout)
+	if err != nil || json.Unmarshal(raw, &created) != nil || created.URL != wantWS {
+		t.Errorf("page WebSocket: %v %.300s; want one to %s", err, raw, wantWS)
 	}
-	t.Logf("page WebSocket %s: %d binary messages %q", wsURL, n, seen)
 	hs, err := p.c.waitEvent(p.session, "Network.webSocketHandshakeResponseReceived", nil, browserLoadTimeout)
 	var hsr struct {
 		Response struct {

@@ -47,9 +47,9 @@ func planChildren(cfg *Config, gatewayPort int, environ []string) (*childPlan, e
 	plan := &childPlan{}
 	if cfg.APIUpstream == "" {
 		if apiOverUnixSocket(cfg) {
-			dir, err := os.MkdirTemp("", "fluxlit-api-")
+			dir, err := makeSockDir()
 			if err != nil {
-				return nil, fmt.Errorf("cannot create the API socket directory: %v", err)
+				return nil, err
 			}
 			plan.sockDir = dir
 		}

@@ -43,9 +43,12 @@ const doctorDialTimeout = time.Second
 // below 5 s a slow API response or a Streamlit rerun is cut off as a 504.
 const doctorMinReadTimeoutS = 5.0
 
-// doctorStreamlitMin is the oldest Streamlit the Python package accepts without a WARN; it
-// declares streamlit>=1.36, the version users are told to install.
-var doctorStreamlitMin = [2]int{1, 33}
+// doctorStreamlitMin is the oldest Streamlit fluxlit supports; below it streamlit_version
+// WARNs. 1.36 added st.navigation, which a FluxLit project's page entry calls, and the Python
+// package declares streamlit>=1.36; CI runs the browser tests on it (requirements/oldest.txt).
+// The Python package's own row WARNs only below 1.33, so 1.33-1.35 PASS there and WARN here:
+// they cannot run a FluxLit project's pages.
+var doctorStreamlitMin = [2]int{1, 36}
 
 // doctorStrictRows are the Python package's --strict list: these WARNs become FAILs.
 var doctorStrictRows = []string{"public_base_url_precedence", "oauth_public_base_url", "proxy_headers",
@@ -68,12 +71,21 @@ func doctorOne(name, status, detail string) []doctorRow {
 type doctorDeps struct {
 	PythonTimeout time.Duration
 	DialTimeout   time.Duration
-	py            doctorPython // filled by doctorProbePython before the checks run
+	// Build is --build: doctor runs in a container build, so the rows that look at the
+	// machine it runs on (its ports, its processes, its network) say nothing about the
+	// deployment and are SKIP. A builder that shares the host network (podman/buildah
+	// --isolation chroot, --network host) would otherwise FAIL gateway_bind whenever the
+	// build host holds the port.
+	Build bool
+	py    doctorPython // filled by doctorProbePython before the checks run
 }
 
-// doctorOptions are the output flags.
+// doctorOptions are doctor's own flags. Their effect on the exit code: none, 1 on a FAIL
+// row; Strict turns the strict-listed WARNs into FAILs; WarningsOnly always exits 0 (the
+// Python package's meaning); Build skips the rows about this machine (doctorDeps.Build)
+// and leaves the exit rule as it is.
 type doctorOptions struct {
-	JSON, Verbose, Strict, WarningsOnly, Color bool
+	JSON, Verbose, Strict, WarningsOnly, Build, Color bool
 }
 
 // doctorCheck is one check: it returns its row, or none when its condition does not hold.
@@ -113,6 +125,7 @@ func doctorParseArgs(args []string, stderr io.Writer) (loadInput, doctorOptions,
 	cf.fs.BoolVar(&opts.Verbose, "verbose", false, "")
 	cf.fs.BoolVar(&opts.Strict, "strict", false, "")
 	cf.fs.BoolVar(&opts.WarningsOnly, "warnings-only", false, "")
+	cf.fs.BoolVar(&opts.Build, "build", false, "")
 	in, err := cf.parse(args)
 	return in, opts, err
 }
@@ -126,6 +139,7 @@ func doctorUseColor(terminal bool, env map[string]string) bool {
 // configuration that does not load is a FAIL row (exit 1), not a usage error.
 func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Writer) int {
 	env := envMap(in.Env)
+	deps.Build = opts.Build
 	cfg, err := loadConfig(in)
 	rows := doctorCollect(cfg, err, env, deps)
 	if opts.Strict {
@@ -277,6 +291,9 @@ func doctorCommandRow(name, argv0 string, env map[string]string, dir string) []d
 // doctorGatewayBind binds the gateway address as the Python package does: an unspecified
 // host is tried on its loopback equivalent.
 func doctorGatewayBind(c *Config, env map[string]string, d doctorDeps) []doctorRow {
+	if d.Build {
+		return doctorOne("gateway_bind", doctorSkip, "not checked with --build: the build host's ports are not the deployment's")
+	}
 	if c.GatewayPort == 0 {
 		return doctorOne("gateway_bind", doctorPass, "gateway_port 0: a free port is picked at start")
 	}
@@ -473,6 +490,9 @@ func doctorUpstreamRow(name, raw string, d doctorDeps) []doctorRow {
 		return nil
 	}
 	shown := redactURLCredentials(raw)
+	if d.Build {
+		return doctorOne(name, doctorSkip, "not checked with --build: "+shown+" is reached from the deployment's network, not the build's")
+	}
 	network, addr, err := doctorUpstreamAddr(raw)
 	if err == nil {
 		var conn net.Conn
@@ -543,6 +563,9 @@ func doctorDebugExposure(c *Config, env map[string]string, d doctorDeps) []docto
 func doctorPidfile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	if c.NoPidfile {
 		return doctorOne("pidfile", doctorPass, "no_pidfile is set: no pidfile is written")
+	}
+	if d.Build {
+		return doctorOne("pidfile", doctorSkip, "not checked with --build: no fluxlit runs in a build")
 	}
 	path := c.pidfilePath()
 	pid, err := readPidfile(path)

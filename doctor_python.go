@@ -331,7 +331,7 @@ func doctorStreamlitVersion(c *Config, env map[string]string, d doctorDeps) []do
 			return doctorOne("streamlit_version", doctorWarn, fmt.Sprintf("cannot read streamlit.__version__ %q; reinstall streamlit>=1.36", v))
 		}
 		if major < doctorStreamlitMin[0] || major == doctorStreamlitMin[0] && minor < doctorStreamlitMin[1] {
-			return doctorOne("streamlit_version", doctorWarn, fmt.Sprintf("Streamlit %s is older than 1.33, the oldest FluxLit supports (it declares streamlit>=1.36); upgrade with pip install -U 'streamlit>=1.36'", v))
+			return doctorOne("streamlit_version", doctorWarn, fmt.Sprintf("Streamlit %s is older than %d.%d, the oldest fluxlit supports (FluxLit pages need st.navigation; FluxLit declares streamlit>=1.36); upgrade with pip install -U 'streamlit>=1.36'", v, doctorStreamlitMin[0], doctorStreamlitMin[1]))
 		}
 		return doctorOne("streamlit_version", doctorPass, v)
 	})

@@ -1,5 +1,5 @@
 // doctor_test.go tests "fluxlit doctor" against real situations: a held port, real files, a
-// module that raises, the real Streamlit 1.31, an unreachable upstream, a stale pidfile, and
+// module that raises, the real Streamlit (newest and oldest venvs), an unreachable upstream, a stale pidfile, and
 // the built binary with an empty PATH. Outputs are compared with testdata/doctor/*.golden
 // (volatile paths, ports, pids and versions masked); go test -run Doctor -update rewrites them.
 
@@ -47,7 +47,7 @@ func doctorRequire(t *testing.T, what string) {
 	skipTest(t, "prerequisite missing: %s", what)
 }
 
-// doctorTestPython returns the Streamlit 1.31 launcher (which also imports fastapi and uvicorn).
+// doctorTestPython returns the newest venv's interpreter (Streamlit, fastapi and uvicorn).
 func doctorTestPython(t *testing.T) string {
 	t.Helper()
 	p, err := harnessCheckPython(harnessPythonPath())
@@ -277,6 +277,16 @@ func TestDoctorRows(t *testing.T) {
 		{name: "warnings_only", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, args: []string{"--warnings-only"}, row: "gateway_bind", want: doctorFail, wantCode: 0},
 		{name: "strict_listed", env: []string{"FLUXLIT_ROOT_PATH=/apps/demo", "FLUXLIT_PUBLIC_BASE_URL=https://h.example.com/apps/demo"}, args: []string{"--strict"}, row: "proxy_headers", want: doctorFail, wantCode: 1},
 		{name: "strict_unlisted", env: []string{"FLUXLIT_JWT_ISSUER=https://id.example.com"}, args: []string{"--strict"}, row: "jwt_clock_skew", want: doctorWarn, wantCode: 0},
+		// --build (a container build's check): the rows about this machine are SKIP, so a port
+		// the build host holds, a live pidfile or an unreachable upstream cannot fail or warn;
+		// a configuration that does not load still fails (exit 1), unless --warnings-only.
+		{name: "build_gateway_bind", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, args: []string{"--build"}, row: "gateway_bind", want: doctorSkip, wantCode: 0},
+		{name: "build_pidfile", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, args: []string{"--build"}, row: "pidfile", want: doctorSkip},
+		{name: "build_no_pidfile", env: []string{"FLUXLIT_NO_PIDFILE=1"}, args: []string{"--build"}, row: "pidfile", want: doctorPass},
+		{name: "build_api_upstream", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, args: []string{"--build"}, row: "api_upstream", want: doctorSkip},
+		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
+		{name: "build_python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, args: []string{"--build"}, row: "python", want: doctorFail, wantCode: 1},
+		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,8 +314,10 @@ func TestDoctorPythonRows(t *testing.T) {
 		files    map[string]string
 		env      []string
 		timeout  time.Duration
+		python   string // interpreter when not the newest venv's
 		row      string
 		want     string
+		detail   string // in the row's detail, when set
 		wantCode int
 	}{
 		{name: "import_shadowing_warn", files: map[string]string{
@@ -320,9 +332,18 @@ func TestDoctorPythonRows(t *testing.T) {
 		{name: "import_target_attr_fail", files: map[string]string{
 			"app.py": "from fastapi import FastAPI\napi = FastAPI()\n",
 		}, row: "import_target", want: doctorFail, wantCode: 1},
-		// Streamlit run by fluxlit with the 1.31 on this machine; the API is external.
+		// Streamlit run by fluxlit; the API is external. The newest venv's Streamlit passes, the
+		// oldest venv's (1.36.0, the floor) too; below the floor is a WARN naming the version.
+		// No Streamlit below 1.36 is installed (a third venv for one row): a stub package first
+		// on PYTHONPATH stands in, since the row reads only streamlit.__version__.
+		{name: "streamlit_version_pass", files: map[string]string{"streamlit_app.py": "import streamlit as st\nst.write('hi')\n"},
+			env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=", "FLUXLIT_API_UPSTREAM=" + doctorUpstream(t)}, row: "streamlit_version", want: doctorPass},
+		{name: "streamlit_version_pass_oldest", files: map[string]string{"streamlit_app.py": "import streamlit as st\nst.write('hi')\n"},
+			python: oldestStreamlitPython(t),
+			env:    []string{"FLUXLIT_STREAMLIT_UPSTREAM=", "FLUXLIT_API_UPSTREAM=" + doctorUpstream(t)}, row: "streamlit_version", want: doctorPass, detail: "1.36.0"},
 		{name: "streamlit_version_warn", files: map[string]string{"streamlit_app.py": "import streamlit as st\nst.write('hi')\n"},
-			env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=", "FLUXLIT_API_UPSTREAM=" + doctorUpstream(t)}, row: "streamlit_version", want: doctorWarn},
+			env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=", "FLUXLIT_API_UPSTREAM=" + doctorUpstream(t), "PYTHONPATH=" + doctorOldStreamlit(t, "1.35.2")},
+			row: "streamlit_version", want: doctorWarn, detail: "Streamlit 1.35.2 is older than 1.36"},
 		// A module that blocks on import: the probe's timeout makes python a FAIL, not a hang.
 		{name: "python_timeout_fail", files: map[string]string{"app.py": "import time\ntime.sleep(60)\n"},
 			timeout: 2 * time.Second, row: "python", want: doctorFail, wantCode: 1},
@@ -331,6 +352,10 @@ func TestDoctorPythonRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := doctorProject(t, tt.files)
+			python := python
+			if tt.python != "" {
+				python = tt.python
+			}
 			env := append([]string{"PATH=/usr/bin:/bin", "FLUXLIT_PYTHON=" + python, "FLUXLIT_STREAMLIT_UPSTREAM=" + doctorUpstream(t),
 				"FLUXLIT_GATEWAY_PORT=" + strconv.Itoa(freePort(t))}, tt.env...)
 			start := time.Now()
@@ -342,9 +367,31 @@ func TestDoctorPythonRows(t *testing.T) {
 				t.Errorf("exit: got %v; want %v\n%s", code, tt.wantCode, out)
 			}
 			doctorWantRow(t, out, tt.row, tt.want)
+			if tt.detail != "" && !doctorRowHas(out, tt.row, tt.detail) {
+				t.Errorf("%s row: want %q in its detail\n%s", tt.row, tt.detail, out)
+			}
 			doctorGolden(t, "py_"+tt.name, doctorMask(out, dir, python))
 		})
 	}
+}
+
+// doctorOldStreamlit writes a stub streamlit package claiming version and returns the
+// directory to put on PYTHONPATH (outside the project, so import_shadowing stays PASS).
+func doctorOldStreamlit(t *testing.T, version string) string {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "streamlit", "__init__.py"), "# stub: only the version doctor reads\n__version__ = \""+version+"\"\n")
+	return dir
+}
+
+// doctorRowHas reports whether the row named name has sub in its line.
+func doctorRowHas(out, name, sub string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && strings.TrimSuffix(f[1], ":") == name && strings.Contains(line, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestDoctorDependenciesFail: an interpreter without Streamlit (a fresh virtualenv made from

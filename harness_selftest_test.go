@@ -457,10 +457,8 @@ func TestHarnessStreamlitRejectsCrossOrigin(t *testing.T) {
 	if err == nil || c != nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("got %v %v; want a 403 handshake", resp, err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), "Cross origin websockets not allowed") {
-		t.Errorf("got body %q; want Tornado's cross-origin message", body)
-	}
+	// Tornado-era Streamlit (<= 1.56) said "Cross origin websockets not allowed" in the body;
+	// the Starlette server closes before accepting, which uvicorn answers as a bare 403.
 }
 
 func TestHarnessUvicornUsers(t *testing.T) {

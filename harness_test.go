@@ -1,6 +1,6 @@
 // harness_test.go owns the integration-test harness: gating (skip, or fail under
 // FLUXLIT_REQUIRE_INTEGRATION=1), the real Streamlit and uvicorn children started from the
-// launcher that scripts/real-streamlit.sh installs, free ports, and the fluxlit binary built once
+// pinned venvs that scripts/python-envs.sh creates, free ports, and the fluxlit binary built once
 // per `go test` run. Children run in their own process group and die at t.Cleanup.
 
 package main
@@ -23,12 +23,18 @@ import (
 	"time"
 )
 
-// harnessDefaultPython is where `scripts/real-streamlit.sh install` writes its launcher: Debian's
-// python3 with the Streamlit 1.31 wheel first on PYTHONPATH (reference/streamlit.md A.5).
-const harnessDefaultPython = "/opt/fluxlit-streamlit/bin/python"
+// harnessDefaultPython is the newest environment's interpreter (requirements/newest.txt: the
+// newest Streamlit, FastAPI, uvicorn[standard], Python FluxLit), made by scripts/python-envs.sh.
+// FLUXLIT_TEST_PYTHON overrides it.
+const harnessDefaultPython = "/opt/fluxlit-venvs/newest/bin/python"
+
+// harnessOldestPython is the oldest-supported environment's interpreter (requirements/oldest.txt:
+// Streamlit 1.36, the floor doctor's streamlit_version row enforces). FLUXLIT_TEST_PYTHON_OLDEST
+// overrides it.
+const harnessOldestPython = "/opt/fluxlit-venvs/oldest/bin/python"
 
 const (
-	// harnessStartTimeout bounds a child's start. Streamlit 1.31 is healthy in about 4 s on an
+	// harnessStartTimeout bounds a child's start. Streamlit is healthy in about 3-5 s on an
 	// idle machine; -race runs with many parallel tests can be several times slower.
 	harnessStartTimeout = 90 * time.Second
 	// harnessPollInterval is how often readiness is probed: short next to the start time.
@@ -59,7 +65,7 @@ func requireIntegration(t *testing.T, what string) {
 // harnessUnavailable skips, or fails when integration tests are required.
 func harnessUnavailable(t *testing.T, format string, args ...any) {
 	t.Helper()
-	skipTest(t, "integration prerequisite missing: %s (run scripts/ci-install.sh)", fmt.Sprintf(format, args...))
+	skipTest(t, "integration prerequisite missing: %s (run scripts/ci-install.sh as root)", fmt.Sprintf(format, args...))
 }
 
 // harnessAvailable reports why `what` cannot be used, or nil.
@@ -75,12 +81,21 @@ func harnessAvailable(what string) error {
 	return err
 }
 
-// harnessPythonPath is the launcher to use: FLUXLIT_TEST_PYTHON, else the install default.
+// harnessPythonPath is the interpreter to use: FLUXLIT_TEST_PYTHON, else the newest venv.
 func harnessPythonPath() string {
 	if p := os.Getenv("FLUXLIT_TEST_PYTHON"); p != "" {
 		return p
 	}
 	return harnessDefaultPython
+}
+
+// harnessOldestPythonPath is the oldest-supported interpreter: FLUXLIT_TEST_PYTHON_OLDEST, else
+// the oldest venv.
+func harnessOldestPythonPath() string {
+	if p := os.Getenv("FLUXLIT_TEST_PYTHON_OLDEST"); p != "" {
+		return p
+	}
+	return harnessOldestPython
 }
 
 // harnessPythonChecks caches, per launcher path, whether it imports everything the tests use;
@@ -103,20 +118,30 @@ func harnessCheckPython(path string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, path, "-c",
-			"import streamlit, tornado, fastapi, uvicorn").CombinedOutput()
+			"import streamlit, fastapi, uvicorn").CombinedOutput()
 		if err != nil {
-			c.err = fmt.Errorf("%s cannot import streamlit/tornado/fastapi/uvicorn: %v: %s",
+			c.err = fmt.Errorf("%s cannot import streamlit/fastapi/uvicorn: %v: %s",
 				path, err, bytes.TrimSpace(out))
 		}
 	})
 	return path, c.err
 }
 
-// streamlitPython returns the launcher path (FLUXLIT_TEST_PYTHON overrides the default), or
-// skips/fails the test when it is missing or broken.
+// streamlitPython returns the newest interpreter's path (FLUXLIT_TEST_PYTHON overrides the
+// default), or skips/fails the test when it is missing or broken.
 func streamlitPython(t *testing.T) string {
 	t.Helper()
 	p, err := harnessCheckPython(harnessPythonPath())
+	if err != nil {
+		harnessUnavailable(t, "%v", err)
+	}
+	return p
+}
+
+// oldestStreamlitPython is streamlitPython for the oldest-supported environment.
+func oldestStreamlitPython(t *testing.T) string {
+	t.Helper()
+	p, err := harnessCheckPython(harnessOldestPythonPath())
 	if err != nil {
 		harnessUnavailable(t, "%v", err)
 	}

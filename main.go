@@ -40,7 +40,7 @@ Commands:
 	run [TARGET]        production run: children + gateway, pidfile, graceful stop on SIGTERM/SIGINT
 	dev [TARGET]        run for development: debug on, --reload, --reload-scope gateway|full
 	workbench [TARGET]  run with proxy headers trusted and a start-up banner
-	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only
+	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
 	config [TARGET]     print the effective configuration; --json, --strict
 	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
 	new NAME            scaffold a project in the folder NAME
@@ -66,6 +66,13 @@ Flags of run, dev, workbench, doctor and config:
 	--no-pidfile               write no pidfile (env FLUXLIT_NO_PIDFILE)
 	--reload                   restart children when *.py or fluxlit.toml change (dev)
 	--reload-scope SCOPE       gateway (the API child, default) or full (both children)
+
+doctor's exit code: 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
+
+	--strict         the strict-listed WARNs become FAILs
+	--warnings-only  always 0; FAIL rows are still printed (the Python package's meaning)
+	--build          for a container build step: the rows about this machine (gateway_bind,
+	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 
 Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
 Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.

@@ -20,15 +20,14 @@ import (
 	"time"
 )
 
-// obsRequestIDScript reads the headers of its own WebSocket (Streamlit 1.31's
-// _get_websocket_headers), passes the X-Request-Id it received on to the API through the
+// obsRequestIDScript reads the headers of its own WebSocket (st.context.headers, Streamlit
+// 1.37+), passes the X-Request-Id it received on to the API through the
 // gateway (as the Python package's ApiClient does in debug mode), and writes both sides'
 // headers to seen.json.
 const obsRequestIDScript = `import json, os, urllib.request
 import streamlit as st
-from streamlit.web.server.websocket_headers import _get_websocket_headers
 
-headers = dict(_get_websocket_headers() or {})
+headers = dict(st.context.headers)
 rid = next((v for k, v in headers.items() if k.lower() == "x-request-id"), "")
 req = urllib.request.Request(os.environ["FLUXLIT_INTERNAL_API_BASE"] + "/echo", headers={"X-Request-ID": rid})
 with urllib.request.urlopen(req, timeout=10) as r:

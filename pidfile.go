@@ -96,6 +96,16 @@ func writePidfile(path string) error {
 	return nil
 }
 
+// pidfileError is the one line a run that cannot write its pidfile ends with: the path, the
+// system's reason, and the ways out.
+func pidfileError(path string, err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err // another live instance: writePidfile's own words
+	}
+	return fmt.Errorf("cannot write pidfile %s: %s (make its folder writable, choose another with --pidfile, or set --no-pidfile)", path, pe.Err)
+}
+
 // removePidfile removes path only if it still names pid, so an instance shutting down
 // cannot delete the pidfile of the one that replaced it.
 func removePidfile(path string, pid int) error {

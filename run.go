@@ -23,10 +23,9 @@ import (
 	"time"
 )
 
-// Server timeouts. Only the header phase and idle keep-alive are bounded: a global read or
-// write timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
+// Server limits. The header phase is gateway_client_header_timeout_s; a global read or write
+// timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
 const (
-	readHeaderTimeout = 10 * time.Second
 	serverIdleTimeout = 120 * time.Second // above common LB idle timeouts (60 s), so the LB closes first
 	maxHeaderBytes    = 64 << 10          // Streamlit's cookies and a JWT fit many times over
 )
@@ -48,32 +47,39 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 }
 
 type runner struct {
-	cfg    *Config
-	mode   string
-	stdout io.Writer
-	stderr io.Writer
-	env    []string
-	log    *slog.Logger
-	gw     *gateway
-	srv    *http.Server
-	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
-	sup    *supervisor
-	notify *sdNotifier
-	pid    string // pidfile path when one is written
-	logOut *bufferedLog
+	cfg       *Config
+	mode      string
+	stdout    io.Writer
+	stderr    io.Writer
+	env       []string
+	log       *slog.Logger
+	gw        *gateway
+	srv       *http.Server
+	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
+	sup       *supervisor
+	notify    *sdNotifier
+	pid       string       // pidfile path when one is written
+	logOut    *bufferedLog // stderr: every log line and the final error go through it
+	outOut    *bufferedLog // stdout: the workbench banner
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
 func (r *runner) fatalf(format string, args ...any) {
-	r.logOut.Flush()
-	fmt.Fprintf(r.stderr, "fluxlit: "+format, args...)
+	fmt.Fprintf(r.logOut, "fluxlit: "+format, args...)
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
+	surviveSIGPIPE()
 	r.logOut = newBufferedLog(r.stderr)
 	defer r.logOut.Close()
+	r.outOut = newBufferedLog(r.stdout)
+	defer r.outOut.Close()
 	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
+	r.logOut.reportDrops(func(n uint64) {
+		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
+	})
 	applyRuntimeTuning(cfg)
 	env := envMap(r.env)
 	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
@@ -88,6 +94,17 @@ func (r *runner) run() int {
 	if err != nil {
 		r.fatalf("%v\n", err)
 		return 1
+	}
+	if r.pid != "" {
+		// Written as soon as this instance holds the port, before the children start: a
+		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
+		// find it and a second instance is not refused), and it is known within milliseconds.
+		if err := writePidfile(r.pid); err != nil {
+			ln.Close()
+			r.fatalf("%v\n", pidfileError(r.pid, err))
+			return 1
+		}
+		defer removePidfile(r.pid, os.Getpid())
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	plan, err := planChildren(cfg, port, r.env)
@@ -104,19 +121,29 @@ func (r *runner) run() int {
 		return 2
 	}
 	r.gw = gw
-	gw.ready.starting.Store(true)
-	if cfg.MaxConnections > 0 {
-		ln = newLimitListener(ln, cfg.MaxConnections)
+	if gw.obs.metrics != nil {
+		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
+	gw.ready.starting.Store(true)
+	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cfg.clientHeaderTimeout(),
 		IdleTimeout:       serverIdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
+	}
+	if cfg.MaxConnections > 0 {
+		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
+		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
+		ln = lim
+		r.srv.ConnState = markConnState
+		if gw.obs.metrics != nil {
+			gw.obs.metrics.connLimit = lim.stats
+		}
 	}
 	if cfg.Debug {
-		printDebugBanner(r.stderr, gw, cfg.internalAPIBase(port), plan.describe())
+		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
 	if cfg.FastPath {
@@ -200,19 +227,13 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// reportReady runs once every child is ready: pidfile, systemd READY=1, banner.
+// reportReady runs once every child is ready: systemd READY=1, banner.
 func (r *runner) reportReady() {
-	if r.pid != "" {
-		if err := writePidfile(r.pid); err != nil {
-			r.log.Warn("cannot write pidfile", "path", r.pid, "error", err.Error())
-			r.pid = ""
-		}
-	}
 	r.gw.ready.starting.Store(false)
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
 	r.log.Info("fluxlit ready", "addr", r.gw.listen)
 	if r.cfg.StartupBanner {
-		printStartupBanner(r.stdout, r.cfg, r.gw)
+		printStartupBanner(r.outOut, r.cfg, r.gw)
 	}
 }
 
@@ -275,7 +296,7 @@ func loopbackDialAddr(listen string) string {
 }
 
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
-// then the children are stopped and the pidfile removed.
+// then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
 	r.notify.Notify("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
@@ -291,6 +312,9 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		r.log.Warn("requests still in flight at shutdown_timeout_s; closing them", "error", err.Error())
 		r.srv.Close()
 	}
+	if r.overLimit != nil {
+		r.overLimit.shutdown(ctx)
+	}
 	<-done
 	if metricsSrv != nil {
 		metricsSrv.Close()
@@ -299,9 +323,6 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 		r.sup.Stop(stopCtx)
 		stopCancel()
-	}
-	if r.pid != "" {
-		removePidfile(r.pid, os.Getpid())
 	}
 	r.log.Info("fluxlit stopped")
 }
@@ -339,7 +360,7 @@ func (r *runner) serveMetricsListener() *http.Server {
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: r.cfg.clientHeaderTimeout()}
 	go srv.Serve(ln)
 	return srv
 }

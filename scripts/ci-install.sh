@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # ci-install.sh — installs everything fluxlit's integration tests need on a fresh Debian 12
-# machine (run as root, e.g. from .ci/run). Idempotent: apt runs only for missing packages and
-# real-streamlit.sh install is a no-op once done. Quiet on success; on failure it prints the
-# failing step's output and exits non-zero. Then: FLUXLIT_REQUIRE_INTEGRATION=1 go test ./...
+# machine (run as root, e.g. from .ci/run): Debian packages, then the Python environments
+# /opt/fluxlit-venvs/{newest,oldest} from requirements/*.txt (scripts/python-envs.sh). Idempotent:
+# apt runs only for missing packages, and a venv already matching its requirement file is left
+# alone. Quiet on success; on failure it prints the failing step's output and exits non-zero.
+# Then: FLUXLIT_REQUIRE_INTEGRATION=1 go test ./...
 set -euo pipefail
 
 PACKAGES=(
-  # the API server and Streamlit's runtime (the rest is pulled in by real-streamlit.sh)
-  python3 python3-fastapi python3-uvicorn python3-jwt python3-cryptography
+  # Python: Streamlit, FastAPI and uvicorn live in the venvs (python-envs.sh). Debian's python3
+  # keeps PyJWT + cryptography (the JWT tests sign with it) and yaml (deploy tests parse YAML).
+  python3 python3-jwt python3-cryptography python3-venv
   # proxies, load and monitoring tools the comparison and soak tests drive
   nginx wrk caddy prometheus
   # browser tests
   chromium chromium-driver
   # certificates, supervision tests, HTTP probes, the script's own needs
   openssl systemd curl ca-certificates util-linux unzip python3-yaml procps
+  # the scratch image test: podman builds the generated Containerfile, buildah runs the image
+  # (chroot isolation and a vfs store, so no fuse-overlayfs, slirp4netns or daemon is needed)
+  podman buildah
 )
 
 die() { echo "ci-install.sh: $*" >&2; exit 1; }
@@ -21,16 +27,7 @@ die() { echo "ci-install.sh: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "run as root (it installs Debian packages)"
 command -v apt-get >/dev/null || die "needs a Debian-based system with apt-get"
 
-# Locate scripts/real-streamlit.sh whether this file sits at the repository root or in .ci/.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-installer=
-for root in "$here" "$here/.."; do
-  if [[ -x $root/scripts/real-streamlit.sh ]]; then
-    installer=$root/scripts/real-streamlit.sh
-    break
-  fi
-done
-[[ -n $installer ]] || die "scripts/real-streamlit.sh not found next to $here"
 
 log=$(mktemp /tmp/ci-install.XXXXXX.log)
 trap 'rm -f "$log"' EXIT
@@ -70,7 +67,5 @@ if ((${#missing[@]} > 0)); then
     --no-install-recommends "${missing[@]}"
 fi
 
-run "real-streamlit.sh install" "$installer" install
-python=$(tail -1 "$log")
-[[ -x $python ]] || die "real-streamlit.sh install printed no launcher (got '$python')"
-echo "ci-install.sh: ok ($python)"
+run "python-envs.sh" bash "$here/python-envs.sh"
+echo "ci-install.sh: ok ($(tail -2 "$log" | tr '\n' ' '))"

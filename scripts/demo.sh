@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
-# demo.sh — set up a fresh Debian machine with Go and run the hello example on
-# http://127.0.0.1:8000: FastAPI under uvicorn at /api, Streamlit everywhere else, one port.
-# Python packages come from pip when an index is reachable, else from Debian plus the
-# Streamlit wheel route of scripts/real-streamlit.sh (no PyPI needed).
+# demo.sh — run the hello example on http://127.0.0.1:8000 from a fresh clone: FastAPI under
+# uvicorn at /api, the real Streamlit app everywhere else, one port. Python packages come from
+# the newest pinned venv (scripts/python-envs.sh, requirements/newest.txt), made here on first
+# run (about a minute); FLUXLIT_PYTHON picks another interpreter that has them. Extra arguments
+# go to `fluxlit run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 
-python=""
-if python3 -c 'import streamlit, uvicorn, fastapi' 2>/dev/null; then
-  python=$(command -v python3)
-elif [ "$(id -u)" = 0 ]; then
-  echo "demo: installing FastAPI, uvicorn and Streamlit (Debian packages + the Streamlit wheel)…"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq python3-fastapi python3-uvicorn >/dev/null 2>&1 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-fastapi python3-uvicorn >/dev/null; }
-  python=$(bash scripts/real-streamlit.sh install | tail -1)
+if [[ -n ${FLUXLIT_PYTHON:-} ]]; then
+  python=$FLUXLIT_PYTHON
 else
-  echo "demo: need Python with streamlit, uvicorn and fastapi (pip install streamlit uvicorn fastapi), or run as root to install them" >&2
-  exit 1
+  echo "demo: preparing the Python environment (Streamlit, FastAPI, uvicorn; first run takes a minute)…"
+  python=$(bash scripts/python-envs.sh newest)
 fi
+"$python" -c 'import streamlit, fastapi, uvicorn' ||
+  { echo "demo: $python cannot import streamlit, fastapi and uvicorn" >&2; exit 1; }
 
 echo "demo: building fluxlit…"
 CGO_ENABLED=0 go build -trimpath -o fluxlit .

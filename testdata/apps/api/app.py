@@ -96,3 +96,20 @@ async def big(mb: int = 1):
         media_type="application/octet-stream",
         headers={"Content-Length": str(total)},
     )
+
+
+@app.get("/stall")
+async def stall(sent: int = 1000, hold: float = 600.0):
+    # Promises 2*sent bytes, sends sent of them, then says nothing for hold seconds: an upstream
+    # that stopped in the middle of its body.
+    sent = max(1, min(sent, BIG_MAX_MB * 1024 * 1024))
+
+    async def body():
+        yield b"y" * sent
+        await asyncio.sleep(max(0.0, min(hold, SLOW_MAX_SECONDS)))
+
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(2 * sent)},
+    )
