@@ -47,6 +47,8 @@ func deployMissing(t *testing.T, why string) {
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
 
+// The files' lines. Containerfile.scratch is also built and run (TestIntegrationScratchImage);
+// Containerfile.python is checked here only: its base image cannot be pulled on this machine.
 func TestDeployFilesContent(t *testing.T) {
 	cfg := deployTestConfig(t)
 	files := map[string]string{}
@@ -561,7 +563,7 @@ func TestNewCommand(t *testing.T) {
 	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "cd myapp && fluxlit dev") {
 		t.Fatalf("new myapp: got exit %d, %q; want 0 and the next step", code, out)
 	}
-	names, err := scaffoldFiles()
+	names, err := scaffoldFiles(scaffoldRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,6 +598,9 @@ func TestNewCommand(t *testing.T) {
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
 		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/"},
+		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -605,13 +610,23 @@ func TestNewCommand(t *testing.T) {
 			}
 		})
 	}
+	for _, n := range []string{"app.py", "fluxlit.toml"} {
+		got, err := os.ReadFile(filepath.Join(dir, "flapp", n))
+		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldFluxLitRoot, n))
+		if err != nil || !bytes.Equal(got, want) || (n == "app.py" && !bytes.Contains(got, []byte("app = FluxLit("))) {
+			t.Errorf("flapp/%s: got %d bytes (err %v); want the %d embedded bytes of the FluxLit skeleton", n, len(got), err, len(want))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flapp", "streamlit_app.py")); err == nil {
+		t.Errorf("flapp/streamlit_app.py exists; a FluxLit project has its pages in app.py")
+	}
 }
 
 // The Python files at least compile (py_compile needs neither FastAPI nor Streamlit).
 func TestScaffoldPythonCompiles(t *testing.T) {
 	py := deployRequireTool(t, "python3")
-	for _, n := range []string{"app.py", "streamlit_app.py"} {
-		src, _ := scaffoldFS.ReadFile(path.Join(scaffoldRoot, n))
+	for _, n := range []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py", scaffoldFluxLitRoot + "/app.py"} {
+		src, _ := scaffoldFS.ReadFile(n)
 		cmd := exec.Command(py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", n)
 		cmd.Stdin = bytes.NewReader(src)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -511,7 +511,8 @@ func TestDoctorUsageError(t *testing.T) {
 func TestDoctorVerboseRedacts(t *testing.T) {
 	t.Parallel()
 	dir := doctorProject(t, nil)
-	env := append(doctorExternalEnv(t), "FLUXLIT_JWT_HS256_SECRET=hs-secret-value-1234", "FLUXLIT_OIDC_BFF_SECRET=bff-secret-value-5678")
+	env := append(doctorExternalEnv(t), "FLUXLIT_JWT_HS256_SECRET=hs-secret-value-1234", "FLUXLIT_OIDC_BFF_SECRET=bff-secret-value-5678",
+		"FLUXLIT_JWT_PROTECT=") // the API checks its own tokens (appEdgeJWT)
 	for _, args := range [][]string{{"--verbose"}, {"--verbose", "--json"}} {
 		code, out := doctorCase{dir: dir, env: env, args: args}.run(t)
 		if code != 0 {

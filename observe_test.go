@@ -824,7 +824,7 @@ func TestDebugPageGolden(t *testing.T) {
 		"api_upstream": api.URL, "streamlit_upstream": ui.URL, "debug": "true",
 		"enable_gateway_prometheus_metrics": "true",
 		"jwt_hs256_secret":                  obsSecretHS, "oidc_bff_secret": obsSecretBFF,
-		"log_redact_query_keys": "session_hint",
+		"jwt_protect": "/*", "log_redact_query_keys": "session_hint",
 	})
 	started := time.Now().Add(-3 * time.Second)
 	g.children = func() []childStatus {

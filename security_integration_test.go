@@ -478,6 +478,7 @@ func TestSecIntRealLibraryTokens(t *testing.T) {
 		"FLUXLIT_JWT_ISSUER=" + secintIssuer,
 		"FLUXLIT_JWT_AUDIENCE=" + secintAudience,
 		"FLUXLIT_JWT_REQUIRED_SCOPES=" + secintScope,
+		"FLUXLIT_JWT_PROTECT=/*", // edge JWT is on where jwt_protect says
 	}
 	p := secintLaunch(t, env, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
@@ -666,8 +667,8 @@ func TestSecIntJWKSRotationAndOutage(t *testing.T) {
 	idpB := &secintJWKSServer{doc: secintJWKS(t, jwk(2))}
 	srvB := httptest.NewServer(idpB) // closed mid-test: the IdP going away
 	t.Cleanup(srvB.Close)
-	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
-	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
 	if res, body := secintDo(t, "GET", a.base+"/api/echo", bearer(0)); res.StatusCode != 200 {
 		t.Fatalf("A, kid-0 before rotation: %d %s", res.StatusCode, body)
