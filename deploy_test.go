@@ -259,7 +259,7 @@ func TestDeploySystemdAnalyzeVerify(t *testing.T) {
 			t.Fatalf("copy units: %v", err)
 		}
 		// Only the ExecStart path's existence and mode are checked.
-		if err := os.WriteFile(filepath.Join(root, deployBinaryPath[1:]), []byte("#!/bin/false\n"), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(root, "usr/local/bin/fluxlit"), []byte("#!/bin/false\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(root, "etc/systemd/system/fluxlit.service"), []byte(unit), 0o644); err != nil {
@@ -365,9 +365,9 @@ func TestDeployKubernetesParses(t *testing.T) {
 				{"container port", deployDig(c, "ports", 0, "containerPort"), tt.wantPort},
 				{"port env", deployDig(c, "env", 1, "value"), strconv.Itoa(int(tt.wantPort))},
 				{"grace", deployDig(pod, "terminationGracePeriodSeconds"), tt.wantGrace},
-				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(deployPreStopS)},
+				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(5)}, // README: preStop sleep 5 s
 				{"runAsNonRoot", deployDig(pod, "securityContext", "runAsNonRoot"), true},
-				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(deployUID)},
+				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(65532)}, // README: user 65532
 				{"image", deployDig(c, "image"), tt.wantImage},
 				{"service port", deployDig(svc, "spec", "ports", 0, "port"), tt.wantPort},
 				{"affinity", deployDig(svc, "spec", "sessionAffinity"), "ClientIP"},
@@ -461,12 +461,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 	}))
 	defer ok.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/api/healthz"
-	ln.Close()
+	refused := refusedPort(t) + "/api/healthz"
 	tests := []struct {
 		name    string
 		in      string

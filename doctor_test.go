@@ -59,24 +59,7 @@ func doctorTestPython(t *testing.T) string {
 
 // doctorUpstream is a real loopback listener that accepts and closes connections: enough for
 // the reachability rows. It returns its URL.
-func doctorUpstream(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
+func doctorUpstream(t *testing.T) string { return closingUpstream(t) }
 
 // doctorDeadPid returns the pid of a process that has exited: the test binary run for nothing.
 func doctorDeadPid(t *testing.T) int {

@@ -1023,14 +1023,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secintRequirePyJWT(t)
 	api := goUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
 	ui := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
-	dead := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String()
-	}()
+	dead := refusedPort(t)
 	hs := secintSecret(t, "debug-hs256-secret-")
 	now := time.Now().Unix()
 	toks := secintSign(t, []secintTokenReq{{Alg: "HS256", Secret: hs, Claims: map[string]any{"sub": "carol", "exp": now + 900}}})
