@@ -56,7 +56,7 @@ func cliPythonSurface(t *testing.T) map[string][]struct {
 	Opts []string `json:"opts"`
 	Flag bool     `json:"flag"`
 } {
-	py := pythonWithFluxlit(t)
+	py := fluxlitPython(t)
 	script := `
 import json, warnings
 warnings.simplefilter("ignore")
@@ -210,7 +210,7 @@ func TestNewProfiles(t *testing.T) {
 // TestPagesCommand: "fluxlit pages manifest|validate" run Python FluxLit's page tooling on the
 // configured target in the project's interpreter.
 func TestPagesCommand(t *testing.T) {
-	py := pythonWithFluxlit(t)
+	py := fluxlitPython(t)
 	dir := configTestIsolate(t, nil)
 	if code, _, errOut := cliRun(t, "new", "proj", "--profile", "minimal"); code != 0 {
 		t.Fatalf("new: %s", errOut)

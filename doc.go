@@ -33,8 +33,9 @@
 // "fluxlit help COMMAND" or "fluxlit COMMAND --help" shows a command's flags.
 //
 // Every setting is a fluxlit.toml key (or one under [tool.fluxlit] in pyproject.toml) and a
-// FLUXLIT_<NAME> environment variable (also read from .env). Precedence: flag > environment >
-// .env > fluxlit.toml > default. "fluxlit config" lists them all.
+// FLUXLIT_<NAME> environment variable (also read from .env). Precedence: flag > FluxLit app
+// code (FluxlitSettings(...) in app.py) > environment > .env > fluxlit.toml > default.
+// "fluxlit config" lists them all, with where each came from.
 //
 // # Run
 //
@@ -236,6 +237,7 @@
 // Flags:
 //
 //	--profile PROFILE  minimal, auth-ready or deploy (a Python FluxLit app)
+//	--fluxlit          the minimal Python FluxLit app (--profile minimal)
 //	-h, --help         print this page
 //
 // Examples:

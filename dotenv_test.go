@@ -81,7 +81,7 @@ func TestParseDotEnvLinesAndSkips(t *testing.T) {
 // TestDotEnvAgreesWithPythonDotenv reads every case above with python-dotenv's dotenv_values
 // (as pydantic-settings does for Python FluxLit) and compares the results.
 func TestDotEnvAgreesWithPythonDotenv(t *testing.T) {
-	py := pythonWithFluxlit(t)
+	py := fluxlitPython(t)
 	var docs []string
 	for _, c := range dotenvCases {
 		docs = append(docs, c.in)

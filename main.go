@@ -206,7 +206,7 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 		return nil, usageError(stderr, err)
 	}
 	in.Defaults = defaults
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return nil, 2

@@ -177,7 +177,7 @@ func TestPythonSettingsTable(t *testing.T) {
 // checks that the names are fluxlit's Python settings and that Python accepts every value the
 // table above gives (in the environment's syntax), so "accepted" means accepted by both.
 func TestPythonSettingsMatchThePackage(t *testing.T) {
-	py := pythonWithFluxlit(t)
+	py := fluxlitPython(t)
 	values := map[string]string{}
 	for _, c := range pythonSettingCases {
 		values[c.name] = c.env

@@ -1,8 +1,9 @@
 // scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
 // The skeletons are embedded example folders, so the demo and a new project are the same
 // files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
-// with --profile P Python FluxLit's project of that name, examples/fluxlit-profiles/P
-// (fluxlit.toml and an app.py with app = FluxLit(...) and an @app.page page).
+// with --profile P (or --fluxlit, the minimal one) Python FluxLit's project of that name,
+// examples/fluxlit-profiles/P (fluxlit.toml and an app.py with app = FluxLit(...) and an
+// @app.page page).
 
 package main
 
@@ -37,6 +38,7 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
 	profile := fset.String("profile", "", "")
+	asFluxLit := fset.Bool("fluxlit", false, "") // the minimal profile
 	pos, err := parseInterspersed(fset, args)
 	if err != nil {
 		return usageError(stderr, err)
@@ -47,6 +49,9 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	name := pos[0]
 	if err := scaffoldCheckName(name); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	}
+	if *asFluxLit && *profile == "" {
+		*profile = "minimal"
 	}
 	root, kind := scaffoldRoot, "FastAPI + Streamlit"
 	if *profile != "" {

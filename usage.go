@@ -130,7 +130,8 @@ there is no pidfile.`,
 --profile: fluxlit.toml, a FastAPI app.py and a Streamlit streamlit_app.py (no Python
 FluxLit needed). With --profile minimal, auth-ready or deploy: Python FluxLit's project of
 that name (fluxlit.toml and an app.py with app = FluxLit(...) and @app.page pages).`,
-		flags:    []helpFlag{{"--profile PROFILE", "minimal, auth-ready or deploy (a Python FluxLit app)"}},
+		flags: []helpFlag{{"--profile PROFILE", "minimal, auth-ready or deploy (a Python FluxLit app)"},
+			{"--fluxlit", "the minimal Python FluxLit app (--profile minimal)"}},
 		examples: []string{"fluxlit new myapp", "fluxlit new myapp --profile minimal"},
 	},
 	{
@@ -205,8 +206,9 @@ Commands:
 "fluxlit help COMMAND" or "fluxlit COMMAND --help" shows a command's flags.
 
 Every setting is a fluxlit.toml key (or one under [tool.fluxlit] in pyproject.toml) and a
-FLUXLIT_<NAME> environment variable (also read from .env). Precedence: flag > environment >
-.env > fluxlit.toml > default. "fluxlit config" lists them all.
+FLUXLIT_<NAME> environment variable (also read from .env). Precedence: flag > FluxLit app
+code (FluxlitSettings(...) in app.py) > environment > .env > fluxlit.toml > default.
+"fluxlit config" lists them all, with where each came from.
 `)
 	return b.String()
 }()
