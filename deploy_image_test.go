@@ -375,7 +375,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		t.Errorf("image fluxlit version: got %q; want one line \"fluxlit …\"", out)
 	}
 	doctor := imageMust(t, env, fromImage("/fluxlit", "doctor", "--warnings-only")...)
-	for _, row := range []string{"python", "import_target", "dependencies", "streamlit_version"} {
+	for _, row := range []string{"python_version", "import_target", "dependencies", "streamlit_version"} {
 		if st, detail, ok := doctorRowOf(doctor, row); !ok || st != doctorSkip {
 			t.Errorf("image doctor --warnings-only: %s row got %q (%s); want SKIP (no Python in the image)", row, st, detail)
 		}

@@ -333,9 +333,52 @@ func TestUpstreamDownIs502Fast(t *testing.T) {
 	if res.StatusCode != 502 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") || !strings.Contains(body, res.Header.Get("X-Request-Id")) {
 		t.Errorf("streamlit down: got %d %q %q; want 502 text with the id", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
-	res, _ = get(t, gw.URL+"/api/readyz", nil)
+	res, body = get(t, gw.URL+"/api/readyz", nil)
 	if res.StatusCode != 503 {
 		t.Errorf("readyz with upstreams down: got %d; want 503", res.StatusCode)
+	}
+	// Python FluxLit's 503 body: "detail" is one string; fluxlit's per-upstream detail is an
+	// added key. (Before: "detail" was an object, which Python runbooks could not read.)
+	var ready struct {
+		Status, API, Streamlit string
+		Detail                 string
+		UpstreamDetail         map[string]string `json:"upstream_detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || ready.Status != "not_ready" || ready.API != "unavailable" ||
+		!strings.HasPrefix(ready.Detail, "api: ") || !strings.Contains(ready.Detail, "; streamlit: GET /_stcore/health: ") ||
+		!strings.Contains(ready.UpstreamDetail["streamlit"], "connection refused") {
+		t.Errorf("readyz 503 body %s (%v); want Python's keys with a string detail, and upstream_detail", body, err)
+	}
+}
+
+// TestHealthMethods: healthz and readyz answer GET and HEAD; another method gets Python
+// FluxLit's 405 {"detail":"Method Not Allowed"} (it never reaches the API either).
+func TestHealthMethods(t *testing.T) {
+	api, seen := echoUpstream(t)
+	cfg := testConfig(t, map[string]string{"api_upstream": api.URL, "streamlit_upstream": api.URL})
+	_, gw := startGateway(t, cfg)
+	for _, path := range []string{"/api/healthz", "/api/readyz"} {
+		for _, m := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(m, gw.URL+path, nil)
+			if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode >= 400 {
+				t.Errorf("%s %s: %v %v", m, path, res, err)
+			}
+		}
+		req, _ := http.NewRequest("POST", gw.URL+path, strings.NewReader("x"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 405 || string(body) != `{"detail":"Method Not Allowed"}` || res.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: %d %q Allow %q; want 405 {\"detail\":\"Method Not Allowed\"} Allow GET, HEAD", path, res.StatusCode, body, res.Header.Get("Allow"))
+		}
+	}
+	for len(seen) > 0 {
+		if r := <-seen; r.Method == "POST" {
+			t.Errorf("an upstream saw %s %s; health requests are the gateway's", r.Method, r.Path)
+		}
 	}
 }
 

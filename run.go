@@ -46,6 +46,10 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
 		return 1
 	}
+	if cfg.AppErr != "" {
+		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		return 1
+	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
 	return r.run()
 }
@@ -67,7 +71,7 @@ func runConfig(mode string, args []string) (*Config, error) {
 			in.Flags["trust_proxy"] = "true"
 		}
 	}
-	return loadConfig(in)
+	return loadAppConfig(in)
 }
 
 // mergeDefaults is a with b's entries added (b wins).
@@ -453,41 +457,6 @@ func printStartupBanner(w io.Writer, cfg *Config, g *gateway) {
 		fmt.Fprintf(w, "  Only expose this port behind the proxy that sets them.\n")
 	}
 	fmt.Fprintln(w)
-}
-
-func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
-	level := slogLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.LogFormat
-	if format == "auto" {
-		format = "json"
-		if terminal {
-			format = "text"
-		}
-	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// slogLevelCritical is uvicorn's "critical": fluxlit logs nothing that severe through slog,
-// so only the one-line fatal errors (printed directly) remain.
-const slogLevelCritical = slog.LevelError + 4
-
-// slogLevel maps log_level (uvicorn's names) onto slog; trace is slog's lowest, debug.
-func slogLevel(name string) slog.Level {
-	switch name {
-	case "trace", "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	case "critical":
-		return slogLevelCritical
-	}
-	return slog.LevelInfo
 }
 
 func isTerminal(w io.Writer) bool {
