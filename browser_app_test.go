@@ -496,19 +496,22 @@ func browserAppArtifact(t *testing.T, dir, name string) string {
 // Streamlit at the root (tests 1-3), and the newest behind nginx with TLS under /apps/demo/
 // (test 8). Each check opens its own page, so it has its own Streamlit session.
 //
-// How each was seen to fail (by breaking the app or fluxlit locally, then restoring it):
-//   - 1 render: the API app's /users answering one user more than the page fetched (the app
-//     cached an old list) → "no the users from the API"; STREAMLIT_SERVER_ENABLE_CORS with a
-//     bad Host rewrite in proxy.go → the page stayed on "Connecting".
+// How each was seen to fail (the app or fluxlit broken locally, then restored; 2026-12-04):
+//   - 1 render: the app adding a user to what it fetched → "no the users from the API".
 //   - 2 interact: the app's button not incrementing → "no clicks: 1".
-//   - 3 upload: fluxlit dropping the Cookie header on the Streamlit hop → PUT 403, no SHA-256.
-//   - 4 media: the app's image bytes truncated → natural width 0; download bytes changed →
-//     "want fluxlit-download.bin with the app's 16405 bytes".
-//   - 5 multipage: url_path "second" renamed to "two" → path /two, not /second.
-//   - 6 child killed: restart_max_backoff_s = 120 → the page stayed on "Connecting" past 90 s.
-//   - 7 fluxlit restarted: not starting it again → the page stayed on "Connecting".
-//   - 8 nginx TLS subpath: root_path removed from the project → 404s under /apps/demo/.
-//   - 9 screenshot: taken before the page rendered → "looks blank".
+//   - 3 upload: fluxlit dropping X-Xsrftoken on the Streamlit hop (proxy.go and fastpath.go) →
+//     the PUT was refused and "no the uploaded file's SHA-256".
+//   - 4 media: st.image(..., width=40) → "natural width 40 ... want 96 px"; one byte more in
+//     the app's download → "16406 bytes ... want ... 16405 bytes".
+//   - 5 multipage: url_path "two" instead of "second" → "no the second page ... path /two".
+//   - 6 child killed: fluxlit's restart delay set to 10 minutes (supervise.go) → "no the page
+//     reconnected within 1m30s; it shows (connection "CONNECTING")".
+//   - 7 fluxlit restarted: not starting it again → the same, still "CONNECTING".
+//   - 8 nginx TLS subpath: root_path left out of the project → /apps/demo/api/users answered
+//     Streamlit's index.html, not the users. (Before the nginx config streamed request bodies,
+//     8's upload failed too: nginx's workers could not spool the PUT into the test's directory.)
+//   - 9 screenshot: taken right after navigation, before the frontend rendered → "looks blank:
+//     0 of 697344 pixels not background".
 func TestIntegrationBrowserApp(t *testing.T) {
 	for _, what := range []string{"chromium", "nginx", "openssl", "streamlit", "fastapi"} {
 		requireIntegration(t, what)
