@@ -43,13 +43,14 @@ type Config struct {
 	ForwardClientHeaders []string `setting:"gateway_forward_client_headers_to_streamlit"`
 
 	// Upstream limits.
-	ConnectTimeoutS  float64 `setting:"gateway_upstream_connect_timeout_s"`
-	ReadTimeoutS     float64 `setting:"gateway_upstream_read_timeout_s"`
-	MaxBodyBytes     int64   `setting:"gateway_max_proxy_request_body_bytes"`
-	WSMaxMessageSize int64   `setting:"gateway_ws_max_message_bytes"`
-	ShutdownTimeoutS float64 `setting:"shutdown_timeout_s"`
-	APIHealthPath    string  `setting:"api_health_path"`
-	MaxConnections   int     `setting:"max_connections"`
+	ClientHeaderTimeoutS float64 `setting:"gateway_client_header_timeout_s"`
+	ConnectTimeoutS      float64 `setting:"gateway_upstream_connect_timeout_s"`
+	ReadTimeoutS         float64 `setting:"gateway_upstream_read_timeout_s"`
+	MaxBodyBytes         int64   `setting:"gateway_max_proxy_request_body_bytes"`
+	WSMaxMessageSize     int64   `setting:"gateway_ws_max_message_bytes"`
+	ShutdownTimeoutS     float64 `setting:"shutdown_timeout_s"`
+	APIHealthPath        string  `setting:"api_health_path"`
+	MaxConnections       int     `setting:"max_connections"`
 
 	// Children.
 	Target               string   `setting:"target"`
@@ -160,6 +161,7 @@ var settingsTable = []setting{
 	{name: "public_base_url", kind: kindString, doc: "public origin (+prefix) for redirects and links; PUBLIC_BASE_URL is a fallback"},
 	{name: "strict_public_base_url", kind: kindBool, def: "false", doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
 	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
+	{name: "gateway_client_header_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "time a client has to send a request head, from connecting (a silent connection is closed then) or from the first byte of a later request"},
 	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", min: 0.001, max: maxTimeoutS, doc: "upstream dial timeout"},
 	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", min: 0.001, max: maxTimeoutS, doc: "time an upstream may take to send response headers"},
 	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, doc: "larger request bodies get 413 (0: no limit)"},
@@ -637,9 +639,10 @@ func checkRange(s *setting, v any) error {
 // Durations derived from the seconds settings.
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (c *Config) connectTimeout() time.Duration  { return seconds(c.ConnectTimeoutS) }
-func (c *Config) readTimeout() time.Duration     { return seconds(c.ReadTimeoutS) }
-func (c *Config) shutdownTimeout() time.Duration { return seconds(c.ShutdownTimeoutS) }
+func (c *Config) clientHeaderTimeout() time.Duration { return seconds(c.ClientHeaderTimeoutS) }
+func (c *Config) connectTimeout() time.Duration      { return seconds(c.ConnectTimeoutS) }
+func (c *Config) readTimeout() time.Duration         { return seconds(c.ReadTimeoutS) }
+func (c *Config) shutdownTimeout() time.Duration     { return seconds(c.ShutdownTimeoutS) }
 
 // listenAddr is the public listener address.
 func (c *Config) listenAddr() string {

@@ -47,6 +47,8 @@ func deployMissing(t *testing.T, why string) {
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
 
+// The files' lines. Containerfile.scratch is also built and run (TestIntegrationScratchImage);
+// Containerfile.python is checked here only: its base image cannot be pulled on this machine.
 func TestDeployFilesContent(t *testing.T) {
 	cfg := deployTestConfig(t)
 	files := map[string]string{}

@@ -1,8 +1,10 @@
-// fastpath.go owns the hand-written HTTP/1.1 front end for the common request: a plain
-// proxied GET/HEAD/POST/PUT/PATCH/DELETE with no edge feature to apply, relayed over pooled
-// upstream connections without net/http's per-request goroutines and maps (issue #7), and a
-// plain WebSocket handshake (fastpath_ws.go). Every other connection is handed, bytes and all,
-// to the net/http server through handoffListener.
+// fastpath.go owns the fast engine: a hand-written HTTP/1.1 front end for the common request,
+// a plain proxied GET/HEAD/POST/PUT/PATCH/DELETE whose plan (hop.go) holds no edge step but
+// the proxying itself, relayed over pooled upstream connections without net/http's
+// per-request goroutines and maps (issue #7), and a plain WebSocket handshake
+// (fastpath_ws.go). Every other connection is handed, bytes and all, to the net/http engine
+// through handoffListener: that engine defines what fluxlit does, this one does exactly that
+// or hands off.
 
 package main
 
@@ -14,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,17 +32,9 @@ const (
 	fastWriteBufferSize = 8 << 10
 )
 
-// Buffer sizes of an upstream connection. The reader takes a response head line by line, so
-// 16 KiB bounds one header line (a big Set-Cookie fits); the writer takes a request head.
-// 256 idle connections × 20 KiB is 5 MiB at most, less than the Transport's 32 KiB each way.
-const (
-	fastUpReadBufferSize  = 16 << 10
-	fastUpWriteBufferSize = 4 << 10
-)
-
-// fastMaxResponseHead bounds an upstream response head (status line and headers): the same
-// 64 KiB fluxlit accepts from clients. A bigger head is answered 502.
-const fastMaxResponseHead = 64 << 10
+// fastEngineSteps are the plan steps the fast engine runs itself; a plan with any other step
+// is handed to net/http.
+const fastEngineSteps = stepProxy | stepTunnel
 
 // fastProbeAfterIdle: a pooled upstream connection idle longer than this is probed with a
 // non-blocking read before reuse, because uvicorn closes idle keep-alive connections after
@@ -55,17 +48,13 @@ const fastProbeAfterIdle = time.Second
 // answered early (401 on an upload) and stopped reading would hold it forever.
 const fastBodyGrace = time.Second
 
-// fastMaxConnTokens bounds how many header names an upstream's Connection header may name.
-const fastMaxConnTokens = 8
-
 // fastServer accepts the public connections. It is built once; the per-connection state is
 // in fastConn, the upstream connections in fastPool.
 type fastServer struct {
-	g         *gateway
-	srv       *http.Server
-	handoff   *handoffListener
-	pools     map[*upstream]*fastPool
-	keepLower map[string]bool // Streamlit hop allow-list, lower-cased (nil: forward everything)
+	g       *gateway
+	srv     *http.Server
+	handoff *handoffListener
+	pools   map[*upstream]*fastPool
 
 	ln      net.Listener
 	closing atomic.Bool
@@ -80,15 +69,6 @@ func newFastServer(g *gateway, srv *http.Server) *fastServer {
 	for _, up := range []*upstream{g.api, g.ui} {
 		if up != nil && up.target.Scheme == "http" {
 			f.pools[up] = newFastPool(up, g.cfg)
-		}
-	}
-	if len(g.forwardNames) > 0 {
-		f.keepLower = map[string]bool{}
-		for k := range streamlitSessionHeaders {
-			f.keepLower[strings.ToLower(k)] = true
-		}
-		for k := range g.forwardNames {
-			f.keepLower[k] = true
 		}
 	}
 	return f
@@ -123,7 +103,7 @@ func (f *fastServer) serveFast(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String()}
+		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String(), slot: slotOf(c)}
 		if !f.track(fc, true) {
 			c.Close()
 			continue
@@ -230,13 +210,16 @@ type fastConn struct {
 	bw     *bufio.Writer
 	state  atomic.Int32
 	req    fastRequest
-	res    fastResponse
+	res    upResponse
 	// The request as the edge features and the access log see it, and its record: one of
 	// each per connection, reused by every request on it (nothing holds them past the
 	// request; a WebSocket's record, which its tunnel keeps, is its own). Two allocations
 	// fewer per request put the collector off by 6x under small-request load (BENCHMARKS.md).
 	hr  http.Request
 	rec accessRecord
+	// slot is the connection's place under max_connections (nil without a cap): marked idle
+	// while it waits for a request, so that a new connection at the cap may take it.
+	slot *connSlot
 }
 
 // serve reads requests until the client closes, a request asks to close, or one needs
@@ -252,12 +235,12 @@ func (fc *fastConn) serve() {
 		}
 		fc.f.track(fc, false)
 	}()
-	for {
+	for first := true; ; first = false {
 		fc.state.Store(fastStateIdle)
 		if fc.f.closing.Load() {
 			return
 		}
-		end, ok := fc.readHead()
+		end, ok := fc.readHead(first)
 		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
@@ -268,7 +251,7 @@ func (fc *fastConn) serve() {
 			handedOff = fc.handOff()
 			return
 		}
-		up, rt, eligible := fc.f.route(&fc.req)
+		p, eligible := fc.f.route(&fc.req)
 		if !eligible {
 			handedOff = fc.handOff()
 			return
@@ -278,15 +261,15 @@ func (fc *fastConn) serve() {
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
 			fc.bw.Reset(newSocketWriter(fc.c)) // only now: a connection handed off at once writes nothing
 		}
-		if fc.req.isWebSocket() {
-			keep, tunnelled := fc.f.serveUpgrade(fc, up, rt)
+		if p.steps&stepTunnel != 0 {
+			keep, tunnelled := fc.f.serveUpgrade(fc, &p)
 			handedOff = tunnelled
 			if !keep {
 				return
 			}
 			continue
 		}
-		if !fc.f.serveRequest(fc, up, rt) || fc.req.close {
+		if !fc.f.serveRequest(fc, &p) || fc.req.close {
 			return
 		}
 	}
@@ -294,13 +277,26 @@ func (fc *fastConn) serve() {
 
 // readHead waits for a complete request head in the read buffer. end is its length (-1: the
 // client closed or timed out; close quietly); ok false means the bytes are not for the fast
-// path (bare LF, NUL, a head bigger than the buffer): hand off.
-func (fc *fastConn) readHead() (end int, ok bool) {
-	fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+// path (bare LF, NUL, a head bigger than the buffer): hand off. A new connection (first) has
+// gateway_client_header_timeout_s from its start, as net/http's ReadHeaderTimeout; a kept-
+// alive one waits serverIdleTimeout for the next request's first byte, then has that long.
+func (fc *fastConn) readHead(first bool) (end int, ok bool) {
+	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
+	if first {
+		fc.c.SetReadDeadline(time.Now().Add(headTimeout))
+	} else {
+		fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+	}
+	if fc.slot != nil {
+		fc.slot.markIdle()
+	}
 	if _, err := fc.br.Peek(1); err != nil {
 		return -1, false
 	}
-	deadlineSet := false
+	if fc.slot != nil && !fc.slot.markBusy() {
+		return -1, false // closed to make room for a new connection
+	}
+	deadlineSet := first
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
 		end, bad := fastHeadEnd(buf)
@@ -314,7 +310,7 @@ func (fc *fastConn) readHead() (end int, ok bool) {
 			return 0, false
 		}
 		if !deadlineSet {
-			fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			fc.c.SetReadDeadline(time.Now().Add(headTimeout))
 			deadlineSet = true
 		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
@@ -416,60 +412,58 @@ func (l *handoffListener) give(c net.Conn) bool {
 	}
 }
 
-// route decides whether the parsed request may take the fast path: a proxied route whose
-// upstream is a running plain-HTTP one, and no edge feature (rate limit, CORS, JWT, 413,
-// health routes) that the handler path would apply to this request.
-func (f *fastServer) route(req *fastRequest) (*upstream, route, bool) {
-	g := f.g
-	if g.limiter != nil || (g.maxBody > 0 && req.contentLength > g.maxBody) {
-		return nil, route{}, false
+// route plans the parsed request (hop.go) and reports whether the fast engine may serve it:
+// a plan of no step but proxying or tunnelling, to a plain-HTTP upstream it pools for.
+func (f *fastServer) route(req *fastRequest) (hopPlan, bool) {
+	hr := hopRequest{method: req.method, path: req.path, hasOrigin: req.hasOrigin, bodyLength: max(req.contentLength, 0)}
+	if req.upgradeWS {
+		hr.upgrade = upgradeWebSocket
 	}
-	rt := g.splitPath(req.path)
-	var up *upstream
-	switch rt.dispatch {
-	case dispatchAPI:
-		if rt.apiPath == "/healthz" || rt.apiPath == "/readyz" ||
-			(g.cors != nil && req.hasOrigin) || (g.auth != nil && g.auth.protected(rt.apiPath)) {
-			return nil, route{}, false
-		}
-		up = g.api
-	case dispatchStreamlit:
-		up = g.ui
-	default:
-		return nil, route{}, false
-	}
-	if up == nil || f.pools[up] == nil || (up.down != nil && up.down()) {
-		return nil, route{}, false
-	}
-	return up, rt, true
+	p := f.g.plan(&hr)
+	return p, p.steps&^fastEngineSteps == 0 && f.pools[p.up] != nil
 }
 
-// serveRequest forwards one request and records it like the handler path does. It reports
+// serveRequest forwards one request and records it like the net/http engine does. It reports
 // whether the client connection can carry another request.
-func (f *fastServer) serveRequest(fc *fastConn, up *upstream, rt route) bool {
+func (f *fastServer) serveRequest(fc *fastConn, p *hopPlan) bool {
 	g, req := f.g, &fc.req
 	start := time.Now()
 	id := g.reqIDs.fromRequest(req.requestID)
-	// The request as resolveForwarded and the access log see it: the peer, the Host and, when
-	// proxy trust is on, the forwarding headers.
-	fc.hr = http.Request{Method: req.method, Host: req.host, RemoteAddr: fc.remote, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
-	hr := &fc.hr
-	if g.trust != nil {
-		hr.Header = req.forwardingHeader()
-	}
-	fc.rec = accessRecord{r: hr, id: id, dispatch: rt.dispatch, method: req.method, path: req.path, query: req.query, start: start}
+	hr := fc.proxyRequest()
+	fc.rec.reset(hr, id, p.dispatch, req.method, req.path, req.query, start)
 	rec := &fc.rec
-	keep := f.exchange(fc, up, rt, hr, rec)
+	keep := f.exchange(fc, p, hr, rec)
 	g.obs.end(rec)
 	return keep
+}
+
+// proxyRequest is the request as proxy trust and the access log see it: the peer, the Host
+// and, when proxy trust is on, the forwarding headers. One per connection, reused.
+func (fc *fastConn) proxyRequest() *http.Request {
+	req := &fc.req
+	fc.hr = http.Request{Method: req.method, Host: req.host, RemoteAddr: fc.remote, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	if fc.f.g.trust != nil {
+		fc.hr.Header = req.forwardingHeader()
+	}
+	return &fc.hr
+}
+
+// upstreamHead is the request's head as the hop rules send it upstream (wire.go).
+func (fc *fastConn) upstreamHead(p *hopPlan, id string, fi *forwardedInfo) upstreamHead {
+	req := &fc.req
+	return upstreamHead{up: p.up, method: req.method, path: p.upstreamPath(), query: req.query,
+		websocket: p.steps&stepTunnel != 0, host: req.host, fields: req.fields,
+		connection: req.connection, contentLength: req.contentLength, teTrailers: req.teTrailers, id: id,
+		fwd: fc.f.g.forwarded(fi, p.up)}
 }
 
 // exchange sends the request upstream and relays the answer. A reused pooled connection that
 // ends before any response byte is retried once on a fresh one, for idempotent requests
 // without a body (the upstream closed it while idle; nothing was processed).
-func (f *fastServer) exchange(fc *fastConn, up *upstream, rt route, hr *http.Request, rec *accessRecord) bool {
-	req, pool := &fc.req, f.pools[up]
+func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *accessRecord) bool {
+	req, pool := &fc.req, f.pools[p.up]
 	fi := f.g.forwardedInfo(hr)
+	head := fc.upstreamHead(p, rec.id, &fi)
 	if req.contentLength > 0 && int64(fc.br.Buffered()) < req.contentLength {
 		fc.c.SetReadDeadline(time.Time{}) // bodies are not time-bounded, as in net/http
 	}
@@ -477,9 +471,9 @@ func (f *fastServer) exchange(fc *fastConn, up *upstream, rt route, hr *http.Req
 	for fresh := false; ; fresh = true {
 		pc, err := pool.get(fresh)
 		if err != nil {
-			return f.upstreamFailed(fc, up, rec, err)
+			return f.upstreamFailed(fc, p.up, rec, err)
 		}
-		err = f.writeRequest(pc, req, up, rt, rec.id, fi)
+		err = f.g.writeUpstreamHead(pc.bw, &head)
 		var bodyDone chan error // set while a large body is still being sent
 		switch {
 		case err != nil:
@@ -504,15 +498,15 @@ func (f *fastServer) exchange(fc *fastConn, up *upstream, rt route, hr *http.Req
 			if pc.reused && !gotBytes && !fresh && req.contentLength <= 0 && fastIdempotent(req.method) {
 				continue
 			}
-			return f.upstreamFailed(fc, up, rec, err)
+			return f.upstreamFailed(fc, p.up, rec, err)
 		}
 		rec.upstreamDur = time.Since(rec.upstreamStart) // upstream_ms: until its response head
-		return f.relayResponse(fc, pc, pool, up, fi, rec, bodyDone)
+		return f.relayResponse(fc, pc, pool, &fi, rec, bodyDone)
 	}
 }
 
 // fastSendBody copies the request body (Content-Length bytes) from the client to the upstream.
-func fastSendBody(fc *fastConn, pc *fastUpConn, rec *accessRecord) error {
+func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 	n := fc.req.contentLength
 	err := fastCopyBody(pc.c, pc.bw, fc.c, fc.br, n)
 	if err == nil {
@@ -540,7 +534,7 @@ func fastAbandonBody(fc *fastConn, bodyDone chan error) {
 // (the normal case) lets the sender finish within moments. If it is still going after
 // fastBodyGrace, the upstream answered without reading it all: the upstream connection is
 // closed, the body abandoned, and false tells the caller to close the client connection too.
-func fastBodySent(fc *fastConn, pc *fastUpConn, bodyDone chan error) bool {
+func fastBodySent(fc *fastConn, pc *upConn, bodyDone chan error) bool {
 	if bodyDone == nil {
 		return true
 	}
@@ -565,23 +559,18 @@ func fastIdempotent(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodPut || method == http.MethodDelete
 }
 
-// upstreamFailed answers 504 for a timeout and 502 otherwise, as proxyError does. The client
-// connection is kept only when the request had no body (a body may be half read).
+// upstreamFailed answers a failed exchange as the net/http engine does (hop.go's mapping).
+// The client connection is kept only when the request had no body (a body may be half read).
 func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
 	g := f.g
-	status, reason, msg := http.StatusBadGateway, "refused", up.name+" upstream is unreachable"
-	logMsg := "upstream unreachable"
-	if isTimeout(err) {
-		status, reason, msg = http.StatusGatewayTimeout, "timeout", up.name+" did not answer within gateway_upstream_read_timeout_s"
-		logMsg = "upstream timeout"
-	}
-	g.obs.upstreamError(up.name, reason)
-	g.log.Warn(logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
+	fail := g.upstreamFailure(up, err)
+	g.obs.upstreamError(up.name, fail.reason)
+	g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
 	keep := fc.req.contentLength <= 0 && !fc.req.close
-	rec.status = status
+	rec.status = fail.status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
-	g.obs.end(rec) // before the answer leaves, as the handler path records before net/http flushes
-	if !fastWriteError(fc.bw, status, msg, up == g.api, rec.id, !keep) {
+	g.obs.end(rec) // before the answer leaves, as the net/http engine records before it flushes
+	if !fastWriteError(fc.bw, fail.status, fail.msg, up == g.api, rec.id, !keep) {
 		return false
 	}
 	return keep
@@ -591,7 +580,7 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 // straight to the client's buffer and flushes it. It reports whether the write succeeded.
 func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
 	contentType, body := proxyErrorBody(msg, id, asJSON)
-	fastWriteStatusLine(bw, status, nil)
+	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)
 	bw.WriteString("\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ")
@@ -606,147 +595,12 @@ func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id st
 	return bw.Flush() == nil
 }
 
-// fastWriteStatusLine writes "HTTP/1.1 <code> <text>"; reason is the upstream's, used only
-// for a code net/http has no text for.
-func fastWriteStatusLine(bw *bufio.Writer, status int, reason []byte) {
-	bw.WriteString("HTTP/1.1 ")
-	// Three digits as bytes: a [3]byte handed to Write escapes (one allocation per response).
-	bw.WriteByte(byte('0' + status/100%10))
-	bw.WriteByte(byte('0' + status/10%10))
-	bw.WriteByte(byte('0' + status%10))
-	bw.WriteByte(' ')
-	if text := http.StatusText(status); text != "" || len(reason) == 0 {
-		bw.WriteString(text)
-	} else {
-		bw.Write(reason)
-	}
-	bw.WriteString("\r\n")
-}
-
-// writeRequest writes the request line and headers with the handler path's rewriting: hop-by-
-// hop headers and the ones named in Connection dropped, inbound forwarding headers replaced by
-// fluxlit's (setForwarded), X-Request-Id set, X-Fluxlit-* stripped, and on the Streamlit hop
-// no credentials and only the allow-listed headers (filterStreamlitHeaders).
-func (f *fastServer) writeRequest(pc *fastUpConn, req *fastRequest, up *upstream, rt route, id string, fi forwardedInfo) error {
-	g, bw := f.g, pc.bw
-	bw.WriteString(req.method)
-	bw.WriteByte(' ')
-	bw.WriteString(up.target.Path)
-	host := up.target.Host
-	if up == g.api {
-		bw.WriteString(rt.apiPath)
-	} else {
-		bw.WriteString(rt.uiPath)
-		host = req.host // Streamlit compares Origin with Host: keep the browser's
-	}
-	if req.query != "" {
-		bw.WriteByte('?')
-		bw.WriteString(req.query)
-	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
-	for _, fl := range req.fields {
-		if f.forwardField(fl.name, up == g.ui, req.close) {
-			bw.Write(fl.name)
-			bw.WriteString(": ")
-			bw.Write(fl.value)
-			bw.WriteString("\r\n")
-		}
-	}
-	if req.teTrailers {
-		bw.WriteString("Te: trailers\r\n")
-	}
-	fastWriteHeader(bw, "X-Forwarded-For", fi.XFF)
-	fastWriteHeader(bw, "X-Forwarded-Host", fi.Host)
-	fastWriteHeader(bw, "X-Forwarded-Proto", fi.Proto)
-	// setForwarded's rule: root_path is the whole public prefix; a trusted proxy's prefix only
-	// counts when fluxlit has none of its own.
-	outer := g.rootPath
-	if outer == "" {
-		outer = fi.Prefix
-	}
-	if up == g.api {
-		bw.WriteString("X-Forwarded-Prefix: ")
-		bw.WriteString(outer)
-		bw.WriteString(g.mount)
-		bw.WriteString("\r\n")
-	} else {
-		fastWriteHeader(bw, "X-Forwarded-Prefix", outer)
-	}
-	fastWriteHeader(bw, "X-Request-Id", id)
-	if req.upgradeWS {
-		bw.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n")
-	}
-	_, err := bw.WriteString("\r\n")
-	return err
-}
-
-// fastWriteHeader writes "name: value" unless value is empty.
-func fastWriteHeader(bw *bufio.Writer, name, value string) {
-	if value == "" {
-		return
-	}
-	bw.WriteString(name)
-	bw.WriteString(": ")
-	bw.WriteString(value)
-	bw.WriteString("\r\n")
-}
-
-// fastHopRequestHeaders are removed from every forwarded request (RFC 9110 §7.6.1, as
-// ReverseProxy does), together with the names that fluxlit sets itself.
-var fastHopRequestHeaders = [...]string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "X-Request-Id",
-}
-
-// forwardField reports whether a client header goes upstream.
-func (f *fastServer) forwardField(name []byte, streamlit, connClose bool) bool {
-	for _, h := range fastHopRequestHeaders {
-		if fastEqualFold(name, h) {
-			return false
-		}
-	}
-	for _, m := range fwdManagedHeaders {
-		if fwdSameHeaderName(name, m) {
-			return false
-		}
-	}
-	if len(name) >= len("X-Fluxlit-") && fastEqualFold(name[:len("X-Fluxlit-")], "X-Fluxlit-") {
-		return false
-	}
-	if connClose && fastEqualFold(name, "Close") { // named in Connection: close
-		return false
-	}
-	if !streamlit {
-		return true
-	}
-	if fastEqualFold(name, "Authorization") {
-		return false
-	}
-	if f.keepLower == nil {
-		return true
-	}
-	var buf [64]byte
-	if len(name) > len(buf) {
-		return false // no allow-listed name is this long
-	}
-	lower := buf[:len(name)]
-	for i, c := range name {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower[i] = c
-	}
-	return f.keepLower[string(lower)]
-}
-
 // relayResponse writes the parsed upstream response head and relays its body. The upstream
 // connection goes back to the pool only when the body was read to its end and nobody said close.
-func (f *fastServer) relayResponse(fc *fastConn, pc *fastUpConn, pool *fastPool, up *upstream, fi forwardedInfo, rec *accessRecord, bodyDone chan error) bool {
+func (f *fastServer) relayResponse(fc *fastConn, pc *upConn, pool *fastPool, fi *forwardedInfo, rec *accessRecord, bodyDone chan error) bool {
 	req, res := &fc.req, &fc.res
 	rec.status = res.status
-	noBody := req.method == http.MethodHead || res.status == http.StatusNoContent || res.status == http.StatusNotModified
+	noBody := !bodyAllowed(req.method, res.status)
 	untilClose := !noBody && !res.chunked && res.contentLength < 0
 	closeClient := req.close || untilClose
 	f.writeResponseHead(fc.bw, res, rec.id, fi.Proto == "https", noBody, closeClient)
@@ -764,7 +618,7 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *fastUpConn, pool *fastPool,
 	}
 	rec.bytes = n
 	// Recorded before the last flush, so a client that has the whole answer finds it in the
-	// metrics, the debug ring and the log, as with the handler path.
+	// metrics, the debug ring and the log, as with the net/http engine.
 	f.g.obs.end(rec)
 	if bodyDone != nil {
 		fc.bw.Flush() // the answer goes out now; the body's fate decides only what is reused
@@ -788,33 +642,31 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *fastUpConn, pool *fastPool,
 	return fc.bw.Flush() == nil && !closeClient
 }
 
-// writeResponseHead writes the status line and the upstream's headers minus the hop-by-hop
-// ones, with fluxlit's X-Request-Id and security headers (decorateResponse).
-func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *fastResponse, id string, https, noBody, closeClient bool) {
-	fastWriteStatusLine(bw, res.status, res.reason)
+// writeResponseHead writes the status line and the upstream's headers under the hop rule
+// (hop.go), the framing the body is relayed with, fluxlit's X-Request-Id and the security set
+// (secheaders.go), as the net/http engine's decorateResponse adds them.
+func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *upResponse, id string, https, noBody, closeClient bool) {
+	writeStatusLine(bw, res.status)
 	for _, fl := range res.fields {
-		if res.forwardField(fl.name, noBody) {
-			bw.Write(fl.name)
-			bw.WriteString(": ")
-			bw.Write(fl.value)
-			bw.WriteString("\r\n")
+		switch {
+		case asciiEqualFold(fl.name, "Content-Length"):
+			if !res.chunked {
+				writeField(bw, fl.name, fl.value)
+			}
+		case asciiEqualFold(fl.name, "Trailer"):
+			if res.chunked && !noBody {
+				writeField(bw, fl.name, fl.value)
+			}
+		case hopKeepResponseHeader(fl.name, res.connection):
+			writeField(bw, fl.name, fl.value)
 		}
 	}
-	bw.WriteString("X-Request-Id: ")
-	bw.WriteString(id)
-	bw.WriteString("\r\n")
+	writeHeaderLine(bw, "X-Request-Id", id)
 	if s := f.g.secHeaders; s != nil {
-		if !res.hasNosniff {
-			bw.WriteString("X-Content-Type-Options: nosniff\r\n")
-		}
-		if !res.hasFrameOptions {
-			bw.WriteString("X-Frame-Options: SAMEORIGIN\r\n")
-		}
-		if !res.hasReferrerPolicy {
-			bw.WriteString("Referrer-Policy: strict-origin-when-cross-origin\r\n")
-		}
-		if https && s.hstsValue != "" && !res.hasHSTS {
-			fastWriteHeader(bw, "Strict-Transport-Security", s.hstsValue)
+		for _, sh := range s.set(https) {
+			if !res.has(sh.name) {
+				writeHeaderLine(bw, sh.name, sh.value[0])
+			}
 		}
 	}
 	if res.chunked && !noBody {
@@ -826,16 +678,6 @@ func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *fastResponse, id s
 	bw.WriteString("\r\n")
 }
 
-// fastUpConn is one persistent HTTP/1.1 connection to an upstream.
-type fastUpConn struct {
-	c         net.Conn
-	r         io.Reader // under br: flushForAnswer's reader
-	br        *bufio.Reader
-	bw        *bufio.Writer
-	idleSince time.Time
-	reused    bool // taken from the pool: it may have been closed by the upstream meanwhile
-}
-
 // fastPool keeps an upstream's idle connections on a mutex-guarded stack, capped at
 // maxIdleConnsPerUpstream (proxy.go explains the number). Last in, first out: under load the
 // same warm connections are reused, and the ones at the bottom age out.
@@ -843,7 +685,7 @@ type fastPool struct {
 	network, addr string
 	dialer        *net.Dialer
 	mu            sync.Mutex
-	idle          []*fastUpConn
+	idle          []*upConn
 }
 
 func newFastPool(up *upstream, cfg *Config) *fastPool {
@@ -861,7 +703,7 @@ func newFastPool(up *upstream, cfg *Config) *fastPool {
 }
 
 // get returns an idle connection that still looks alive, or dials (always, when fresh).
-func (p *fastPool) get(fresh bool) (*fastUpConn, error) {
+func (p *fastPool) get(fresh bool) (*upConn, error) {
 	for !fresh {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -885,34 +727,16 @@ func (p *fastPool) get(fresh bool) (*fastUpConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := &fastUpConn{br: bufio.NewReaderSize(nil, fastUpReadBufferSize), bw: bufio.NewWriterSize(nil, fastUpWriteBufferSize)}
+	pc := &upConn{br: bufio.NewReaderSize(nil, upReadBufferSize), bw: bufio.NewWriterSize(nil, upWriteBufferSize)}
 	pc.attach(c)
 	return pc, nil
-}
-
-// attach makes c pc's connection, under pc's buffers, read and written as flushForAnswer needs.
-func (pc *fastUpConn) attach(c net.Conn) {
-	r, w := newSocketReadWriter(c)
-	pc.c, pc.r = c, r
-	pc.br.Reset(r)
-	pc.bw.Reset(w)
-}
-
-// flushForAnswer sends the request as the read of its answer begins (flushOnRead), so the
-// caller must read the answer next. With bytes already buffered (an upstream that said
-// more than it was asked) the request is flushed now, as they would be read first.
-func (pc *fastUpConn) flushForAnswer() error {
-	if pc.br.Buffered() > 0 {
-		return pc.bw.Flush()
-	}
-	return flushOnRead(pc.bw, pc.r)
 }
 
 // alive reads without waiting: a live idle connection has nothing to say; EOF, a reset or
 // unsolicited bytes mean it cannot carry a request. (A deadline in the past does not do:
 // Read then fails before it reads, so every connection looked alive.) Off the socket loop,
 // the probe waits a millisecond for an answer.
-func (pc *fastUpConn) alive() bool {
+func (pc *upConn) alive() bool {
 	if pc.br.Buffered() > 0 {
 		return false
 	}
@@ -925,7 +749,7 @@ func (pc *fastUpConn) alive() bool {
 	return err != nil && isTimeout(err)
 }
 
-func (p *fastPool) put(pc *fastUpConn) {
+func (p *fastPool) put(pc *upConn) {
 	pc.idleSince = time.Now()
 	p.mu.Lock()
 	if len(p.idle) < maxIdleConnsPerUpstream {

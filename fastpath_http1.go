@@ -1,7 +1,8 @@
-// fastpath_http1.go owns the fast path's HTTP/1.1 wire format: the strict parser of the
-// client's request head (anything it does not fully understand makes it say "not mine", and
-// net/http gets the connection), the upstream's response head, and the body framings relayed
-// (Content-Length, chunked, until close).
+// fastpath_http1.go owns the fast engine's HTTP/1.1 wire format towards the client: the strict
+// parser of the client's request head (anything it does not fully understand makes it say
+// "not mine", and net/http gets the connection), and the relay of response bodies in the
+// framing the upstream's head declared (Content-Length, chunked, until close). The upstream's
+// head itself is read by wire.go, as for the net/http engine's WebSocket handshakes.
 
 package main
 
@@ -11,11 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 )
-
-// fastField is one header line; name and value point into the head they were parsed from.
-type fastField struct{ name, value []byte }
 
 // fastRequest is a parsed request head. The strings are the request's own; fields point into raw.
 type fastRequest struct {
@@ -31,11 +28,9 @@ type fastRequest struct {
 	teTrailers    bool // Te names "trailers": forwarded as ReverseProxy does
 	upgradeWS     bool // Upgrade: websocket
 	connUpgrade   bool // Connection names "upgrade"
-	fields        []fastField
+	fields        []headerField
+	connection    [][]byte // the names its Connection header lists
 }
-
-// isWebSocket reports whether the request is a WebSocket handshake (fastpath_ws.go).
-func (req *fastRequest) isWebSocket() bool { return req.upgradeWS }
 
 // fastMethods are the methods the fast path forwards; the strings are constants, so a
 // parsed method costs no allocation.
@@ -66,27 +61,27 @@ func fastHeadEnd(buf []byte) (end int, bad bool) {
 // are handed to net/http, which parses them its own way.
 func fastParseRequest(head []byte, req *fastRequest) bool {
 	req.raw = append(req.raw[:0], head...)
-	*req = fastRequest{raw: req.raw, fields: req.fields[:0], contentLength: -1, prevHost: req.host}
+	*req = fastRequest{raw: req.raw, fields: req.fields[:0], connection: req.connection[:0], contentLength: -1, prevHost: req.host}
 	b := req.raw
-	eol := fastIndexCRLF(b)
+	eol := indexCRLF(b)
 	if eol < 0 || !req.parseRequestLine(b[:eol]) {
 		return false
 	}
 	b = b[eol+2:]
 	hosts, lengths := 0, 0
 	for {
-		eol = fastIndexCRLF(b)
+		eol = indexCRLF(b)
 		if eol < 0 {
 			return false
 		}
 		if eol == 0 {
 			break
 		}
-		name, value, ok := fastParseFieldLine(b[:eol])
+		name, value, ok := parseFieldLine(b[:eol])
 		if !ok || !req.noteField(name, value, &hosts, &lengths) {
 			return false
 		}
-		req.fields = append(req.fields, fastField{name, value})
+		req.fields = append(req.fields, headerField{name, value})
 		b = b[eol+2:]
 	}
 	// A WebSocket handshake is a GET without a body that names the upgrade in both headers;
@@ -99,7 +94,7 @@ func fastParseRequest(head []byte, req *fastRequest) bool {
 
 // parseRequestLine accepts "METHOD /origin-form?query HTTP/1.1" with single spaces.
 func (req *fastRequest) parseRequestLine(line []byte) bool {
-	sp := fastIndexByte(line, ' ')
+	sp := indexByte(line, ' ')
 	if sp < 0 {
 		return false
 	}
@@ -109,7 +104,7 @@ func (req *fastRequest) parseRequestLine(line []byte) bool {
 		}
 	}
 	rest := line[sp+1:]
-	sp = fastIndexByte(rest, ' ')
+	sp = indexByte(rest, ' ')
 	if req.method == "" || sp < 1 || string(rest[sp+1:]) != "HTTP/1.1" {
 		return false
 	}
@@ -118,7 +113,7 @@ func (req *fastRequest) parseRequestLine(line []byte) bool {
 		return false
 	}
 	path, query := target, []byte(nil)
-	if q := fastIndexByte(target, '?'); q >= 0 {
+	if q := indexByte(target, '?'); q >= 0 {
 		path, query = target[:q], target[q+1:]
 	}
 	if !fastValidPath(path) || !fastValidQuery(query) {
@@ -180,7 +175,7 @@ func fastIsHex(c byte) bool {
 // noteField checks one header against the fast path's rules and records what matters.
 func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool {
 	switch {
-	case fastEqualFold(name, "Host"):
+	case asciiEqualFold(name, "Host"):
 		*hosts++
 		if !fastValidHost(value) {
 			return false
@@ -190,30 +185,30 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 		if string(value) != req.host {
 			req.host = string(value)
 		}
-	case fastEqualFold(name, "Content-Length"):
+	case asciiEqualFold(name, "Content-Length"):
 		*lengths++
-		n, ok := fastParseLength(value)
+		n, ok := parseLength(value)
 		if !ok || *lengths > 1 {
 			return false
 		}
 		req.contentLength = n
-	case fastEqualFold(name, "Upgrade"):
-		if req.upgradeWS || !fastEqualFold(value, "websocket") {
+	case asciiEqualFold(name, "Upgrade"):
+		if req.upgradeWS || !asciiEqualFold(value, "websocket") {
 			return false
 		}
 		req.upgradeWS = true
-	case fastEqualFold(name, "Transfer-Encoding"), fastEqualFold(name, "Expect"):
+	case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Expect"):
 		return false
-	case fastEqualFold(name, "Connection"):
+	case asciiEqualFold(name, "Connection"):
 		return req.noteConnection(value)
-	case fastEqualFold(name, "Origin"):
+	case asciiEqualFold(name, "Origin"):
 		req.hasOrigin = true
-	case fastEqualFold(name, "X-Request-Id"):
+	case asciiEqualFold(name, "X-Request-Id"):
 		if req.requestID == "" && validRequestID(string(value)) {
 			req.requestID = string(value)
 		}
-	case fastEqualFold(name, "Te"):
-		req.teTrailers = req.teTrailers || fastHasToken(value, "trailers")
+	case asciiEqualFold(name, "Te"):
+		req.teTrailers = req.teTrailers || hasToken(value, "trailers")
 	}
 	return true
 }
@@ -223,16 +218,19 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 func (req *fastRequest) noteConnection(value []byte) bool {
 	for len(value) > 0 {
 		var tok []byte
-		tok, value = fastNextToken(value)
+		tok, value = nextToken(value)
 		switch {
-		case len(tok) == 0, fastEqualFold(tok, "keep-alive"):
-		case fastEqualFold(tok, "close"):
+		case len(tok) == 0:
+			continue
+		case asciiEqualFold(tok, "keep-alive"):
+		case asciiEqualFold(tok, "close"):
 			req.close = true
-		case fastEqualFold(tok, "upgrade"):
+		case asciiEqualFold(tok, "upgrade"):
 			req.connUpgrade = true
 		default:
 			return false
 		}
+		req.connection = append(req.connection, tok)
 	}
 	return true
 }
@@ -243,7 +241,7 @@ func (req *fastRequest) forwardingHeader() http.Header {
 	h := http.Header{}
 	for _, fl := range req.fields {
 		for _, k := range [...]string{"X-Forwarded-For", "Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix"} {
-			if fastEqualFold(fl.name, k) {
+			if asciiEqualFold(fl.name, k) {
 				h[k] = append(h[k], string(fl.value))
 			}
 		}
@@ -263,309 +261,6 @@ func fastValidHost(v []byte) bool {
 		default:
 			return false
 		}
-	}
-	return true
-}
-
-// fastParseLength accepts 1-18 decimal digits: no sign, no spaces, no overflow.
-func fastParseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// fastParseFieldLine splits "name: value" (no CRLF). The name must be a token directly
-// followed by ':'; the value loses its surrounding blanks and may hold no control byte but
-// HTAB. A line starting with a blank (obs-fold) fails: its name is empty.
-func fastParseFieldLine(line []byte) (name, value []byte, ok bool) {
-	colon := fastIndexByte(line, ':')
-	if colon <= 0 {
-		return nil, nil, false
-	}
-	name = line[:colon]
-	for _, c := range name {
-		if !fastTokenByte(c) {
-			return nil, nil, false
-		}
-	}
-	value = line[colon+1:]
-	for len(value) > 0 && (value[0] == ' ' || value[0] == '\t') {
-		value = value[1:]
-	}
-	for len(value) > 0 && (value[len(value)-1] == ' ' || value[len(value)-1] == '\t') {
-		value = value[:len(value)-1]
-	}
-	for _, c := range value {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return nil, nil, false
-		}
-	}
-	return name, value, true
-}
-
-// fastTokenByte reports whether c may appear in a header name (RFC 9110 §5.6.2 tchar).
-func fastTokenByte(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
-
-// fastNextToken returns the first comma-separated element of v, trimmed, and the rest.
-func fastNextToken(v []byte) (tok, rest []byte) {
-	if i := fastIndexByte(v, ','); i >= 0 {
-		tok, rest = v[:i], v[i+1:]
-	} else {
-		tok = v
-	}
-	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-		tok = tok[1:]
-	}
-	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-		tok = tok[:len(tok)-1]
-	}
-	return tok, rest
-}
-
-func fastHasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var tok []byte
-		tok, v = fastNextToken(v)
-		if fastEqualFold(tok, token) {
-			return true
-		}
-	}
-	return false
-}
-
-// fastEqualFold compares an ASCII header name with s (a string or bytes), ignoring case.
-func fastEqualFold[T ~string | ~[]byte](b []byte, s T) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-func fastIndexCRLF(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return i
-		}
-	}
-	return -1
-}
-
-func fastIndexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-// fastResponse is a parsed upstream response head; fields point into raw.
-type fastResponse struct {
-	raw           []byte
-	status        int
-	reason        []byte
-	http11        bool
-	fields        []fastField
-	contentLength int64 // -1: none
-	chunked       bool
-	close         bool // the upstream will close: do not pool the connection
-	connTokens    [][]byte
-	// Security headers the upstream set itself; fluxlit fills only the gaps.
-	hasNosniff, hasFrameOptions, hasReferrerPolicy, hasHSTS bool
-}
-
-// read reads the response head from pc within timeout, skipping interim 1xx responses.
-// gotBytes reports whether any byte arrived (a reused connection that ends before one is
-// stale, and the request can be retried).
-func (res *fastResponse) read(pc *fastUpConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(time.Now().Add(timeout))
-	defer pc.c.SetReadDeadline(time.Time{})
-	for {
-		if _, err := pc.br.Peek(1); err != nil {
-			return gotBytes, err
-		}
-		gotBytes = true
-		if err := res.readHead(pc.br); err != nil {
-			return true, err
-		}
-		if !res.parse() {
-			return true, errFastMalformed
-		}
-		if res.status >= 200 || upgrade && res.status == http.StatusSwitchingProtocols {
-			return true, nil
-		}
-		if res.status == http.StatusSwitchingProtocols {
-			return true, errFastMalformed // fluxlit never asked for an upgrade here
-		}
-	}
-}
-
-// readHead collects the head's lines, up to the empty one, into raw.
-func (res *fastResponse) readHead(br *bufio.Reader) error {
-	res.raw = res.raw[:0]
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return errFastMalformed
-			}
-			return err
-		}
-		res.raw = append(res.raw, line...)
-		if len(res.raw) > fastMaxResponseHead {
-			return errFastMalformed
-		}
-		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
-			return nil
-		}
-	}
-}
-
-// parse parses raw: "HTTP/1.x NNN reason" and the header lines (CRLF or bare LF, as Go's own
-// client accepts).
-func (res *fastResponse) parse() bool {
-	*res = fastResponse{raw: res.raw, fields: res.fields[:0], connTokens: res.connTokens[:0], contentLength: -1}
-	b := res.raw
-	line, b := fastCutLine(b)
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
-		(len(line) > 12 && line[12] != ' ') {
-		return false
-	}
-	res.http11 = line[7] == '1'
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return false
-		}
-		res.status = res.status*10 + int(c-'0')
-	}
-	if res.status < 100 {
-		return false
-	}
-	if len(line) > 13 {
-		res.reason = line[13:]
-	}
-	res.close = !res.http11
-	for {
-		line, b = fastCutLine(b)
-		if len(line) == 0 {
-			return true
-		}
-		name, value, ok := fastParseFieldLine(line)
-		if !ok || !res.noteField(name, value) {
-			return false
-		}
-		res.fields = append(res.fields, fastField{name, value})
-	}
-}
-
-// fastCutLine splits off one line, without its CRLF or LF.
-func fastCutLine(b []byte) (line, rest []byte) {
-	i := fastIndexByte(b, '\n')
-	if i < 0 {
-		return b, nil
-	}
-	line, rest = b[:i], b[i+1:]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	return line, rest
-}
-
-func (res *fastResponse) noteField(name, value []byte) bool {
-	switch {
-	case fastEqualFold(name, "Content-Length"):
-		n, ok := fastParseLength(value)
-		if !ok || (res.contentLength >= 0 && n != res.contentLength) {
-			return false
-		}
-		res.contentLength = n
-	case fastEqualFold(name, "Transfer-Encoding"):
-		if !fastEqualFold(value, "chunked") || res.chunked {
-			return false // Go's client supports chunked only, too
-		}
-		res.chunked = true
-	case fastEqualFold(name, "Connection"):
-		for len(value) > 0 {
-			var tok []byte
-			tok, value = fastNextToken(value)
-			if fastEqualFold(tok, "close") {
-				res.close = true
-			} else if fastEqualFold(tok, "keep-alive") && !res.http11 {
-				res.close = false
-			}
-			if len(tok) > 0 {
-				if len(res.connTokens) == fastMaxConnTokens {
-					return false
-				}
-				res.connTokens = append(res.connTokens, tok)
-			}
-		}
-	case fastEqualFold(name, "X-Content-Type-Options"):
-		res.hasNosniff = true
-	case fastEqualFold(name, "X-Frame-Options"):
-		res.hasFrameOptions = true
-	case fastEqualFold(name, "Referrer-Policy"):
-		res.hasReferrerPolicy = true
-	case fastEqualFold(name, "Strict-Transport-Security"):
-		res.hasHSTS = true
-	}
-	return true
-}
-
-// fastHopResponseHeaders are removed from relayed responses (RFC 9110 §7.6.1), with
-// X-Request-Id (fluxlit sets its own). Transfer-Encoding and Trailer are written back when
-// the body is relayed chunked; Content-Length is dropped then, as Go's client does.
-var fastHopResponseHeaders = [...]string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Te", "Transfer-Encoding", "Upgrade", "X-Request-Id",
-}
-
-// forwardField reports whether an upstream response header goes to the client.
-func (res *fastResponse) forwardField(name []byte, noBody bool) bool {
-	for _, h := range fastHopResponseHeaders {
-		if fastEqualFold(name, h) {
-			return false
-		}
-	}
-	for _, tok := range res.connTokens {
-		if fastEqualFold(name, tok) {
-			return false
-		}
-	}
-	if fastEqualFold(name, "Trailer") {
-		return res.chunked && !noBody
-	}
-	if res.chunked && fastEqualFold(name, "Content-Length") {
-		return false
 	}
 	return true
 }
@@ -651,7 +346,7 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 		}
 		size, ok := fastChunkSize(line)
 		if !ok {
-			return n, errFastMalformed
+			return n, errUpstreamMalformed
 		}
 		dbw.Write(line)
 		if size == 0 {
@@ -666,7 +361,7 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 			return n, err
 		}
 		if len(crlf) != 2 {
-			return n, errFastMalformed
+			return n, errUpstreamMalformed
 		}
 		dbw.Write(crlf)
 	}
@@ -681,8 +376,8 @@ func fastRelayTrailers(dbw *bufio.Writer, sbr *bufio.Reader) error {
 			return err
 		}
 		total += len(line)
-		if total > fastMaxResponseHead || line[len(line)-2] != '\r' {
-			return errFastMalformed
+		if total > maxResponseHead || line[len(line)-2] != '\r' {
+			return errUpstreamMalformed
 		}
 		dbw.Write(line)
 		if len(line) == 2 {
@@ -702,12 +397,12 @@ func fastReadLine(dbw *bufio.Writer, sbr *bufio.Reader) ([]byte, error) {
 	line, err := sbr.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errFastMalformed
+			return nil, errUpstreamMalformed
 		}
 		return nil, err
 	}
 	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, errFastMalformed
+		return nil, errUpstreamMalformed
 	}
 	return line, nil
 }
@@ -749,5 +444,3 @@ end:
 	}
 	return size, true
 }
-
-var errFastMalformed = errors.New("fluxlit: malformed upstream response")

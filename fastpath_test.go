@@ -674,7 +674,7 @@ func FuzzFastParseResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fastChunkSize(append(data, '\r', '\n'))
-		res := fastResponse{raw: data}
+		res := upResponse{raw: data}
 		if !res.parse() {
 			return
 		}
@@ -682,7 +682,7 @@ func FuzzFastParseResponse(f *testing.F) {
 			t.Fatalf("parsed status %d length %d from %q", res.status, res.contentLength, data)
 		}
 		for _, fl := range res.fields {
-			res.forwardField(fl.name, false)
+			hopKeepResponseHeader(fl.name, res.connection)
 		}
 	})
 }
@@ -734,7 +734,7 @@ func TestFastUpConnAlive(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, peer := connPair(t, tc.network)
-			pc := &fastUpConn{c: c, br: bufio.NewReader(newSocketReader(c))}
+			pc := &upConn{c: c, br: bufio.NewReader(newSocketReader(c))}
 			tc.peer(peer)
 			time.Sleep(50 * time.Millisecond)
 			if got := pc.alive(); got != tc.alive {

@@ -89,10 +89,7 @@ func (g *gateway) buildEdge(cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("gateway_forward_client_headers_to_streamlit: %v", err)
 	}
-	g.forwardNames = map[string]bool{}
-	for _, n := range allowed {
-		g.forwardNames[n] = true
-	}
+	g.uiKeep = newUIKeep(allowed)
 	if cfg.EnableSecurityHeader {
 		g.secHeaders = newSecurityHeaders(time.Duration(cfg.HSTSMaxAgeS) * time.Second)
 	}

@@ -122,8 +122,18 @@ type observer struct {
 	trust *ipAllowList
 }
 
-func (o *observer) begin(w http.ResponseWriter, r *http.Request, id string, start time.Time) *accessRecord {
-	a := &accessRecord{ResponseWriter: w, r: r, id: id, method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, start: start}
+// reset makes a the record of a request that started at start: the one constructor of an
+// access record, for both engines. r is the request as proxy trust and the log see it (the
+// fast engine's is a minimal one).
+func (a *accessRecord) reset(r *http.Request, id, dispatch, method, path, query string, start time.Time) {
+	*a = accessRecord{r: r, id: id, dispatch: dispatch, method: method, path: path, query: query, start: start}
+}
+
+// begin is the net/http engine's record: it wraps the ResponseWriter and the request body.
+func (o *observer) begin(w http.ResponseWriter, r *http.Request, id, dispatch string, start time.Time) *accessRecord {
+	a := &accessRecord{}
+	a.reset(r, id, dispatch, r.Method, r.URL.Path, r.URL.RawQuery, start)
+	a.ResponseWriter = w
 	if r.Body != nil && r.Body != http.NoBody {
 		a.body.rc = r.Body
 		r.Body = &a.body

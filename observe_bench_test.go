@@ -181,8 +181,7 @@ func obsRecord(o *observer) func() {
 	w := httptest.NewRecorder()
 	return func() {
 		start := time.Now()
-		a := o.begin(w, req, "0123456789ab-1", start)
-		a.dispatch = dispatchAPI
+		a := o.begin(w, req, "0123456789ab-1", dispatchAPI, start)
 		a.upstreamStart = start
 		a.status = 200
 		a.bytes = 13

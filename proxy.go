@@ -1,7 +1,7 @@
-// proxy.go owns the request path: the routing table of DESIGN §5 (fluxlit's own paths, the API
-// mount with its prefix stripped, the docs redirects, Streamlit for everything else), the
-// httputil.ReverseProxy per upstream with its tuned Transport, header rewriting on each hop,
-// and the errors fluxlit answers itself (413, 502, 503, 504).
+// proxy.go owns the net/http engine, the design card's: the handler that runs each step of a
+// request's plan (hop.go decides the plan, the header rules and the error mapping), the
+// httputil.ReverseProxy per upstream with its tuned Transport, and the answers fluxlit writes
+// itself (404, 413, 429, 502, 503, 504). Its WebSocket step is websocket.go's.
 
 package main
 
@@ -42,26 +42,26 @@ type upstream struct {
 // gateway is the public handler. It is built once from a Config and read-only afterwards,
 // apart from counters and the tunnel set.
 type gateway struct {
-	cfg          *Config
-	log          *slog.Logger
-	api, ui      *upstream
-	rootPath     string
-	mount        string
-	apiPrefix    string // root_path + api_mount_path, sent as X-Forwarded-Prefix and the API's root path
-	trust        *ipAllowList
-	forwardNames map[string]bool // extra header names the Streamlit hop may carry
-	auth         *edgeAuth
-	cors         *corsPolicy
-	secHeaders   *securityHeaders
-	limiter      *rateLimiter
-	limitPaths   []string
-	tunnels      *tunnelSet
-	obs          *observer
-	ready        *readiness
-	maxBody      int64
-	reqIDs       *requestIDSource
-	listen       string               // the listener's address
-	children     func() []childStatus // supervised children's status (nil when none)
+	cfg        *Config
+	log        *slog.Logger
+	api, ui    *upstream
+	rootPath   string
+	mount      string
+	apiPrefix  string // root_path + api_mount_path, sent as X-Forwarded-Prefix and the API's root path
+	trust      *ipAllowList
+	uiKeep     map[string]bool // the Streamlit hop's header allow-list, lower-cased (nil: all)
+	auth       *edgeAuth
+	cors       *corsPolicy
+	secHeaders *securityHeaders
+	limiter    *rateLimiter
+	limitPaths []string
+	tunnels    *tunnelSet
+	obs        *observer
+	ready      *readiness
+	maxBody    int64
+	reqIDs     *requestIDSource
+	listen     string               // the listener's address
+	children   func() []childStatus // supervised children's status (nil when none)
 }
 
 // dispatch names used in logs, metrics and the debug ring.
@@ -154,75 +154,79 @@ func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 	}
 }
 
-// route is the outcome of splitting a request path.
-type route struct {
-	dispatch string
-	apiPath  string // path the API sees (prefix stripped), for dispatch "api"
-	uiPath   string // path Streamlit sees (root_path kept), for dispatch "streamlit"
-	local    string // the fluxlit path (relative to root_path) for dispatch "fluxlit"
+// netExchange is one request on the net/http engine: its plan and what its steps learned,
+// reachable from ReverseProxy's hooks (rewrite, decorateResponse, proxyError) through the
+// request's context.
+type netExchange struct {
+	plan     hopPlan
+	rec      *accessRecord
+	fi       forwardedInfo // what fluxlit believes about the request (proxy trust)
+	identity http.Header   // the verified JWT identity, set by the JWT step
 }
 
-// splitPath decides where a path goes. Both proxy shapes are accepted, as in the Python
-// package: an edge proxy that forwards "/ui/api/x" unchanged and one that strips "/ui" first.
-// Streamlit always sees root_path in front, because its baseUrlPath equals root_path.
-func (g *gateway) splitPath(p string) route {
-	rel := p
-	if g.rootPath != "" {
-		if pathUnder(p, g.rootPath) {
-			rel = p[len(g.rootPath):]
-			if rel == "" {
-				rel = "/"
-			}
-		} else {
-			p = g.rootPath + p
-		}
+type netExchangeKey struct{}
+
+// exchangeOf returns r's exchange (nil for a request that did not come through ServeHTTP).
+func exchangeOf(r *http.Request) *netExchange {
+	x, _ := r.Context().Value(netExchangeKey{}).(*netExchange)
+	return x
+}
+
+// netHopRequest is what the plan needs of r.
+func netHopRequest(r *http.Request) hopRequest {
+	req := hopRequest{method: r.Method, path: r.URL.Path, hasOrigin: len(r.Header["Origin"]) > 0, bodyLength: r.ContentLength}
+	if r.Body == nil || r.Body == http.NoBody {
+		req.bodyLength = 0
 	}
 	switch {
-	case pathUnder(rel, g.mount):
-		sub := rel[len(g.mount):]
-		if sub == "" {
-			sub = "/"
-		}
-		return route{dispatch: dispatchAPI, apiPath: sub}
-	case rel == debugPath || (g.cfg.Metrics && g.cfg.MetricsListen == "" && rel == g.cfg.MetricsPath):
-		return route{dispatch: dispatchFluxlit, local: rel}
-	case rel == "/docs" || rel == "/docs/" || rel == "/redoc" || rel == "/redoc/" || rel == "/openapi.json":
-		return route{dispatch: dispatchFluxlit, local: rel}
+	case isWebSocketUpgrade(r):
+		req.upgrade = upgradeWebSocket
+	case len(r.Header["Upgrade"]) > 0 || headerHasToken(r.Header["Connection"], "upgrade"):
+		req.upgrade = upgradeOther
 	}
-	return route{dispatch: dispatchStreamlit, uiPath: p}
+	return req
 }
 
-// ServeHTTP is the whole request path.
+// ServeHTTP is the net/http engine: it plans the request and runs each step of the plan.
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := g.reqIDs.fromRequest(r.Header.Get("X-Request-Id"))
-	rec := g.obs.begin(w, r, id, start)
-	defer g.obs.end(rec)
-	w = rec
-	w.Header().Set("X-Request-Id", id)
-	r.Header["X-Request-Id"] = []string{id}
-	stripFluxlitHeaders(r.Header)
-
-	rt := g.splitPath(r.URL.Path)
-	rec.dispatch = rt.dispatch
-	switch rt.dispatch {
-	case dispatchFluxlit:
-		g.serveLocal(w, r, rt.local, rec)
-	case dispatchAPI:
-		g.serveAPI(w, r, rt.apiPath, rec)
-	default:
-		g.serveStreamlit(w, r, rt.uiPath, rec)
+	req := netHopRequest(r)
+	x := &netExchange{plan: g.plan(&req), fi: g.forwardedInfo(r)}
+	x.rec = g.obs.begin(w, r, id, x.plan.dispatch, start)
+	defer g.obs.end(x.rec)
+	x.rec.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), netExchangeKey{}, x))
+	for step := hopStep(1); step < stepEnd; step <<= 1 {
+		if x.plan.steps&step != 0 && netStepRunners[step](g, x.rec, r, x) {
+			return
+		}
 	}
 }
 
-func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, p string, rec *accessRecord) {
-	switch {
+// netStepRunners run each hop step on the net/http engine; true: the step answered the
+// request and the steps after it do not run.
+var netStepRunners = map[hopStep]func(g *gateway, w http.ResponseWriter, r *http.Request, x *netExchange) bool{
+	stepLocal:        (*gateway).serveLocal,
+	stepHealth:       (*gateway).serveHealth,
+	stepCORS:         (*gateway).servePreflight,
+	stepJWT:          (*gateway).authorize,
+	stepRateLimit:    (*gateway).rateLimited,
+	stepNoUpstream:   (*gateway).noUpstream,
+	stepChildDown:    (*gateway).childDown,
+	stepBodyTooLarge: (*gateway).declaredBodyTooLarge,
+	stepBodyCount:    (*gateway).countBody,
+	stepStripUpgrade: (*gateway).stripUpgrade,
+	stepTunnel:       (*gateway).serveWebSocket,
+	stepProxy:        (*gateway).serveProxy,
+}
+
+func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	switch p := x.plan.local; {
 	case p == debugPath:
 		g.obs.serveDebug(w, r, g)
 	case p == g.cfg.MetricsPath:
 		g.obs.serveMetrics(w, r, g)
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		g.serveStreamlit(w, r, g.rootPath+p, rec)
 	default:
 		target := g.apiPrefix + strings.TrimSuffix(p, "/")
 		if r.URL.RawQuery != "" {
@@ -232,44 +236,37 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, p string, r
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 	}
+	return true
 }
 
-func (g *gateway) serveAPI(w http.ResponseWriter, r *http.Request, sub string, rec *accessRecord) {
-	switch sub {
-	case "/healthz":
+func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
-		return
-	case "/readyz":
+	} else {
 		g.ready.serveReadyz(w, r)
-		return
 	}
-	if g.cors != nil && g.cors.handlePreflight(w, r) {
-		return
-	}
-	if g.auth != nil {
-		claims, aerr := g.auth.authorize(r, sub)
-		if aerr != nil {
-			g.obs.jwtRejected(aerr.Reason())
-			if challenge := aerr.WWWAuthenticate(); challenge != "" {
-				w.Header().Set("WWW-Authenticate", challenge)
-			}
-			g.writeError(w, r, aerr.Status(), authErrorText(aerr.Status()), true)
-			return
+	return true
+}
+
+// servePreflight answers a CORS preflight; any other request's answer is decorated by
+// decorateResponse.
+func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	return g.cors.handlePreflight(w, r)
+}
+
+func (g *gateway) authorize(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	claims, aerr := g.auth.authorize(r, x.plan.apiPath)
+	if aerr != nil {
+		g.obs.jwtRejected(aerr.Reason())
+		if challenge := aerr.WWWAuthenticate(); challenge != "" {
+			w.Header().Set("WWW-Authenticate", challenge)
 		}
-		for k, v := range claims {
-			r.Header[k] = v
-		}
-		rec.subject = claims.Get("X-Fluxlit-Sub")
+		g.writeError(w, r, aerr.Status(), authErrorText(aerr.Status()), true)
+		return true
 	}
-	if g.limiter != nil && g.rateLimited(w, r, rec) {
-		return
-	}
-	if g.api == nil {
-		g.writeError(w, r, http.StatusNotFound, "no API is configured (set api_upstream, target or api_command)", true)
-		return
-	}
-	r.URL.Path, r.URL.RawPath = sub, ""
-	g.forward(w, r, g.api, rec)
+	x.identity = claims
+	x.rec.subject = claims.Get(authHeaderSub)
+	return false
 }
 
 func authErrorText(status int) string {
@@ -282,86 +279,110 @@ func authErrorText(status int) string {
 	return "invalid or missing bearer token"
 }
 
-func (g *gateway) serveStreamlit(w http.ResponseWriter, r *http.Request, p string, rec *accessRecord) {
-	if g.ui == nil {
-		g.writeError(w, r, http.StatusNotFound, "no Streamlit is configured (set streamlit_upstream or streamlit_script)", false)
-		return
-	}
-	if g.limiter != nil && g.rateLimited(w, r, rec) {
-		return
-	}
-	r.Header.Del("Authorization")
-	r.Header.Del("Proxy-Authorization")
-	r.URL.Path, r.URL.RawPath = p, ""
-	g.forward(w, r, g.ui, rec)
-}
-
-// forward sends r to up: a WebSocket through the tunnel, anything else through the
-// ReverseProxy. It answers 503 itself while a supervised child is down and 413 for a
-// declared body over the limit, before any upstream connection is made.
-func (g *gateway) forward(w http.ResponseWriter, r *http.Request, up *upstream, rec *accessRecord) {
-	if up.down != nil && up.down() {
-		w.Header().Set("Retry-After", "1")
-		g.obs.upstreamError(up.name, "down")
-		g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up == g.api)
-		return
-	}
-	if isWebSocketUpgrade(r) {
-		rec.websocket = true
-		g.serveWebSocket(w, r, up, rec)
-		return
-	}
-	if g.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > g.maxBody {
-			g.bodyTooLarge(w, r, up)
-			return
-		}
-		r.Body = &limitedBody{rc: r.Body, left: g.maxBody}
-	}
-	rec.upstreamStart = time.Now()
-	up.proxy.ServeHTTP(w, r)
-}
-
-// rewrite builds the outbound request (httputil calls it with the client's headers cloned
-// and X-Forwarded-*/Forwarded already removed).
-func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
-	pr.Out.URL.Scheme = up.target.Scheme
-	pr.Out.URL.Host = up.target.Host
-	pr.Out.URL.Path = up.target.Path + pr.In.URL.Path
-	pr.Out.URL.RawPath = ""
-	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
-	g.setForwarded(pr.In, pr.Out.Header, up)
-	if up == g.ui {
-		pr.Out.Host = pr.In.Host // Streamlit compares Origin with Host: keep the browser's
-		g.filterStreamlitHeaders(pr.Out.Header)
+func (g *gateway) rateLimited(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	key := x.rec.subject // a verified JWT subject is a better identity than an address
+	if key == "" {
+		key = x.fi.ClientIP.String()
 	} else {
-		pr.Out.Host = up.target.Host
+		key = "sub:" + key
+	}
+	ok, wait := g.limiter.allow(key, time.Now())
+	if ok {
+		return false
+	}
+	secs := int64((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	g.obs.rateLimited()
+	g.writeError(w, r, http.StatusTooManyRequests, "rate limit exceeded", x.plan.dispatch == dispatchAPI)
+	return true
+}
+
+func (g *gateway) noUpstream(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	if x.plan.dispatch == dispatchAPI {
+		g.writeError(w, r, http.StatusNotFound, "no API is configured (set api_upstream, target or api_command)", true)
+	} else {
+		g.writeError(w, r, http.StatusNotFound, "no Streamlit is configured (set streamlit_upstream or streamlit_script)", false)
+	}
+	return true
+}
+
+// childDown answers 503 while a supervised child restarts, before any upstream connection.
+func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	up := x.plan.up
+	w.Header().Set("Retry-After", "1")
+	g.obs.upstreamError(up.name, "down")
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up == g.api)
+	return true
+}
+
+// declaredBodyTooLarge answers 413 for a declared body over the limit, before any upstream
+// connection.
+func (g *gateway) declaredBodyTooLarge(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	g.bodyTooLarge(w, r, x.plan.up)
+	return true
+}
+
+// countBody counts a body of unknown length against the limit as the transport reads it.
+func (g *gateway) countBody(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	r.Body = &limitedBody{rc: r.Body, left: g.maxBody}
+	return false
+}
+
+// stripUpgrade: an Upgrade that is not a WebSocket handshake is served as plain HTTP. The hop
+// rule drops Upgrade and Connection in rewrite (ReverseProxy puts them back before it), so
+// the upstream never sees it, and a 101 it sends anyway is ReverseProxy's 502.
+func (g *gateway) stripUpgrade(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	return false
+}
+
+func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.upstreamStart = time.Now()
+	x.plan.up.proxy.ServeHTTP(w, r)
+	return true
+}
+
+// rewrite builds the outbound request (httputil calls it with the client's headers cloned,
+// hop-by-hop ones and X-Forwarded-*/Forwarded already removed) under the hop rules.
+func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
+	x := exchangeOf(pr.In)
+	out := pr.Out
+	out.URL.Scheme = up.target.Scheme
+	out.URL.Host = up.target.Host
+	out.URL.Path = up.target.Path + x.plan.upstreamPath()
+	out.URL.RawPath = ""
+	out.URL.RawQuery = pr.In.URL.RawQuery
+	toUI := up == g.ui
+	for k := range out.Header {
+		if !hopKeepRequestHeader(g, k, toUI) {
+			delete(out.Header, k)
+		}
+	}
+	if headerHasToken(pr.In.Header["Te"], "trailers") {
+		out.Header["Te"] = []string{"trailers"}
+	}
+	g.setForwarded(out.Header, &x.fi, up)
+	out.Header["X-Request-Id"] = []string{x.rec.id}
+	for k, v := range x.identity {
+		out.Header[k] = v
+	}
+	if toUI {
+		out.Host = pr.In.Host // Streamlit compares Origin with Host: keep the browser's
+	} else {
+		out.Host = up.target.Host
 	}
 }
 
-// setForwarded writes X-Forwarded-For/Host/Proto/Prefix. A trusted peer's values are
-// believed and extended; every inbound forwarding header (including the underscore spellings
-// some servers fold into the dashed ones) is removed first, so nobody else's survive.
-func (g *gateway) setForwarded(in *http.Request, out http.Header, up *upstream) {
-	fi := g.forwardedInfo(in)
-	fwdStripInbound(out)
-	if fi.XFF != "" {
-		out["X-Forwarded-For"] = []string{fi.XFF}
-	}
-	out["X-Forwarded-Host"] = []string{fi.Host}
-	out["X-Forwarded-Proto"] = []string{fi.Proto}
-	// root_path, when set, is the whole public prefix; a trusted proxy's X-Forwarded-Prefix
-	// only adds one when fluxlit has none of its own (the proxy strips a prefix it knows).
-	outer := g.rootPath
-	if outer == "" {
-		outer = fi.Prefix
-	}
-	prefix := outer
-	if up == g.api {
-		prefix = outer + g.mount
-	}
-	if prefix != "" {
-		out["X-Forwarded-Prefix"] = []string{prefix}
+// setForwarded writes the forwarding headers of hop.go's forwarded into out.
+func (g *gateway) setForwarded(out http.Header, fi *forwardedInfo, up *upstream) {
+	f := g.forwarded(fi, up)
+	for _, kv := range [...][2]string{{"X-Forwarded-For", f.xff}, {"X-Forwarded-Host", f.host},
+		{"X-Forwarded-Proto", f.proto}, {"X-Forwarded-Prefix", f.prefix}} {
+		if kv[1] != "" {
+			out[kv[0]] = []string{kv[1]}
+		}
 	}
 }
 
@@ -371,69 +392,42 @@ func (g *gateway) forwardedInfo(r *http.Request) forwardedInfo {
 	return resolveForwarded(r, g.trust)
 }
 
-// streamlitSessionHeaders are what a browser session with Streamlit needs: content
-// negotiation, caching, cookies (XSRF and auth), the WebSocket handshake and XSRF token,
-// uploads and media ranges. With gateway_forward_client_headers_to_streamlit set, the
-// Streamlit hop carries only these, the allow-listed names and fluxlit's own.
-var streamlitSessionHeaders = map[string]bool{
-	"Accept": true, "Accept-Encoding": true, "Accept-Language": true, "Cache-Control": true,
-	"Content-Type": true, "Content-Length": true, "Cookie": true, "If-None-Match": true,
-	"If-Modified-Since": true, "If-Range": true, "Range": true, "Origin": true, "Pragma": true,
-	"Referer": true, "User-Agent": true, "X-Xsrftoken": true, "Sec-Websocket-Key": true,
-	"Sec-Websocket-Version": true, "Sec-Websocket-Protocol": true, "Sec-Websocket-Extensions": true,
-	"Upgrade": true, "Connection": true, "Te": true, "X-Request-Id": true, "X-Forwarded-For": true,
-	"X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Forwarded-Prefix": true,
-	"Sec-Fetch-Dest": true, "Sec-Fetch-Mode": true, "Sec-Fetch-Site": true,
-}
-
-func (g *gateway) filterStreamlitHeaders(h http.Header) {
-	h.Del("Authorization")
-	h.Del("Proxy-Authorization")
-	if len(g.forwardNames) == 0 {
-		return
-	}
-	for k := range h {
-		if !streamlitSessionHeaders[k] && !g.forwardNames[strings.ToLower(k)] {
-			delete(h, k)
-		}
-	}
-}
-
-// decorateResponse adds fluxlit's response headers to an upstream response.
+// decorateResponse adds fluxlit's response headers to an upstream response: the security
+// set (secheaders.go), CORS (cors.go) and the request id.
 func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
+	x := exchangeOf(res.Request)
 	if g.secHeaders != nil {
-		g.secHeaders.apply(res.Header, g.forwardedInfo(res.Request).Proto == "https")
+		g.secHeaders.apply(res.Header, x.fi.Proto == "https")
 	}
-	if g.cors != nil && up == g.api {
+	if x.plan.steps&stepCORS != 0 {
 		if origin := res.Request.Header.Get("Origin"); origin != "" {
 			g.cors.decorate(res.Header, origin)
 		}
 	}
-	res.Header.Del("X-Request-Id") // ours is already set on the response
+	// Ours is on the ResponseWriter already; set again, as ReverseProxy clears the writer's
+	// headers after relaying a 1xx answer.
+	delete(res.Header, "X-Request-Id")
+	x.rec.Header()["X-Request-Id"] = []string{x.rec.id}
 }
 
-// proxyError maps a failed upstream exchange to fluxlit's own answer.
+// proxyError maps a failed upstream exchange to fluxlit's own answer (hop.go's mapping).
 func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstream, err error) {
-	rec, _ := w.(*accessRecord)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
-		g.bodyTooLarge(w, r, up)
-	case r.Context().Err() != nil:
+	x := exchangeOf(r)
+	f := g.upstreamFailure(up, err)
+	if f.status != http.StatusRequestEntityTooLarge && r.Context().Err() != nil {
 		// The client went away: nobody reads an answer, and it is not the upstream's fault.
 		g.obs.upstreamError(up.name, "canceled")
-		if rec != nil {
-			rec.status = 499
-		}
-	case isTimeout(err):
-		g.obs.upstreamError(up.name, "timeout")
-		g.log.Warn("upstream timeout", "request_id", r.Header.Get("X-Request-Id"), "upstream", up.name, "error", err.Error())
-		g.writeError(w, r, http.StatusGatewayTimeout, up.name+" did not answer within gateway_upstream_read_timeout_s", up == g.api)
-	default:
-		g.obs.upstreamError(up.name, "refused")
-		g.log.Warn("upstream unreachable", "request_id", r.Header.Get("X-Request-Id"), "upstream", up.name, "error", err.Error())
-		g.writeError(w, r, http.StatusBadGateway, up.name+" upstream is unreachable", up == g.api)
+		x.rec.status = 499
+		return
 	}
+	g.obs.upstreamError(up.name, f.reason)
+	if f.logMsg != "" {
+		g.log.Warn(f.logMsg, "request_id", x.rec.id, "upstream", up.name, "error", err.Error())
+	}
+	if f.status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+	}
+	g.writeError(w, r, f.status, f.msg, up == g.api)
 }
 
 func isTimeout(err error) bool {
@@ -442,16 +436,20 @@ func isTimeout(err error) bool {
 }
 
 func (g *gateway) bodyTooLarge(w http.ResponseWriter, r *http.Request, up *upstream) {
-	g.obs.upstreamError(up.name, "body_too_large")
+	f := g.upstreamFailure(up, errBodyTooLarge)
+	g.obs.upstreamError(up.name, f.reason)
 	w.Header().Set("Connection", "close") // the rest of the body is not read
-	g.writeError(w, r, http.StatusRequestEntityTooLarge,
-		"request body exceeds gateway_max_proxy_request_body_bytes ("+strconv.FormatInt(g.maxBody, 10)+")", up == g.api)
+	g.writeError(w, r, f.status, f.msg, up == g.api)
 }
 
 // writeError answers with one short line and the request id: JSON under the API mount,
 // plain text elsewhere.
 func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, status int, msg string, asJSON bool) {
 	id := w.Header().Get("X-Request-Id")
+	if x := exchangeOf(r); x != nil {
+		id = x.rec.id
+		w.Header().Set("X-Request-Id", id) // a 1xx answer relayed before cleared the headers
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -496,34 +494,3 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
-
-func (g *gateway) rateLimited(w http.ResponseWriter, r *http.Request, rec *accessRecord) bool {
-	p := r.URL.Path
-	limited := false
-	for _, prefix := range g.limitPaths {
-		if pathUnder(p, prefix) || (prefix == "/" && p != "") {
-			limited = true
-			break
-		}
-	}
-	if !limited {
-		return false
-	}
-	key := rec.subject // a verified JWT subject is a better identity than an address
-	if key == "" {
-		key = g.forwardedInfo(r).ClientIP.String()
-	} else {
-		key = "sub:" + key
-	}
-	if ok, wait := g.limiter.allow(key, time.Now()); !ok {
-		secs := int64((wait + time.Second - 1) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		g.obs.rateLimited()
-		g.writeError(w, r, http.StatusTooManyRequests, "rate limit exceeded", rec.dispatch == dispatchAPI)
-		return true
-	}
-	return false
-}

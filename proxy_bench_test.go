@@ -56,8 +56,13 @@ func BenchmarkRewriteHeaders(b *testing.B) {
 	out := in.Header.Clone()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		g.setForwarded(in, out, g.ui)
-		g.filterStreamlitHeaders(out)
+		fi := g.forwardedInfo(in)
+		g.setForwarded(out, &fi, g.ui)
+		for k := range out {
+			if !hopKeepRequestHeader(g, k, true) {
+				delete(out, k)
+			}
+		}
 	}
 }
 

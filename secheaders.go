@@ -19,10 +19,15 @@ var (
 	secReferrerPolicy = []string{"strict-origin-when-cross-origin"}[:1:1] // no paths or query tokens (fluxlit_sid, auth_code) to other origins
 )
 
-// securityHeaders holds the precomputed header values.
+// securityHeaders holds the precomputed set, over plain HTTP and over HTTPS.
 type securityHeaders struct {
-	hstsValue string   // "max-age=N; includeSubDomains"; "" when HSTS is off
-	hsts      []string // hstsValue as a shared one-element slice (see above)
+	plain, tls []secHeader
+}
+
+// secHeader is one header of the set; value is a shared one-element slice (see above).
+type secHeader struct {
+	name  string
+	value []string
 }
 
 // newSecurityHeaders returns the header set with HSTS max-age hstsMaxAge, in whole seconds (the
@@ -32,12 +37,26 @@ type securityHeaders struct {
 // ingress's business too.) includeSubDomains is always sent: fluxlit serves an app that owns its
 // host name.
 func newSecurityHeaders(hstsMaxAge time.Duration) *securityHeaders {
-	s := &securityHeaders{}
+	s := &securityHeaders{plain: []secHeader{
+		{"X-Content-Type-Options", secNosniff},
+		{"X-Frame-Options", secFrameOptions},
+		{"Referrer-Policy", secReferrerPolicy},
+	}}
+	s.tls = s.plain
 	if secs := int64(hstsMaxAge / time.Second); secs > 0 {
-		s.hstsValue = "max-age=" + strconv.FormatInt(secs, 10) + "; includeSubDomains"
-		s.hsts = []string{s.hstsValue}[:1:1]
+		hsts := []string{"max-age=" + strconv.FormatInt(secs, 10) + "; includeSubDomains"}[:1:1]
+		s.tls = append(s.plain[:len(s.plain):len(s.plain)], secHeader{"Strict-Transport-Security", hsts})
 	}
 	return s
+}
+
+// set is the headers fluxlit adds to a response, each only where the upstream set none: the
+// one set both engines add (apply here; the fast engine writes it in writeResponseHead).
+func (s *securityHeaders) set(https bool) []secHeader {
+	if https {
+		return s.tls
+	}
+	return s.plain
 }
 
 // apply adds X-Content-Type-Options: nosniff, X-Frame-Options: SAMEORIGIN and Referrer-Policy:
@@ -50,18 +69,9 @@ func newSecurityHeaders(hstsMaxAge time.Duration) *securityHeaders {
 // ?embed=true included); an app meant to be embedded must set its own X-Frame-Options or CSP
 // frame-ancestors upstream.
 func (s *securityHeaders) apply(h http.Header, https bool) {
-	if _, ok := h["X-Content-Type-Options"]; !ok {
-		h["X-Content-Type-Options"] = secNosniff
-	}
-	if _, ok := h["X-Frame-Options"]; !ok {
-		h["X-Frame-Options"] = secFrameOptions
-	}
-	if _, ok := h["Referrer-Policy"]; !ok {
-		h["Referrer-Policy"] = secReferrerPolicy
-	}
-	if https && s.hsts != nil {
-		if _, ok := h["Strict-Transport-Security"]; !ok {
-			h["Strict-Transport-Security"] = s.hsts
+	for _, sh := range s.set(https) {
+		if _, ok := h[sh.name]; !ok {
+			h[sh.name] = sh.value
 		}
 	}
 }

@@ -21,7 +21,9 @@ func TestNewSecurityHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := newSecurityHeaders(tt.in).hstsValue; got != tt.want {
+			got := http.Header{}
+			newSecurityHeaders(tt.in).apply(got, true)
+			if got := got.Get("Strict-Transport-Security"); got != tt.want {
 				t.Errorf("got %q; want %q", got, tt.want)
 			}
 		})

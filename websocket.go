@@ -1,7 +1,8 @@
-// websocket.go owns the WebSocket tunnel: the upstream handshake completed before the
-// browser is answered, the hijacked relay of frames in both directions, the message-size
-// limit (close 1009), and the close 1001 that every open tunnel receives on shutdown.
-// The relay's socket loop for Linux is in socket_linux.go.
+// websocket.go owns the WebSocket tunnel of both engines: the one upstream handshake, completed
+// before the browser is answered, the one 101 writer and tunnel opener, the net/http engine's
+// hijack, the relay of frames in both directions, the message-size limit (close 1009), and the
+// close 1001 that every open tunnel receives on shutdown. The relay's socket loop for Linux is
+// in socket_linux.go; the fast engine's side of the handshake in fastpath_ws.go.
 
 package main
 
@@ -13,9 +14,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,11 +40,10 @@ const (
 const (
 	wsHandshakeTimeout = 10 * time.Second
 	wsCloseLinger      = 2 * time.Second
-	wsErrorBodyLimit   = 64 << 10 // a rejected handshake's body is relayed up to this size
 )
 
-// wsReadBufferSize is the handshake reader of the upstream connection and the read buffer of
-// a relay that cannot use the socket loop (see relay.fromReader). An idle tunnel on that path
+// wsReadBufferSize is the read buffer of a relay that cannot use the socket loop (see
+// relay.fromReader). An idle tunnel on that path
 // holds two, so they are small: 2 KiB takes a Streamlit BackMsg or a 1 KiB echo whole.
 const wsReadBufferSize = 2 << 10
 
@@ -198,61 +201,154 @@ func (t *tunnel) closeClient(code int32) {
 	t.upstream.SetReadDeadline(time.Now())
 }
 
-// serveWebSocket dials up, completes the upstream handshake, and only on its 101 hijacks the
-// client connection; any other upstream answer is relayed as an HTTP response.
-func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, up *upstream, rec *accessRecord) {
+// serveWebSocket is the net/http engine's tunnel step: the one handshake (wsHandshake), and
+// only on the upstream's 101 the client's connection is hijacked; any other upstream answer
+// is relayed as the HTTP response it is.
+func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	rec, up := x.rec, x.plan.up
+	rec.websocket = true
 	rec.upstreamStart = time.Now()
-	conn, err := g.dialUpstream(r.Context(), up)
+	h := g.netUpstreamHead(r, x)
+	var res upResponse
+	pc, err := g.wsHandshake(r.Context(), &h, &res)
 	if err != nil {
 		g.proxyError(w, r, up, err)
-		return
+		return true
 	}
-	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
-	upR := bufio.NewReaderSize(conn, wsReadBufferSize)
-	res, err := g.upstreamHandshake(conn, upR, r, up)
-	if err != nil {
-		conn.Close()
-		g.proxyError(w, r, up, err)
-		return
+	defer releaseHandshakeBuffers(pc)
+	if res.status != http.StatusSwitchingProtocols {
+		g.relayRefusedHandshake(w, r, pc, &res, x)
+		pc.c.Close()
+		return true
 	}
-	if res.StatusCode != http.StatusSwitchingProtocols {
-		g.relayRejectedHandshake(w, res)
-		conn.Close()
-		return
-	}
-	conn.SetDeadline(time.Time{})
 	client, clientRW, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		conn.Close()
+		pc.c.Close()
 		g.writeError(w, r, http.StatusInternalServerError, "cannot take over the connection for a WebSocket", false)
-		return
+		return true
 	}
-	client.SetDeadline(time.Time{})
-	if err := writeSwitchingProtocols(clientRW.Writer, res, rec.id); err != nil {
-		client.Close()
-		conn.Close()
-		return
-	}
-	rec.status = http.StatusSwitchingProtocols
 	src, clientPre := hijackedSource(client, clientRW.Reader)
-	t := newTunnel(src, clientPre, conn, buffered(upR), g.cfg.WSMaxMessageSize)
-	if !g.tunnels.add(t) {
-		writeCloseFrame(client, wsCloseGoingAway, "server shutting down", false)
-		client.Close()
-		conn.Close()
-		return
-	}
-	g.obs.wsOpened(rec)
-	start := time.Now()
 	// The handler returns now and the two pumps own the connections: an idle tunnel then
 	// costs two small goroutines, not also this one with the server's deep stack. Only
 	// what the close log needs is kept of the request.
 	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}, Header: r.Header}
 	rec.ResponseWriter = nil // the hijacked response would keep net/http's conn and its buffers
+	g.openTunnel(src, clientRW.Writer, clientPre, pc, &res, rec)
+	return true
+}
+
+// netUpstreamHead is the handshake's head from the net/http engine's request.
+func (g *gateway) netUpstreamHead(r *http.Request, x *netExchange) upstreamHead {
+	h := upstreamHead{up: x.plan.up, method: r.Method, path: x.plan.upstreamPath(), query: r.URL.RawQuery,
+		websocket: true, host: r.Host, contentLength: -1,
+		id: x.rec.id, fwd: g.forwarded(&x.fi, x.plan.up), identity: x.identity}
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+		for _, v := range r.Header[k] {
+			h.fields = append(h.fields, headerField{[]byte(k), []byte(v)})
+			if k == "Connection" {
+				for rest := []byte(v); len(rest) > 0; {
+					var tok []byte
+					tok, rest = nextToken(rest)
+					h.connection = append(h.connection, tok)
+				}
+			}
+		}
+	}
+	h.teTrailers = headerHasToken(r.Header["Te"], "trailers")
+	return h
+}
+
+// wsHandshake is the one upstream WebSocket handshake of both engines: it dials a connection
+// of its own (an upgraded connection is never pooled), writes the client's handshake under
+// the hop rules and reads the answer's head into res. On a 101 the caller answers the client
+// and opens the tunnel (openTunnel); any other answer it relays as HTTP, its body read within
+// wsHandshakeTimeout. The caller releases pc's buffers (releaseHandshakeBuffers).
+func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upResponse) (*upConn, error) {
+	conn, err := g.dialUpstream(ctx, h.up)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	pc := &upConn{br: wsHandshakeReaders.Get().(*bufio.Reader), bw: wsHandshakeWriters.Get().(*bufio.Writer)}
+	pc.attach(conn)
+	err = g.writeUpstreamHead(pc.bw, h)
+	if err == nil {
+		err = pc.flushForAnswer()
+	}
+	if err == nil {
+		_, err = res.read(pc, wsHandshakeTimeout, true)
+	}
+	if err != nil {
+		conn.Close()
+		releaseHandshakeBuffers(pc)
+		return nil, err
+	}
+	if res.status == http.StatusSwitchingProtocols {
+		conn.SetDeadline(time.Time{})
+	} else {
+		conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	}
+	return pc, nil
+}
+
+// The handshake's buffers are pooled: a connect rate of thousands per second would otherwise
+// make 20 KiB of garbage each, and the collections it causes showed in the connect latency.
+var (
+	wsHandshakeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, upReadBufferSize) }}
+	wsHandshakeWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, upWriteBufferSize) }}
+)
+
+// releaseHandshakeBuffers returns pc's buffers once the handshake is over (the tunnel took a
+// copy of the bytes the upstream sent past its 101).
+func releaseHandshakeBuffers(pc *upConn) {
+	pc.br.Reset(nil)
+	pc.bw.Reset(nil)
+	wsHandshakeReaders.Put(pc.br)
+	wsHandshakeWriters.Put(pc.bw)
+}
+
+// openTunnel answers the client with the upstream's 101 and starts the tunnel, which from then
+// on owns both connections: the one tunnel opener of both engines. clientPre holds bytes the
+// client sent past its handshake. It reports false when the client could not be answered or
+// fluxlit is shutting down (the client then gets a close 1001); both connections are closed.
+func (g *gateway) openTunnel(client net.Conn, clientBW *bufio.Writer, clientPre []byte, pc *upConn, res *upResponse, rec *accessRecord) bool {
+	rec.status = http.StatusSwitchingProtocols
+	client.SetDeadline(time.Time{})
+	if err := writeSwitchingProtocols(clientBW, res, rec.id); err != nil {
+		pc.c.Close()
+		client.Close()
+		g.obs.end(rec)
+		return false
+	}
+	t := newTunnel(client, clientPre, pc.c, buffered(pc.br), g.cfg.WSMaxMessageSize)
+	if !g.tunnels.add(t) {
+		writeCloseFrame(client, wsCloseGoingAway, "server shutting down", false)
+		pc.c.Close()
+		client.Close()
+		g.obs.end(rec)
+		return false
+	}
+	g.obs.wsOpened(rec)
+	opened := time.Now() // the close line's duration is the tunnel's
 	t.start(func() {
 		g.tunnels.remove(t)
-		g.obs.wsClosed(rec, t, time.Since(start))
+		g.obs.wsClosed(rec, t, time.Since(opened))
 	})
+	return true
+}
+
+// writeSwitchingProtocols relays the upstream's 101 (its Sec-WebSocket-Accept answers the
+// browser's key, which was forwarded untouched) with fluxlit's request id: the one 101 writer.
+func writeSwitchingProtocols(bw *bufio.Writer, res *upResponse, id string) error {
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	for _, fl := range res.fields {
+		if !asciiEqualFold(fl.name, "X-Request-Id") {
+			writeField(bw, fl.name, fl.value)
+		}
+	}
+	writeHeaderLine(bw, "X-Request-Id", id)
+	bw.WriteString("\r\n")
+	return bw.Flush()
 }
 
 func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, error) {
@@ -274,75 +370,33 @@ func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, err
 	return d.DialContext(ctx, "tcp", host)
 }
 
-// upstreamHandshake writes the client's upgrade request to the upstream, with fluxlit's
-// header rewriting, and reads the upstream's answer.
-func (g *gateway) upstreamHandshake(conn net.Conn, upR *bufio.Reader, r *http.Request, up *upstream) (*http.Response, error) {
-	out := r.Header.Clone()
-	for _, h := range out["Connection"] {
-		for _, name := range strings.Split(h, ",") {
-			if name = strings.TrimSpace(name); !strings.EqualFold(name, "upgrade") {
-				out.Del(name)
-			}
-		}
-	}
-	for _, h := range []string{"Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding",
-		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Proxy-Authorization"} {
-		out.Del(h)
-	}
-	out.Set("Connection", "Upgrade")
-	out.Set("Upgrade", "websocket")
-	g.setForwarded(r, out, up)
-	host := up.target.Host
-	if up == g.ui {
-		host = r.Host
-		g.filterStreamlitHeaders(out)
-	}
-	bw := bufio.NewWriterSize(conn, 4096)
-	target := up.target.Path + r.URL.Path
-	if r.URL.RawQuery != "" {
-		target += "?" + r.URL.RawQuery
-	}
-	bw.WriteString("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n")
-	if err := out.Write(bw); err != nil {
-		return nil, err
-	}
-	bw.WriteString("\r\n")
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	return http.ReadResponse(upR, r)
-}
-
-// relayRejectedHandshake passes a refused upgrade (403 from Streamlit's Origin check, 404…)
-// to the browser as the HTTP answer it is.
-func (g *gateway) relayRejectedHandshake(w http.ResponseWriter, res *http.Response) {
-	defer res.Body.Close()
+// relayRefusedHandshake passes a refused upgrade (403 from Streamlit's Origin check, 404…)
+// to the browser as the HTTP answer it is, under the response rules of any proxied answer.
+func (g *gateway) relayRefusedHandshake(w http.ResponseWriter, r *http.Request, pc *upConn, res *upResponse, x *netExchange) {
 	h := w.Header()
-	for k, v := range res.Header {
-		switch k {
-		case "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Content-Length", "X-Request-Id":
-			continue
+	for _, fl := range res.fields {
+		if hopKeepResponseHeader(fl.name, res.connection) && !asciiEqualFold(fl.name, "Content-Length") {
+			h.Add(string(fl.name), string(fl.value))
 		}
-		h[k] = v
 	}
-	body, _ := io.ReadAll(io.LimitReader(res.Body, wsErrorBodyLimit))
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(res.StatusCode)
-	w.Write(body)
-}
-
-// writeSwitchingProtocols relays the upstream's 101 (its Sec-WebSocket-Accept answers the
-// browser's key, which was forwarded untouched) with fluxlit's request id.
-func writeSwitchingProtocols(bw *bufio.Writer, res *http.Response, id string) error {
-	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	h := res.Header.Clone()
-	h.Del("X-Request-Id")
-	h.Set("X-Request-Id", id)
-	if err := h.Write(bw); err != nil {
-		return err
+	if g.secHeaders != nil {
+		g.secHeaders.apply(h, x.fi.Proto == "https")
 	}
-	bw.WriteString("\r\n")
-	return bw.Flush()
+	var body io.Reader
+	switch {
+	case !bodyAllowed(r.Method, res.status):
+	case res.chunked:
+		body = httputil.NewChunkedReader(pc.br)
+	case res.contentLength >= 0:
+		h.Set("Content-Length", strconv.FormatInt(res.contentLength, 10))
+		body = io.LimitReader(pc.br, res.contentLength)
+	default:
+		body = pc.br
+	}
+	w.WriteHeader(res.status)
+	if body != nil {
+		io.Copy(w, body)
+	}
 }
 
 // start runs the two pumps. The first to end passes the end on as a half-close and bounds

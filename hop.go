@@ -1,0 +1,369 @@
+// hop.go owns the request policy both HTTP engines follow (DESIGN §5): where a request goes and
+// which edge steps it needs (its plan), which client headers go upstream and which upstream
+// headers come back, the forwarding headers fluxlit sets, and fluxlit's answer to a failed
+// upstream exchange. The net/http engine (proxy.go, websocket.go) runs every step; the fast
+// engine (fastpath*.go) serves a request only when its plan holds nothing but the steps it
+// runs itself (fastEngineSteps) and hands every other request to net/http, so an edge feature
+// added here as a step cannot be skipped by either.
+
+package main
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// hopStep is one thing the edge does for a request. A plan is a set of them; the net/http
+// engine runs them in the order of their values (netStepRunners in proxy.go).
+type hopStep uint16
+
+const (
+	stepLocal        hopStep = 1 << iota // fluxlit answers: the debug page, metrics, a docs redirect
+	stepHealth                           // <mount>/healthz or <mount>/readyz
+	stepCORS                             // an API request with Origin under a CORS policy: preflight answered, response decorated
+	stepJWT                              // a protected API path: the bearer token is verified
+	stepRateLimit                        // a rate-limited path
+	stepNoUpstream                       // nothing is configured for the route: 404
+	stepChildDown                        // the supervised child is restarting: 503 + Retry-After
+	stepBodyTooLarge                     // a declared body over the limit: 413 before any upstream connection
+	stepBodyCount                        // a body of unknown length, counted against the limit as it is sent
+	stepStripUpgrade                     // an Upgrade that is not a WebSocket handshake: dropped, served as plain HTTP
+	stepTunnel                           // a WebSocket handshake: relayed, then tunnelled
+	stepProxy                            // proxied to the upstream
+	stepEnd                              // not a step: one past the last
+)
+
+// hopStepNames name the steps in tests and errors.
+var hopStepNames = map[hopStep]string{
+	stepLocal: "local", stepHealth: "health", stepCORS: "cors", stepJWT: "jwt", stepRateLimit: "rate_limit",
+	stepNoUpstream: "no_upstream", stepChildDown: "child_down", stepBodyTooLarge: "body_too_large",
+	stepBodyCount: "body_count", stepStripUpgrade: "strip_upgrade", stepTunnel: "tunnel", stepProxy: "proxy",
+}
+
+// hopUpgrade is what a request asked to switch to.
+type hopUpgrade uint8
+
+const (
+	upgradeNone      hopUpgrade = iota
+	upgradeWebSocket            // a WebSocket handshake: Connection names upgrade, Upgrade names websocket
+	upgradeOther                // any other Upgrade or Connection: upgrade (h2c, TLS, …): never tunnelled
+)
+
+// hopRequest is what a plan is made from, as either engine parsed the request.
+type hopRequest struct {
+	method    string
+	path      string // the path as routed (decoded)
+	hasOrigin bool
+	// bodyLength is the declared body length: 0 without a body, -1 for one of unknown length.
+	bodyLength int64
+	upgrade    hopUpgrade
+}
+
+// hopPlan is the outcome: the route, its upstream (nil when fluxlit answers) and the steps.
+type hopPlan struct {
+	route
+	up    *upstream
+	steps hopStep
+}
+
+// plan decides what the edge does with a request. Each engine calls it once per request.
+func (g *gateway) plan(req *hopRequest) hopPlan {
+	rt := g.splitPath(req.path)
+	p := hopPlan{route: rt}
+	switch rt.dispatch {
+	case dispatchFluxlit:
+		if rt.local == debugPath || rt.local == g.cfg.MetricsPath || req.method == http.MethodGet || req.method == http.MethodHead {
+			p.steps = stepLocal
+			return p
+		}
+		// Only GET and HEAD are redirected to the API's docs; anything else is Streamlit's.
+		p.route = route{dispatch: dispatchStreamlit, uiPath: g.rootPath + rt.local}
+		p.up = g.ui
+	case dispatchAPI:
+		if rt.apiPath == "/healthz" || rt.apiPath == "/readyz" {
+			p.steps = stepHealth
+			return p
+		}
+		p.up = g.api
+		if g.cors != nil && req.hasOrigin {
+			p.steps |= stepCORS
+		}
+		if g.auth != nil && g.auth.protected(rt.apiPath) {
+			p.steps |= stepJWT
+		}
+	default:
+		p.up = g.ui
+	}
+	if g.limiter != nil && g.rateLimitedPath(req.path) {
+		p.steps |= stepRateLimit
+	}
+	switch {
+	case p.up == nil:
+		p.steps |= stepNoUpstream
+		return p
+	case p.up.down != nil && p.up.down():
+		p.steps |= stepChildDown
+		return p
+	}
+	switch {
+	case req.upgrade == upgradeWebSocket && req.method == http.MethodGet && req.bodyLength == 0:
+		p.steps |= stepTunnel
+		return p
+	case req.upgrade != upgradeNone:
+		p.steps |= stepStripUpgrade
+	}
+	if g.maxBody > 0 {
+		switch {
+		case req.bodyLength > g.maxBody:
+			p.steps |= stepBodyTooLarge
+			return p
+		case req.bodyLength < 0:
+			p.steps |= stepBodyCount
+		}
+	}
+	p.steps |= stepProxy
+	return p
+}
+
+// rateLimitedPath reports whether rate_limit_paths covers the request path p.
+func (g *gateway) rateLimitedPath(p string) bool {
+	for _, prefix := range g.limitPaths {
+		if pathUnder(p, prefix) || (prefix == "/" && p != "") {
+			return true
+		}
+	}
+	return false
+}
+
+// route is the outcome of splitting a request path.
+type route struct {
+	dispatch string
+	apiPath  string // path the API sees (prefix stripped), for dispatch "api"
+	uiPath   string // path Streamlit sees (root_path kept), for dispatch "streamlit"
+	local    string // the fluxlit path (relative to root_path) for dispatch "fluxlit"
+}
+
+// upstreamPath is the path the upstream is sent (after its own base path).
+func (rt *route) upstreamPath() string {
+	if rt.dispatch == dispatchAPI {
+		return rt.apiPath
+	}
+	return rt.uiPath
+}
+
+// splitPath decides where a path goes. Both proxy shapes are accepted, as in the Python
+// package: an edge proxy that forwards "/ui/api/x" unchanged and one that strips "/ui" first.
+// Streamlit always sees root_path in front, because its baseUrlPath equals root_path.
+func (g *gateway) splitPath(p string) route {
+	rel := p
+	if g.rootPath != "" {
+		if pathUnder(p, g.rootPath) {
+			rel = p[len(g.rootPath):]
+			if rel == "" {
+				rel = "/"
+			}
+		} else {
+			p = g.rootPath + p
+		}
+	}
+	switch {
+	case pathUnder(rel, g.mount):
+		sub := rel[len(g.mount):]
+		if sub == "" {
+			sub = "/"
+		}
+		return route{dispatch: dispatchAPI, apiPath: sub}
+	case rel == debugPath || (g.cfg.Metrics && g.cfg.MetricsListen == "" && rel == g.cfg.MetricsPath):
+		return route{dispatch: dispatchFluxlit, local: rel}
+	case rel == "/docs" || rel == "/docs/" || rel == "/redoc" || rel == "/redoc/" || rel == "/openapi.json":
+		return route{dispatch: dispatchFluxlit, local: rel}
+	}
+	return route{dispatch: dispatchStreamlit, uiPath: p}
+}
+
+// hopRequestDrop are client headers that never go upstream as sent: hop-by-hop (RFC 9110
+// §7.6.1, the list Go's ReverseProxy drops), the message's framing (each engine writes its
+// own), and what fluxlit sets itself (Host, X-Request-Id).
+var hopRequestDrop = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Host", "X-Request-Id",
+}
+
+// hopKeepRequestHeader is the one rule for a client header: it goes upstream unless it is in
+// hopRequestDrop, a forwarding header (fluxlit sets its own, trust.go), an X-Fluxlit-* header
+// (fluxlit asserts the identity, auth.go), or, on the Streamlit hop, Authorization or a name
+// outside the allow-list of gateway_forward_client_headers_to_streamlit. A header the
+// request's Connection header names is hop-by-hop too; callers check that with
+// hopConnectionNames, since only they know the request's Connection header.
+func hopKeepRequestHeader[T ~string | ~[]byte](g *gateway, name T, toUI bool) bool {
+	for _, h := range hopRequestDrop {
+		if asciiEqualFold(name, h) {
+			return false
+		}
+	}
+	for _, m := range fwdManagedHeaders {
+		if fwdSameHeaderName(name, m) {
+			return false
+		}
+	}
+	if asciiHasPrefixFold(name, "X-Fluxlit-") {
+		return false
+	}
+	if !toUI {
+		return true
+	}
+	if asciiEqualFold(name, "Authorization") {
+		return false
+	}
+	if g.uiKeep == nil {
+		return true
+	}
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return false // no allow-listed name is this long
+	}
+	lower := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return g.uiKeep[string(lower)]
+}
+
+// streamlitSessionHeaders are what a browser session with Streamlit needs: content
+// negotiation, caching, cookies (XSRF and auth), the WebSocket handshake and XSRF token,
+// uploads and media ranges. With gateway_forward_client_headers_to_streamlit set, the
+// Streamlit hop carries only these and the allow-listed names of the client's headers.
+var streamlitSessionHeaders = [...]string{
+	"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Type", "Cookie",
+	"If-None-Match", "If-Modified-Since", "If-Range", "Range", "Origin", "Pragma", "Referer",
+	"User-Agent", "X-Xsrftoken", "Sec-Websocket-Key", "Sec-Websocket-Version",
+	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
+	"Sec-Fetch-Site",
+}
+
+// newUIKeep is the Streamlit hop's allow-list, lower-cased: the session headers and the
+// configured names; nil (forward every header) when no names are configured.
+func newUIKeep(names []string) map[string]bool {
+	if len(names) == 0 {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, k := range streamlitSessionHeaders {
+		keep[strings.ToLower(k)] = true
+	}
+	for _, k := range names {
+		keep[strings.ToLower(k)] = true
+	}
+	return keep
+}
+
+// hopResponseDrop are upstream response headers that never reach the client as sent:
+// hop-by-hop (RFC 9110 §7.6.1) and the upstream's X-Request-Id (fluxlit's is set). The
+// framing (Content-Length, chunked) is each engine's to write from the framing it relays.
+var hopResponseDrop = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id",
+}
+
+// hopKeepResponseHeader is the one rule for an upstream response header: it reaches the
+// client unless it is in hopResponseDrop or named by the response's Connection header
+// (connection holds those names). Connection can never name away the response's framing:
+// a Content-Length it names is still the length the engine relays.
+func hopKeepResponseHeader[T ~string | ~[]byte](name T, connection [][]byte) bool {
+	for _, h := range hopResponseDrop {
+		if asciiEqualFold(name, h) {
+			return false
+		}
+	}
+	if asciiEqualFold(name, "Content-Length") {
+		return true
+	}
+	for _, tok := range connection {
+		if asciiEqualFold(name, tok) {
+			return false
+		}
+	}
+	return true
+}
+
+// hopForwarded are the forwarding headers fluxlit sends upstream (the client's are dropped).
+type hopForwarded struct {
+	xff, host, proto, prefix string
+}
+
+// forwarded computes them from what fluxlit believes about the request (forwardedInfo).
+// root_path, when set, is the whole public prefix; a trusted proxy's X-Forwarded-Prefix only
+// counts when fluxlit has none of its own (the proxy strips a prefix it knows). The API is
+// told its mount below that prefix.
+func (g *gateway) forwarded(fi *forwardedInfo, up *upstream) hopForwarded {
+	f := hopForwarded{xff: fi.XFF, host: fi.Host, proto: fi.Proto, prefix: g.rootPath}
+	if g.rootPath == "" {
+		f.prefix = fi.Prefix
+	}
+	if up == g.api {
+		switch {
+		case g.rootPath != "":
+			f.prefix = g.apiPrefix
+		case fi.Prefix == "":
+			f.prefix = g.mount
+		default:
+			f.prefix = fi.Prefix + g.mount
+		}
+	}
+	return f
+}
+
+// hopFailure is fluxlit's own answer to an upstream exchange that failed: the status, the
+// reason counted in fluxlit_gateway_upstream_errors_total, the client's line and the log's.
+type hopFailure struct {
+	status      int
+	reason      string
+	msg, logMsg string
+}
+
+// upstreamFailure maps a failed exchange with up to fluxlit's answer: 413 for a body that
+// went over the limit while it was sent, 504 when the upstream did not answer in time, 502
+// for anything else (refused, reset, an answer fluxlit cannot relay).
+func (g *gateway) upstreamFailure(up *upstream, err error) hopFailure {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
+		return hopFailure{status: http.StatusRequestEntityTooLarge, reason: "body_too_large",
+			msg: "request body exceeds gateway_max_proxy_request_body_bytes (" + strconv.FormatInt(g.maxBody, 10) + ")"}
+	case isTimeout(err):
+		return hopFailure{status: http.StatusGatewayTimeout, reason: "timeout",
+			msg: up.name + " did not answer within gateway_upstream_read_timeout_s", logMsg: "upstream timeout"}
+	}
+	return hopFailure{status: http.StatusBadGateway, reason: "refused", msg: up.name + " upstream is unreachable", logMsg: "upstream unreachable"}
+}
+
+// asciiEqualFold compares two ASCII header names (strings or bytes), ignoring case.
+func asciiEqualFold[A, B ~string | ~[]byte](a A, b B) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiHasPrefixFold reports whether name starts with prefix, ignoring ASCII case.
+func asciiHasPrefixFold[T ~string | ~[]byte](name T, prefix string) bool {
+	return len(name) >= len(prefix) && asciiEqualFold(name[:len(prefix)], prefix)
+}

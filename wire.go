@@ -1,0 +1,453 @@
+// wire.go owns the HTTP/1.1 bytes fluxlit writes and reads itself on an upstream connection,
+// for both engines: a request head under the hop rules (every request of the fast engine and
+// every WebSocket handshake), and an upstream's response head, parsed strictly, with the
+// framing it declares. The fast engine relays bodies (fastpath_http1.go); the net/http engine
+// uses this only for WebSocket handshakes, and Go's Transport for everything else.
+
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// maxResponseHead bounds an upstream response head (status line and headers): the same
+// 64 KiB fluxlit accepts from clients. A bigger head is answered 502.
+const maxResponseHead = 64 << 10
+
+// Buffer sizes of an upstream connection. The reader takes a response head line by line, so
+// 16 KiB bounds one header line (a big Set-Cookie fits); the writer takes a request head.
+// 256 idle connections × 20 KiB is 5 MiB at most, less than the Transport's 32 KiB each way.
+const (
+	upReadBufferSize  = 16 << 10
+	upWriteBufferSize = 4 << 10
+)
+
+var errUpstreamMalformed = errors.New("fluxlit: malformed upstream response")
+
+// headerField is one header line; name and value point into the head they were parsed from.
+type headerField struct{ name, value []byte }
+
+// upConn is one HTTP/1.1 connection to an upstream, with its buffers.
+type upConn struct {
+	c         net.Conn
+	r         io.Reader // under br: flushForAnswer's reader
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time // pooled connections (fastpath.go)
+	reused    bool      // taken from the pool: it may have been closed by the upstream meanwhile
+}
+
+// attach makes c pc's connection, under pc's buffers, read and written as flushForAnswer needs.
+func (pc *upConn) attach(c net.Conn) {
+	r, w := newSocketReadWriter(c)
+	pc.c, pc.r = c, r
+	pc.br.Reset(r)
+	pc.bw.Reset(w)
+}
+
+// flushForAnswer sends the request as the read of its answer begins (flushOnRead), so the
+// caller must read the answer next. With bytes already buffered (an upstream that said
+// more than it was asked) the request is flushed now, as they would be read first.
+func (pc *upConn) flushForAnswer() error {
+	if pc.br.Buffered() > 0 {
+		return pc.bw.Flush()
+	}
+	return flushOnRead(pc.bw, pc.r)
+}
+
+// upstreamHead is a request head as fluxlit writes it to an upstream. The client's header
+// lines pass the hop rule (hopKeepRequestHeader), then fluxlit adds its own.
+type upstreamHead struct {
+	up            *upstream
+	method        string
+	path, query   string        // the path as the plan routes it (after the upstream's base path)
+	websocket     bool          // the plan's tunnel: Connection and Upgrade are fluxlit's
+	host          string        // the client's Host: kept on the Streamlit hop
+	fields        []headerField // the client's header lines, in order
+	connection    [][]byte      // the header names the client's Connection header lists
+	contentLength int64         // the body's length; -1: none
+	teTrailers    bool          // the client's Te names trailers: passed on, as ReverseProxy does
+	id            string
+	fwd           hopForwarded
+	identity      http.Header // the verified JWT identity (X-Fluxlit-*), or nil
+}
+
+// writeUpstreamHead writes h to bw.
+func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
+	up := h.up
+	toUI := up == g.ui
+	bw.WriteString(h.method)
+	bw.WriteByte(' ')
+	bw.WriteString(up.target.Path)
+	bw.WriteString(h.path)
+	if h.query != "" {
+		bw.WriteByte('?')
+		bw.WriteString(h.query)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if toUI {
+		bw.WriteString(h.host) // Streamlit compares Origin with Host: keep the browser's
+	} else {
+		bw.WriteString(up.target.Host)
+	}
+	bw.WriteString("\r\n")
+	for _, fl := range h.fields {
+		if hopKeepRequestHeader(g, fl.name, toUI) && !hopNamed(h.connection, fl.name) {
+			writeField(bw, fl.name, fl.value)
+		}
+	}
+	// Content-Length as Go's Transport writes it: for a body, and empty for the methods
+	// servers expect a body with.
+	if h.contentLength > 0 || h.method == http.MethodPost || h.method == http.MethodPut || h.method == http.MethodPatch {
+		bw.WriteString("Content-Length: ")
+		writeDecimal(bw, max(h.contentLength, 0))
+		bw.WriteString("\r\n")
+	}
+	if h.teTrailers {
+		bw.WriteString("Te: trailers\r\n")
+	}
+	writeHeaderLine(bw, "X-Forwarded-For", h.fwd.xff)
+	writeHeaderLine(bw, "X-Forwarded-Host", h.fwd.host)
+	writeHeaderLine(bw, "X-Forwarded-Proto", h.fwd.proto)
+	writeHeaderLine(bw, "X-Forwarded-Prefix", h.fwd.prefix)
+	writeHeaderLine(bw, "X-Request-Id", h.id)
+	if h.identity != nil {
+		for _, k := range slices.Sorted(maps.Keys(h.identity)) {
+			for _, v := range h.identity[k] {
+				writeHeaderLine(bw, k, v)
+			}
+		}
+	}
+	if h.websocket {
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// writeDecimal writes n >= 0 in decimal, a byte at a time: a digit buffer handed to Write
+// would escape (an allocation per request).
+func writeDecimal(bw *bufio.Writer, n int64) {
+	div := int64(1)
+	for div <= n/10 {
+		div *= 10
+	}
+	for ; div > 0; div /= 10 {
+		bw.WriteByte(byte('0' + n/div%10))
+	}
+}
+
+// hopNamed reports whether name is among names (the tokens of a Connection header).
+func hopNamed[T ~string | ~[]byte](names [][]byte, name T) bool {
+	for _, n := range names {
+		if asciiEqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeField(bw *bufio.Writer, name, value []byte) {
+	bw.Write(name)
+	bw.WriteString(": ")
+	bw.Write(value)
+	bw.WriteString("\r\n")
+}
+
+// writeHeaderLine writes "name: value" unless value is empty.
+func writeHeaderLine(bw *bufio.Writer, name, value string) {
+	if value == "" {
+		return
+	}
+	bw.WriteString(name)
+	bw.WriteString(": ")
+	bw.WriteString(value)
+	bw.WriteString("\r\n")
+}
+
+// writeStatusLine writes "HTTP/1.1 <code> <text>" with net/http's text for the code, as Go's
+// server writes it: the upstream's reason phrase never reaches the client.
+func writeStatusLine(bw *bufio.Writer, status int) {
+	bw.WriteString("HTTP/1.1 ")
+	// Three digits as bytes: a [3]byte handed to Write escapes (one allocation per response).
+	bw.WriteByte(byte('0' + status/100%10))
+	bw.WriteByte(byte('0' + status/10%10))
+	bw.WriteByte(byte('0' + status%10))
+	bw.WriteByte(' ')
+	if text := http.StatusText(status); text != "" {
+		bw.WriteString(text)
+	} else {
+		bw.WriteString("status code ")
+		bw.WriteByte(byte('0' + status/100%10))
+		bw.WriteByte(byte('0' + status/10%10))
+		bw.WriteByte(byte('0' + status%10))
+	}
+	bw.WriteString("\r\n")
+}
+
+// upResponse is a parsed upstream response head; fields point into raw.
+type upResponse struct {
+	raw           []byte
+	status        int
+	http11        bool
+	fields        []headerField
+	contentLength int64 // -1: none
+	chunked       bool
+	close         bool     // the upstream will close: do not pool the connection
+	connection    [][]byte // the header names its Connection header lists
+}
+
+// maxConnTokens bounds how many header names an upstream's Connection header may name.
+const maxConnTokens = 8
+
+// read reads the response head from pc within timeout, skipping interim 1xx responses.
+// gotBytes reports whether any byte arrived (a reused connection that ends before one is
+// stale, and the request can be retried).
+func (res *upResponse) read(pc *upConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
+	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	defer pc.c.SetReadDeadline(time.Time{})
+	for {
+		if _, err := pc.br.Peek(1); err != nil {
+			return gotBytes, err
+		}
+		gotBytes = true
+		if err := res.readHead(pc.br); err != nil {
+			return true, err
+		}
+		if !res.parse() {
+			return true, errUpstreamMalformed
+		}
+		if res.status >= 200 || upgrade && res.status == http.StatusSwitchingProtocols {
+			return true, nil
+		}
+		if res.status == http.StatusSwitchingProtocols {
+			return true, errUpstreamMalformed // fluxlit never asked for an upgrade here
+		}
+	}
+}
+
+// readHead collects the head's lines, up to the empty one, into raw.
+func (res *upResponse) readHead(br *bufio.Reader) error {
+	res.raw = res.raw[:0]
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return errUpstreamMalformed
+			}
+			return err
+		}
+		res.raw = append(res.raw, line...)
+		if len(res.raw) > maxResponseHead {
+			return errUpstreamMalformed
+		}
+		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			return nil
+		}
+	}
+}
+
+// parse parses raw: "HTTP/1.x NNN reason" and the header lines (CRLF or bare LF, as Go's own
+// client accepts).
+func (res *upResponse) parse() bool {
+	*res = upResponse{raw: res.raw, fields: res.fields[:0], connection: res.connection[:0], contentLength: -1}
+	b := res.raw
+	line, b := cutLine(b)
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return false
+	}
+	res.http11 = line[7] == '1'
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return false
+		}
+		res.status = res.status*10 + int(c-'0')
+	}
+	if res.status < 100 {
+		return false
+	}
+	res.close = !res.http11
+	for {
+		line, b = cutLine(b)
+		if len(line) == 0 {
+			return true
+		}
+		name, value, ok := parseFieldLine(line)
+		if !ok || !res.noteField(name, value) {
+			return false
+		}
+		res.fields = append(res.fields, headerField{name, value})
+	}
+}
+
+func (res *upResponse) noteField(name, value []byte) bool {
+	switch {
+	case asciiEqualFold(name, "Content-Length"):
+		n, ok := parseLength(value)
+		if !ok || (res.contentLength >= 0 && n != res.contentLength) {
+			return false
+		}
+		res.contentLength = n
+	case asciiEqualFold(name, "Transfer-Encoding"):
+		if !asciiEqualFold(value, "chunked") || res.chunked {
+			return false // Go's client supports chunked only, too
+		}
+		res.chunked = true
+	case asciiEqualFold(name, "Connection"):
+		for len(value) > 0 {
+			var tok []byte
+			tok, value = nextToken(value)
+			if asciiEqualFold(tok, "close") {
+				res.close = true
+			} else if asciiEqualFold(tok, "keep-alive") && !res.http11 {
+				res.close = false
+			}
+			if len(tok) > 0 {
+				if len(res.connection) == maxConnTokens {
+					return false
+				}
+				res.connection = append(res.connection, tok)
+			}
+		}
+	}
+	return true
+}
+
+// bodyAllowed reports whether a response to method with status has a body (RFC 9112 §6.3):
+// none for HEAD, 1xx, 204 and 304, whatever its headers say.
+func bodyAllowed(method string, status int) bool {
+	return method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// has reports whether the response has a header called name.
+func (res *upResponse) has(name string) bool {
+	for _, fl := range res.fields {
+		if asciiEqualFold(fl.name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutLine splits off one line, without its CRLF or LF.
+func cutLine(b []byte) (line, rest []byte) {
+	i := indexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	line, rest = b[:i], b[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
+}
+
+// parseLength accepts 1-18 decimal digits: no sign, no spaces, no overflow.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// parseFieldLine splits "name: value" (no CRLF). The name must be a token directly followed
+// by ':'; the value loses its surrounding blanks and may hold no control byte but HTAB. A line
+// starting with a blank (obs-fold) fails: its name is empty.
+func parseFieldLine(line []byte) (name, value []byte, ok bool) {
+	colon := indexByte(line, ':')
+	if colon <= 0 {
+		return nil, nil, false
+	}
+	name = line[:colon]
+	for _, c := range name {
+		if !tokenByte(c) {
+			return nil, nil, false
+		}
+	}
+	value = line[colon+1:]
+	for len(value) > 0 && (value[0] == ' ' || value[0] == '\t') {
+		value = value[1:]
+	}
+	for len(value) > 0 && (value[len(value)-1] == ' ' || value[len(value)-1] == '\t') {
+		value = value[:len(value)-1]
+	}
+	for _, c := range value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return nil, nil, false
+		}
+	}
+	return name, value, true
+}
+
+// tokenByte reports whether c may appear in a header name (RFC 9110 §5.6.2 tchar).
+func tokenByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// nextToken returns the first comma-separated element of v, trimmed, and the rest.
+func nextToken(v []byte) (tok, rest []byte) {
+	if i := indexByte(v, ','); i >= 0 {
+		tok, rest = v[:i], v[i+1:]
+	} else {
+		tok = v
+	}
+	for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+		tok = tok[:len(tok)-1]
+	}
+	return tok, rest
+}
+
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var tok []byte
+		tok, v = nextToken(v)
+		if asciiEqualFold(tok, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func indexCRLF(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\r' && b[i+1] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
