@@ -42,6 +42,10 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	if cfg.AppErr != "" {
+		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		return 1
+	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
 	return r.run()
 }
@@ -158,6 +162,9 @@ func (r *runner) run() int {
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
 		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+	if len(plan.specs) > 0 {
+		r.log.Info("project", "app", appDescribe(cfg))
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)

@@ -478,6 +478,7 @@ func TestSecIntRealLibraryTokens(t *testing.T) {
 		"FLUXLIT_JWT_ISSUER=" + secintIssuer,
 		"FLUXLIT_JWT_AUDIENCE=" + secintAudience,
 		"FLUXLIT_JWT_REQUIRED_SCOPES=" + secintScope,
+		"FLUXLIT_JWT_PROTECT=/*", // edge JWT is on where jwt_protect says
 	}
 	p := secintLaunch(t, env, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
@@ -666,8 +667,8 @@ func TestSecIntJWKSRotationAndOutage(t *testing.T) {
 	idpB := &secintJWKSServer{doc: secintJWKS(t, jwk(2))}
 	srvB := httptest.NewServer(idpB) // closed mid-test: the IdP going away
 	t.Cleanup(srvB.Close)
-	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
-	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
 	if res, body := secintDo(t, "GET", a.base+"/api/echo", bearer(0)); res.StatusCode != 200 {
 		t.Fatalf("A, kid-0 before rotation: %d %s", res.StatusCode, body)
@@ -1022,14 +1023,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secintRequirePyJWT(t)
 	api := goUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
 	ui := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
-	dead := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String()
-	}()
+	dead := refusedPort(t)
 	hs := secintSecret(t, "debug-hs256-secret-")
 	now := time.Now().Unix()
 	toks := secintSign(t, []secintTokenReq{{Alg: "HS256", Secret: hs, Claims: map[string]any{"sub": "carol", "exp": now + 900}}})
