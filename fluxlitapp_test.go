@@ -265,3 +265,16 @@ func TestDoctorStreamlitChildSecrets(t *testing.T) {
 		t.Errorf("FluxLit app: %+v; want WARN naming the JWT variables but not the denied OIDC secret", rows)
 	}
 }
+
+// TestAppCodeValueRejected: a value made in code that fluxlit refuses is the usual one-line
+// configuration error (exit 2), located at the app's module file.
+func TestAppCodeValueRejected(t *testing.T) {
+	py := fluxlitPython(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.py"), "from fluxlit import FluxLit, FluxlitSettings\napp = FluxLit(settings=FluxlitSettings(root_path='/api'))\n")
+	_, err := loadAppConfig(loadInput{WorkDir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Flags: map[string]string{"python": py}})
+	want := `app.py: root_path: "/api" collides with api_mount_path "/api"`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v; want %s…", err, want)
+	}
+}
