@@ -31,9 +31,11 @@ const (
 	doctorSkip = "SKIP"
 )
 
-// doctorPythonTimeout bounds the one interpreter run: importing streamlit takes 1-3 s on a
-// warm disk, so 5 s leaves room without letting a module that blocks on import hang doctor.
-const doctorPythonTimeout = 5 * time.Second
+// doctorPythonTimeout bounds the one interpreter run: importing streamlit, the app and (with
+// --check-pages) Python FluxLit's page tooling takes 1-3 s on an idle machine, but 6-9 s was
+// measured on a busy CI runner (load 20 on 2 cores); 15 s leaves room for that without letting
+// a module that blocks on import hang doctor.
+const doctorPythonTimeout = 15 * time.Second
 
 // doctorDialTimeout bounds each upstream connect. The Python package used 0.25 s (loopback);
 // fluxlit's upstreams may be across a network, and a doctor run can afford a second.

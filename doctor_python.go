@@ -77,6 +77,12 @@ def has(name):
         return importlib.util.find_spec(name) is not None
     except Exception:
         return False
+def imports(name):
+    try:
+        importlib.import_module(name)
+        return True
+    except Exception:
+        return False
 for dep in ("uvicorn", "fastapi", "starlette", "streamlit"):
     if os.path.isfile(os.path.join(project, dep + ".py")) or os.path.isfile(os.path.join(project, dep, "__init__.py")):
         rep["shadowed"].append(dep)
@@ -86,7 +92,7 @@ for dep in [w for w in wanted.split(",") if w]:
         rep["modules"][dep] = str(getattr(m, "__version__", ""))
     except BaseException as e:
         rep["import_errors"][dep] = one_line(e)
-rep["extras"]["pyjwt_available"] = has("jwt")
+rep["extras"]["pyjwt_available"] = imports("jwt")  # as Python FluxLit's doctor: import it
 rep["extras"]["prometheus_client_available"] = has("prometheus_client")
 try:
     v = rep["modules"].get("streamlit") or ""

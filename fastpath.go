@@ -610,7 +610,7 @@ func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
 // fastWriteError writes fluxlit's own error answer (the headers and body of writeError)
 // straight to the client's buffer and flushes it. It reports whether the write succeeded.
 func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
-	contentType, body := proxyErrorBody(msg, id, asJSON)
+	contentType, body := proxyErrorBody(status, msg, id, asJSON)
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)

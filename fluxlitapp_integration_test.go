@@ -228,13 +228,13 @@ func TestIntegrationFluxLitDemo(t *testing.T) {
 	})
 
 	t.Run("doctor", func(t *testing.T) {
-		// doctor gives the interpreter 5 s (doctorPythonTimeout) to import Streamlit and the
+		// doctor gives the interpreter 15 s (doctorPythonTimeout) to import Streamlit and the
 		// app; on a machine loaded by parallel tests that can run out: then the python row
 		// says so, and doctor is asked again (at most three times).
 		var out string
 		for attempt := 1; attempt <= 3; attempt++ {
 			_, out, _ = fluxlitCLI(t, dir, append(env, "FLUXLIT_GATEWAY_PORT=0"), "doctor")
-			_, pyDetail, _ := doctorRowOf(out, "python")
+			_, pyDetail, _ := doctorRowOf(out, "python_version")
 			_, appDetail, _ := doctorRowOf(out, "app_model")
 			if !strings.Contains(pyDetail, "did not answer within") && !strings.Contains(appDetail, "took longer than") {
 				break

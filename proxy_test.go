@@ -168,6 +168,7 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 		"X-Forwarded-Host":    "evil.example",
 		"X-Forwarded-Proto":   "https",
 		"X-Forwarded-Prefix":  "/evil",
+		"X-Forwarded-Port":    "1",
 		"X_Forwarded_For":     "7.7.7.7",
 		"Authorization":       "Bearer secret-token",
 		"Proxy-Authorization": "Basic c2VjcmV0",
@@ -183,6 +184,7 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	}
 	checks := map[string]string{
 		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "app.example:8443", "X-Forwarded-Proto": "http",
+		"X-Forwarded-Port":   "8443", // Python FluxLit's: the public Host's port
 		"X-Forwarded-Prefix": "", "X_forwarded_for": "", "Authorization": "", "Proxy-Authorization": "",
 		"X-Foo": "", "X-Fluxlit-Sub": "", "Cookie": "_streamlit_xsrf=abc",
 	}

@@ -116,6 +116,7 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	writeHeaderLine(bw, "X-Forwarded-For", h.fwd.xff)
 	writeHeaderLine(bw, "X-Forwarded-Host", h.fwd.host)
 	writeHeaderLine(bw, "X-Forwarded-Proto", h.fwd.proto)
+	writeHeaderLine(bw, "X-Forwarded-Port", h.fwd.port)
 	writeHeaderLine(bw, "X-Forwarded-Prefix", h.fwd.prefix)
 	writeHeaderLine(bw, "X-Request-Id", h.id)
 	if h.identity != nil {
