@@ -239,3 +239,16 @@ func TestPagesCommand(t *testing.T) {
 		t.Errorf("without the package: exit %d %q", code, errOut)
 	}
 }
+
+// TestShutdownFindsPythonPidfile: with no pidfile of fluxlit's, shutdown reads Python FluxLit's
+// default .fluxlit-dev.pid (a stale one is removed, exit 0).
+func TestShutdownFindsPythonPidfile(t *testing.T) {
+	dir := configTestIsolate(t, nil)
+	writeFile(t, filepath.Join(dir, ".fluxlit-dev.pid"), "999999999\n")
+	if code, out, errOut := cliRun(t, "shutdown"); code != 0 {
+		t.Errorf("shutdown with a stale .fluxlit-dev.pid: exit %d %s%s; want 0", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".fluxlit-dev.pid")); err == nil {
+		t.Errorf(".fluxlit-dev.pid is still there")
+	}
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -268,13 +269,26 @@ func shutdownMain(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		wd, _ := os.Getwd()
 		in := loadInput{Env: os.Environ(), WorkDir: wd}
-		if cfg, err := loadConfig(in); err == nil {
+		cfg, err := loadConfig(in)
+		if err == nil {
 			path = cfg.pidfilePath()
 		} else {
 			path = filepath.Join(wd, ".fluxlit.pid")
+		}
+		// Python FluxLit's default pidfile, for a runbook that started it there: used when
+		// fluxlit's own default names no file.
+		if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) && (err != nil || cfg.Sources["pidfile"] == "default") {
+			if py := filepath.Join(wd, ".fluxlit-dev.pid"); fileExists(py) {
+				path = py
+			}
 		}
 	}
 	return shutdownCommand(strings.TrimSpace(path), *force, seconds(*wait), stdout)
 }
 
 var _ = time.Second
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
