@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -42,7 +43,9 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
+	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ(),
+		childCfg: cfg, stopping: make(chan struct{})}
+	r.configAgain = func() (*Config, error) { return loadConfig(cf.in) }
 	return r.run()
 }
 
@@ -62,6 +65,14 @@ type runner struct {
 	pid       string       // pidfile path when one is written
 	logOut    *bufferedLog // stderr: every log line and the final error go through it
 	outOut    *bufferedLog // stdout: the workbench banner
+
+	// configAgain loads the configuration again the way this run loaded it (a reload);
+	// childCfg is the one the current generation of children was started with.
+	configAgain func() (*Config, error)
+	childCfg    *Config
+	reloads     int            // reloads answered, for "fluxlit reload"
+	reloadWG    sync.WaitGroup // a reload in progress
+	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -107,7 +118,7 @@ func (r *runner) run() int {
 		defer removePidfile(r.pid, os.Getpid())
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	plan, err := planChildren(cfg, port, r.env)
+	plan, err := planChildren(cfg, port, r.env, 1)
 	if err != nil {
 		ln.Close()
 		r.fatalf("%v\n", err)
@@ -157,7 +168,7 @@ func (r *runner) run() int {
 		r.log.Warn("configuration: " + w)
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
-		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+		"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -205,18 +216,58 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
-	select {
-	case sig := <-sigs:
-		r.log.Info("stopping", "signal", sig.String())
-		return 0
-	case <-supDone:
-		err := r.sup.Err()
-		r.log.Error("supervision gave up", "error", errString(err))
-		r.fatalf("%v\n", err)
-		return 1
-	case err := <-served:
-		r.fatalf("serve: %v\n", err)
-		return 1
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloaded := make(chan reloadResult, 1)
+	reloading := false
+	for {
+		select {
+		case sig := <-sigs:
+			r.log.Info("stopping", "signal", sig.String())
+			return 0
+		case <-supDone:
+			err := r.sup.Err()
+			r.log.Error("supervision gave up", "error", errString(err))
+			r.fatalf("%v\n", err)
+			return 1
+		case err := <-served:
+			r.fatalf("serve: %v\n", err)
+			return 1
+		case <-hup:
+			if terminalHungUp(r.stderr) {
+				r.log.Info("stopping: the terminal closed (SIGHUP)")
+				return 0
+			}
+			if reloading {
+				r.log.Warn("reload: one is already in progress; this SIGHUP is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+		case res := <-reloaded:
+			reloading = false
+			if res.OK {
+				r.sup = r.gw.gens.current().sup
+				supDone = r.sup.Done()
+			}
+			r.reportReload(res)
+		}
+	}
+}
+
+// reportReload records a reload's outcome for "fluxlit reload" (next to the pidfile) and
+// systemd's status line.
+func (r *runner) reportReload(res reloadResult) {
+	r.reloads++
+	res.PID, res.Seq = os.Getpid(), r.reloads
+	if r.pid != "" {
+		if err := writeReloadStatus(reloadStatusPath(r.pid), res); err != nil {
+			r.log.Warn("reload: cannot write the status for fluxlit reload", "error", err.Error())
+		}
+	}
+	if r.sup != nil {
+		r.notify.Notify("STATUS=" + statusLine(r.sup.Status()))
 	}
 }
 
@@ -299,6 +350,7 @@ func loopbackDialAddr(listen string) string {
 // then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
 	r.notify.Notify("STOPPING=1")
+	close(r.stopping)
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
 	defer cancel()
 	done := make(chan struct{})
@@ -319,11 +371,20 @@ func (r *runner) stop(metricsSrv *http.Server) {
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
-	if r.sup != nil {
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
-		r.sup.Stop(stopCtx)
-		stopCancel()
+	// Every generation still running: the current one and any draining after a reload. A
+	// reload still starting one was cancelled with the run's context: its outcome is waited
+	// for, so that a generation it switched to at the last moment is stopped too.
+	r.reloadWG.Wait()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
+	for _, gen := range r.gw.gens.all() {
+		if gen.sup != nil {
+			gen.sup.Stop(stopCtx)
+		}
+		if gen.n > 1 {
+			gen.plan.cleanup()
+		}
 	}
+	stopCancel()
 	r.log.Info("fluxlit stopped")
 }
 
@@ -381,6 +442,18 @@ func (c *Config) pidfilePath() string {
 		return c.Pidfile
 	}
 	return filepath.Join(c.ProjectDir, c.Pidfile)
+}
+
+// describeReplicas names the Streamlit upstream, or its replicas.
+func describeReplicas(gen *generation) string {
+	if len(gen.ui) == 0 {
+		return describeUpstream(nil)
+	}
+	parts := make([]string, len(gen.ui))
+	for i, r := range gen.ui {
+		parts[i] = describeUpstream(r.up)
+	}
+	return strings.Join(parts, " ")
 }
 
 func describeUpstream(up *upstream) string {

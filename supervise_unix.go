@@ -60,3 +60,6 @@ func processAlive(pid int) bool {
 	}
 	return !superviseIsZombie(pid)
 }
+
+// signalReload asks the fluxlit with pid for a reload (SIGHUP).
+func signalReload(pid int) error { return syscall.Kill(pid, syscall.SIGHUP) }

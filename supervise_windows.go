@@ -92,3 +92,8 @@ func processAlive(pid int) bool {
 	}
 	return code == superviseStillActive
 }
+
+// signalReload: Windows has no SIGHUP to send; reload is a Unix feature.
+func signalReload(pid int) error {
+	return errors.New("fluxlit reload needs SIGHUP, which Windows does not have: restart fluxlit instead")
+}
