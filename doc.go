@@ -12,7 +12,6 @@
 //	fluxlit config --json            # the effective configuration and where each value came from
 //	fluxlit shutdown                 # stop the instance named by the pidfile
 //	fluxlit reload                   # new children with the current code and config, no downtime
-//	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
 //	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
 //	fluxlit build --out deploy       # Containerfiles, systemd unit, Kubernetes manifest
 //	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
@@ -26,8 +25,7 @@
 //	config [TARGET]     print the effective configuration; --json, --strict
 //	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
 //	reload              start a new generation of children, switch to it, drain the old; --pidfile, --wait SECONDS
-//	upgrade             start the fluxlit binary on disk on the running listener, then stop the old; --pidfile, --wait SECONDS
-//	new NAME            scaffold a project in the folder NAME
+//	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 //	build               write deployment files; --out DIR, --force
 //	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 //	version             print version, commit and Go version
@@ -59,5 +57,6 @@
 //	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 //
 // Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-// Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+// Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+// fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 package main

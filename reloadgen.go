@@ -102,6 +102,9 @@ func (r *runner) reload(ctx context.Context) reloadResult {
 		return reloadResult{OK: false, Generation: cur.n, Message: msg}
 	}
 	fresh, err := r.configAgain()
+	if err == nil && fresh.AppErr != "" {
+		err = errors.New(fresh.AppErr)
+	}
 	if err != nil {
 		return fail("configuration: %v", err)
 	}

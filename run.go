@@ -43,9 +43,13 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	if cfg.AppErr != "" {
+		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		return 1
+	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ(),
 		childCfg: cfg, stopping: make(chan struct{})}
-	r.configAgain = func() (*Config, error) { return loadConfig(cf.in) }
+	r.configAgain = func() (*Config, error) { return loadAppConfig(cf.in) }
 	return r.run()
 }
 
@@ -169,6 +173,9 @@ func (r *runner) run() int {
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
 		"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
+	if len(plan.specs) > 0 {
+		r.log.Info("project", "app", appDescribe(cfg))
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
