@@ -191,6 +191,7 @@ const (
 	fastStateIdle int32 = iota
 	fastStateActive
 	fastStateClosed
+	fastStateNew // accepted, its first request not read yet: Shutdown lets it be served
 )
 
 var (
@@ -233,12 +234,20 @@ func (fc *fastConn) serve() {
 		fc.f.track(fc, false)
 	}()
 	for first := true; ; first = false {
-		fc.state.Store(fastStateIdle)
-		if fc.f.closing.Load() {
+		// A new connection's first request is served even once Shutdown has begun, as
+		// net/http does: the client sent it (it may be in the socket already) to a server
+		// that accepted the connection, and a binary upgrade hands the listener over with
+		// such connections accepted but not yet read.
+		state := fastStateIdle
+		if first {
+			state = fastStateNew
+		}
+		fc.state.Store(state)
+		if !first && fc.f.closing.Load() {
 			return
 		}
 		end, ok := fc.readHead(first)
-		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
+		if !fc.state.CompareAndSwap(state, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
 		if end < 0 {
@@ -252,6 +261,9 @@ func (fc *fastConn) serve() {
 		if !eligible {
 			handedOff = fc.handOff()
 			return
+		}
+		if fc.f.closing.Load() {
+			fc.req.close = true // the answer says Connection: close, as net/http's in a shutdown
 		}
 		fc.br.Discard(end)
 		if fc.bw == nil {

@@ -196,20 +196,35 @@ func (r *runner) drain(old *generation, cfg *Config) {
 	r.log.Info(fmt.Sprintf("reload: generation %d stopped", old.n))
 }
 
-// writeReloadStatus records the outcome next to the pidfile, for "fluxlit reload".
-func writeReloadStatus(path string, res reloadResult) error {
+// writeOutcome records a reload's or upgrade's outcome next to the pidfile, for the command
+// that asked for it. The temporary file has a name of its own (CreateTemp), so the rename
+// never writes through a link someone else put there.
+func writeOutcome(path string, res reloadResult) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
 
-func readReloadStatus(path string) (reloadResult, error) {
+func readOutcome(path string) (reloadResult, error) {
 	var res reloadResult
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -218,62 +233,78 @@ func readReloadStatus(path string) (reloadResult, error) {
 	return res, json.Unmarshal(b, &res)
 }
 
-// reloadStatusPath is where an instance with pidfile records its reloads.
-func reloadStatusPath(pidfile string) string { return pidfile + ".reload" }
+// outcomePath is where an instance with a pidfile records the outcome of its reloads and
+// upgrades.
+func outcomePath(pidfile string) string { return pidfile + ".status" }
 
-// reloadCommand asks the fluxlit named by pidfile for a reload and waits up to wait for its
-// outcome: exit 0 when the new generation serves, 1 when it was rolled back (its reason is
-// printed) or no answer came, 2 when no instance runs.
-func reloadCommand(pidfile string, wait time.Duration, stdout io.Writer) int {
-	pid, err := readPidfile(pidfile)
-	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(stdout, "No pid file at %s (is fluxlit running? see --pidfile)\n", pidfile)
-		return 2
-	}
-	if err != nil {
-		fmt.Fprintf(stdout, "Cannot read %v\n", err)
-		return 2
+// instance names the running fluxlit a command talks to: pid (from --pid) or the pidfile's.
+type instance struct {
+	pidfile string
+	pid     int
+}
+
+// signalCommand sends the instance the signal for verb ("reload", "upgrade") and waits up
+// to wait for the outcome it records next to its pidfile: exit 0 when it succeeded, 1 when it
+// was rolled back (the one line why is printed) or no outcome came, 2 when no instance runs.
+// Without a pidfile an upgrade counts as done when the old process has exited.
+func signalCommand(in instance, verb string, send func(int) error, wait time.Duration, stdout io.Writer) int {
+	pid := in.pid
+	if pid == 0 {
+		var err error
+		pid, err = readPidfile(in.pidfile)
+		if errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stdout, "No pid file at %s (is fluxlit running? see --pidfile, --pid)\n", in.pidfile)
+			return 2
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "Cannot read %v\n", err)
+			return 2
+		}
 	}
 	if !processAlive(pid) {
 		fmt.Fprintf(stdout, "fluxlit (pid %d) is not running\n", pid)
 		return 2
 	}
-	statusPath := reloadStatusPath(pidfile)
-	before, _ := readReloadStatus(statusPath)
-	if err := signalReload(pid); err != nil {
+	path := outcomePath(in.pidfile)
+	before, _ := readOutcome(path)
+	if err := send(pid); err != nil {
 		fmt.Fprintf(stdout, "Cannot signal pid %d: %v\n", pid, err)
 		return 1
 	}
 	if wait <= 0 {
-		fmt.Fprintf(stdout, "Asked fluxlit (pid %d) to reload\n", pid)
+		fmt.Fprintf(stdout, "Asked fluxlit (pid %d) to %s\n", pid, verb)
 		return 0
 	}
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		time.Sleep(pidfilePoll)
-		res, err := readReloadStatus(statusPath)
-		if err != nil || res.PID != pid || (res.Seq == before.Seq && before.PID == pid) {
-			if !processAlive(pid) {
-				fmt.Fprintf(stdout, "fluxlit (pid %d) exited during the reload\n", pid)
-				return 1
+		res, err := readOutcome(path)
+		if err == nil && res.PID == pid && (before.PID != pid || res.Seq != before.Seq) {
+			fmt.Fprintln(stdout, res.Message)
+			if res.OK {
+				return 0
 			}
-			continue
+			return 1
 		}
-		fmt.Fprintln(stdout, res.Message)
-		if res.OK {
-			return 0
+		if !processAlive(pid) {
+			if verb == "upgrade" && err != nil {
+				fmt.Fprintf(stdout, "fluxlit (pid %d) handed over and exited; its log names the new process\n", pid)
+				return 0
+			}
+			fmt.Fprintf(stdout, "fluxlit (pid %d) exited during the %s; see its log\n", pid, verb)
+			return 1
 		}
-		return 1
 	}
 	fmt.Fprintf(stdout, "No outcome from fluxlit (pid %d) within %.0fs; see its log\n", pid, wait.Seconds())
 	return 1
 }
 
-// reloadMain is "fluxlit reload [--pidfile PATH] [--wait SECONDS]".
+// reloadMain is "fluxlit reload [--pidfile PATH | --pid PID] [--wait SECONDS]".
 func reloadMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fluxlit reload", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	pidfile := fs.String("pidfile", "", "")
+	pidFlag := fs.Int("pid", 0, "")
 	wait := fs.Float64("wait", -1, "")
 	if err := fs.Parse(args); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit reload: %v", err))
@@ -292,7 +323,7 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 			*wait = cfg.ChildReadyTimeoutS + 30
 		}
 	}
-	return reloadCommand(path, seconds(*wait), stdout)
+	return signalCommand(instance{pidfile: path, pid: *pidFlag}, "reload", signalReload, seconds(*wait), stdout)
 }
 
 // defaultChildReadyTimeoutS is child_ready_timeout_s's default, for a command that cannot

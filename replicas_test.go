@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -43,9 +44,10 @@ func TestCookieValue(t *testing.T) {
 }
 
 // replicaTestGateway serves a gateway whose Streamlit is n replicas (httptest servers that
-// answer with their number in X-Replica), as fluxlit's own children would be, with the access
-// log in logs. fast picks the engine.
-func replicaTestGateway(t *testing.T, n int, fast bool) (g *gateway, base string, logs *syncBuffer) {
+// answer with their letter in X-Replica), as fluxlit's own children would be, with the access
+// log in logs. fast picks the engine. Setting down[i] takes replica i down, as a child that
+// is not ready (set before serving, as attach does: routing reads it per request).
+func replicaTestGateway(t *testing.T, n int, fast bool) (g *gateway, base string, logs *syncBuffer, down []*atomic.Bool) {
 	t.Helper()
 	plan := &childPlan{}
 	for i := range n {
@@ -62,6 +64,11 @@ func replicaTestGateway(t *testing.T, n int, fast bool) (g *gateway, base string
 	if err != nil {
 		t.Fatalf("newGateway: %v", err)
 	}
+	for _, r := range g.gens.current().ui {
+		d := &atomic.Bool{}
+		r.up.down = d.Load
+		down = append(down, d)
+	}
 	srv := httptest.NewUnstartedServer(g)
 	if fast {
 		startFastTestServer(t, g, srv)
@@ -69,7 +76,7 @@ func replicaTestGateway(t *testing.T, n int, fast bool) (g *gateway, base string
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	return g, srv.URL, logs
+	return g, srv.URL, logs, down
 }
 
 // replicaGet sends GET path with cookie (if any) on a fresh connection and returns which
@@ -108,7 +115,8 @@ func replicaGet(t *testing.T, base, path, cookie string) (replica, setCookie str
 func TestReplicaAffinity(t *testing.T) {
 	for _, fast := range []bool{false, true} {
 		t.Run(map[bool]string{false: "net/http", true: "fast"}[fast], func(t *testing.T) {
-			g, base, logs := replicaTestGateway(t, 3, fast)
+			_, base, logs, down := replicaTestGateway(t, 3, fast)
+			aDown := down[0]
 			seen := map[string]string{}
 			for i := range 3 {
 				rep, cookie := replicaGet(t, base, "/", "")
@@ -139,13 +147,12 @@ func TestReplicaAffinity(t *testing.T) {
 				t.Errorf("a value naming another replica with A's MAC was accepted")
 			}
 
-			a := g.gens.current().ui[0]
-			a.up.down = func() bool { return true }
+			aDown.Store(true)
 			got, moved := replicaGet(t, base, "/", cookieA)
 			if got == "A" || moved == "" || moved == cookieA {
 				t.Errorf("replica A down: answered by %s with cookie %q; want another replica and a new cookie", got, moved)
 			}
-			a.up.down = nil
+			aDown.Store(false)
 			if got, _ := replicaGet(t, base, "/", moved); got == "A" {
 				t.Errorf("the moved session went back to A once it was up; want it to stay")
 			}
@@ -173,7 +180,7 @@ func TestReplicaAffinity(t *testing.T) {
 // old one still reaches it for HTTP (its session's media and uploads) but not for a new
 // WebSocket, which goes to the current generation.
 func TestReplicaDraining(t *testing.T) {
-	g, _, _ := replicaTestGateway(t, 1, false)
+	g, _, _, _ := replicaTestGateway(t, 1, false)
 	old := g.gens.current()
 	next, err := g.newGeneration(2, g.cfg, &childPlan{uiURLs: []string{"http://127.0.0.1:9"}})
 	if err != nil {
@@ -198,7 +205,7 @@ func TestReplicaDraining(t *testing.T) {
 
 // TestReplicaLeastLoaded: open sessions and recent placements both count.
 func TestReplicaLeastLoaded(t *testing.T) {
-	g, _, _ := replicaTestGateway(t, 3, false)
+	g, _, _, down := replicaTestGateway(t, 3, false)
 	ui := g.gens.current().ui
 	ui[0].sessions.Store(5)
 	ui[1].sessions.Store(1)
@@ -207,8 +214,8 @@ func TestReplicaLeastLoaded(t *testing.T) {
 	if rep, _ := g.gens.pickStreamlit(nil, true); rep != ui[1] {
 		t.Errorf("picked %s; want 1.2 (1 session; 1.3 has 1 and a placement, 1.1 has 5)", rep.id)
 	}
-	for _, r := range ui {
-		r.up.down = func() bool { return true }
+	for _, d := range down {
+		d.Store(true)
 	}
 	if rep, place := g.gens.pickStreamlit(nil, false); rep != ui[0] || place {
 		t.Errorf("no replica ready: %s place %v; want the first, not placed (the plan answers 503)", rep.id, place)

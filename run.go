@@ -39,12 +39,15 @@ var modeDefaults = map[string]map[string]string{
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
-	cfg, code := cf.load(args, modeDefaults[mode], stderr)
+	early := &lastLineWriter{w: stderr} // a new process of an upgrade tells the old one why it stopped
+	cfg, code := cf.load(args, modeDefaults[mode], early)
 	if cfg == nil {
+		upgradeFailedEarly(early.last)
 		return code
 	}
 	if cfg.AppErr != "" {
 		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		upgradeFailedEarly(cfg.AppErr)
 		return 1
 	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ(),
@@ -77,6 +80,16 @@ type runner struct {
 	reloads     int            // reloads answered, for "fluxlit reload"
 	reloadWG    sync.WaitGroup // a reload in progress
 	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
+
+	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
+	// one; rawLn and metricsLn are the listeners as opened (or inherited), which a later
+	// upgrade hands on; handedOver is set once a new process took over from this one.
+	inherit      *inheritance
+	rawLn        net.Listener
+	metricsLn    net.Listener
+	startServing func()
+	served       chan error
+	handedOver   bool
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -96,21 +109,33 @@ func (r *runner) run() int {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
 	applyRuntimeTuning(cfg)
-	env := envMap(r.env)
-	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
-	if !cfg.NoPidfile {
-		r.pid = cfg.pidfilePath()
-		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) {
-			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
-			return 1
-		}
-	}
-	ln, err := listenGateway(cfg)
+	inherit, err := inheritedFromEnv(&r.env)
 	if err != nil {
 		r.fatalf("%v\n", err)
 		return 1
 	}
-	if r.pid != "" {
+	r.inherit = inherit
+	env := envMap(r.env)
+	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
+	if !cfg.NoPidfile {
+		r.pid = cfg.pidfilePath()
+		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) && (inherit == nil || pid != inherit.from) {
+			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
+			return 1
+		}
+	}
+	var ln net.Listener
+	if inherit != nil {
+		ln = inherit.ln
+		if ln.Addr().String() != cfg.listenAddr() {
+			r.log.Warn(fmt.Sprintf("upgrade: the listener is inherited, on %s; gateway_host/gateway_port (%s) apply at a restart", ln.Addr(), cfg.listenAddr()))
+		}
+	} else if ln, err = listenGateway(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 1
+	}
+	r.rawLn = ln
+	if r.pid != "" && inherit == nil {
 		// Written as soon as this instance holds the port, before the children start: a
 		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
 		// find it and a second instance is not refused), and it is known within milliseconds.
@@ -140,6 +165,11 @@ func (r *runner) run() int {
 		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
 	gw.ready.starting.Store(true)
+	if len(plan.specs) > 0 {
+		// Attached before the gateway serves: routing reads what attach sets per request.
+		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
+		gw.attachSupervisor(r.sup)
+	}
 	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
@@ -161,11 +191,20 @@ func (r *runner) run() int {
 		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
-	if cfg.FastPath {
-		r.fast = newFastServer(gw, r.srv)
-		go func() { served <- r.fast.Serve(ln) }()
+	r.startServing = func() {
+		if cfg.FastPath {
+			r.fast = newFastServer(gw, r.srv)
+			go func() { served <- r.fast.Serve(ln) }()
+		} else {
+			go func() { served <- r.srv.Serve(ln) }()
+		}
+	}
+	if inherit == nil {
+		// A new process of an upgrade accepts only once its children are ready (takeOver):
+		// until then the old one accepts on the same socket.
+		r.startServing()
 	} else {
-		go func() { served <- r.srv.Serve(ln) }()
+		defer r.inherit.tell("error: fluxlit stopped before it was ready") // a no-op once told
 	}
 	metricsSrv := r.serveMetricsListener()
 	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
@@ -193,14 +232,15 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	defer cancel()
 	var supDone <-chan struct{}
 	if len(plan.specs) > 0 {
-		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
-		r.gw.attachSupervisor(r.sup)
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
 		select {
 		case err := <-started:
 			if err != nil {
 				r.log.Error("children did not start", "error", err.Error())
+				if r.inherit != nil {
+					r.inherit.tell("error: " + err.Error())
+				}
 				r.fatalf("%v\n", err)
 				return 1
 			}
@@ -212,6 +252,13 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			return 1
 		}
 		supDone = r.sup.Done()
+	}
+	if r.inherit != nil {
+		if err := r.takeOver(); err != nil {
+			r.inherit.tell("error: " + err.Error())
+			r.fatalf("%v\n", err)
+			return 1
+		}
 	}
 	r.reportReady()
 	var stopWatch func()
@@ -226,8 +273,12 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, upgradeSignal)
+	defer signal.Stop(usr2)
 	reloaded := make(chan reloadResult, 1)
-	reloading := false
+	upgraded := make(chan upgradeResult, 1)
+	reloading := false // a reload or an upgrade is in progress: one at a time
 	for {
 		select {
 		case sig := <-sigs:
@@ -247,11 +298,31 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 				return 0
 			}
 			if reloading {
-				r.log.Warn("reload: one is already in progress; this SIGHUP is ignored")
+				r.log.Warn("reload: a reload or upgrade is already in progress; this SIGHUP is ignored")
 				continue
 			}
 			reloading = true
 			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+		case <-usr2:
+			if reloading {
+				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { upgraded <- r.upgrade(ctx) })
+		case res := <-upgraded:
+			reloading = false
+			if res.err != nil {
+				msg := fmt.Sprintf("upgrade rolled back: %v; pid %d keeps serving", res.err, os.Getpid())
+				r.log.Error(msg)
+				r.reportReload(reloadResult{Generation: r.gw.gens.current().n, Message: msg})
+				continue
+			}
+			msg := fmt.Sprintf("upgrade: pid %d serves; pid %d drains and stops", res.pid, os.Getpid())
+			r.log.Info(msg)
+			r.reportReload(reloadResult{OK: true, Generation: r.gw.gens.current().n, Message: msg})
+			r.handOver()
+			return 0
 		case res := <-reloaded:
 			reloading = false
 			if res.OK {
@@ -263,14 +334,14 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 }
 
-// reportReload records a reload's outcome for "fluxlit reload" (next to the pidfile) and
-// systemd's status line.
+// reportReload records a reload's or upgrade's outcome for the command that asked (next to
+// the pidfile) and systemd's status line.
 func (r *runner) reportReload(res reloadResult) {
 	r.reloads++
 	res.PID, res.Seq = os.Getpid(), r.reloads
 	if r.pid != "" {
-		if err := writeReloadStatus(reloadStatusPath(r.pid), res); err != nil {
-			r.log.Warn("reload: cannot write the status for fluxlit reload", "error", err.Error())
+		if err := writeOutcome(outcomePath(r.pid), res); err != nil {
+			r.log.Warn("cannot record the outcome for fluxlit reload/upgrade", "error", err.Error())
 		}
 	}
 	if r.sup != nil {
@@ -356,7 +427,9 @@ func loopbackDialAddr(listen string) string {
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
 // then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
-	r.notify.Notify("STOPPING=1")
+	if !r.handedOver { // else the service is the new process now
+		r.notify.Notify("STOPPING=1")
+	}
 	close(r.stopping)
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
 	defer cancel()
@@ -420,10 +493,14 @@ func (r *runner) serveMetricsListener() *http.Server {
 		return nil
 	}
 	ln, err := net.Listen("tcp", r.cfg.MetricsListen)
+	if r.inherit != nil && r.inherit.metrics != nil {
+		ln, err = r.inherit.metrics, nil
+	}
 	if err != nil {
 		r.log.Error("cannot listen for metrics", "metrics_listen", r.cfg.MetricsListen, "error", err.Error())
 		return nil
 	}
+	r.metricsLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
