@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -252,10 +253,11 @@ func (gs *generations) retire(old *generation) {
 
 // pickStreamlit chooses the replica of a Streamlit request: the one its affinity cookie names,
 // while that replica is ready (and, for a WebSocket, belongs to the current generation, so
-// that a session reconnecting after a reload lands on the new code); else the least-loaded
-// ready replica of the current generation, and place is true: the answer gives the browser
-// the cookie naming it (the engine that writes it counts the placement). With no ready
-// replica it returns the first one, for the plan's 503.
+// that a session reconnecting after a reload lands on the new code); else, for a browser
+// without the cookie, the least-loaded ready replica of the current generation, and for one
+// whose cookie cannot be honoured, the one its value hashes to; place is then true: the
+// answer gives the browser the cookie naming it (the engine that writes it counts the
+// placement). With no ready replica it returns the first one, for the plan's 503.
 func (gs *generations) pickStreamlit(cookie []byte, websocket bool) (rep *replica, place bool) {
 	cur := gs.cur.Load()
 	if cur == nil || len(cur.ui) == 0 {
@@ -267,6 +269,13 @@ func (gs *generations) pickStreamlit(cookie []byte, websocket bool) (rep *replic
 	if len(cookie) > 0 {
 		if r := gs.byCookie(cookie); r != nil && r.ready() && (r.gen == cur || !websocket) {
 			return r, false
+		}
+		// A cookie fluxlit cannot honour (its replica is down or gone, or the value is not
+		// one it made): the browser's requests that carry it arrive together (the
+		// frontend's health polls and its WebSocket reconnect), and each answer sets a
+		// cookie, so they must all pick the same replica: a hash of the value, not the load.
+		if r := rendezvous(cur, cookie); r != nil {
+			return r, true
 		}
 	}
 	now := time.Now()
@@ -290,6 +299,26 @@ func (gs *generations) pickStreamlit(cookie []byte, websocket bool) (rep *replic
 		return cur.ui[0], false
 	}
 	return best, true
+}
+
+// rendezvous is the ready replica of gen that cookie hashes highest with (rendezvous
+// hashing: the same value picks the same replica, and the sessions of a replica that went
+// down spread evenly over the others), or nil when none is ready.
+func rendezvous(gen *generation, cookie []byte) *replica {
+	var best *replica
+	var bestHash uint64
+	for _, r := range gen.ui {
+		if !r.ready() {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write(cookie)
+		h.Write([]byte(r.id))
+		if v := h.Sum64(); best == nil || v > bestHash {
+			best, bestHash = r, v
+		}
+	}
+	return best
 }
 
 // byCookie is the live replica the cookie value names, or nil.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,5 +291,33 @@ func TestReplicaSettings(t *testing.T) {
 		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 			t.Errorf("%v: error %v; want %q", tt.settings, err, tt.err)
 		}
+	}
+}
+
+// TestReplicaStaleCookieOneChoice: the requests a browser sends together with a cookie whose
+// replica went down (health polls, the WebSocket reconnect) are all placed on one replica, so
+// the cookies their answers set agree; the sessions of the dead replica spread over the others.
+// (Seen to fail when a stale cookie was placed by load: a health poll and the reconnect landed
+// on two replicas, TestIntegrationBrowserReplicas.)
+func TestReplicaStaleCookieOneChoice(t *testing.T) {
+	g, _, _, down := replicaTestGateway(t, 3, false)
+	ui := g.gens.current().ui
+	down[0].Store(true)
+	spread := map[string]int{}
+	for i := range 300 {
+		cookie := []byte(ui[0].cookie + strconv.Itoa(i)) // a value per browser, as forged or stale ones differ
+		first, place := g.gens.pickStreamlit(cookie, false)
+		for _, ws := range []bool{true, false, true} {
+			if r, p := g.gens.pickStreamlit(cookie, ws); r != first || !p {
+				t.Fatalf("browser %d: placed on %s, then %s (place %v); want one replica", i, first.id, r.id, p)
+			}
+		}
+		if first == ui[0] || !place {
+			t.Fatalf("browser %d: placed on %s (place %v); want a ready replica", i, first.id, place)
+		}
+		spread[first.id]++
+	}
+	if spread["1.2"] < 100 || spread["1.3"] < 100 {
+		t.Errorf("300 stale cookies spread %v; want about half on each ready replica", spread)
 	}
 }
