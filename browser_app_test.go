@@ -64,8 +64,8 @@ func browserAppProject(t *testing.T, python, extraTOML string) string {
 	return dir
 }
 
-// browserHelloProject copies examples/hello (what scripts/demo.sh runs) into a temp dir.
-func browserHelloProject(t *testing.T) string {
+// exampleHelloProject copies examples/hello (what scripts/demo.sh runs) into a temp dir.
+func exampleHelloProject(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"app.py", "streamlit_app.py", "fluxlit.toml"} {
@@ -535,7 +535,7 @@ func TestIntegrationBrowserApp(t *testing.T) {
 	behindDir := browserAppProject(t, streamlitPython(t), "root_path = \""+browserRootPath+"\"\ntrust_proxy = true\n")
 	behind := launchFluxlit(t, behindDir, nil, "run", "--no-pidfile")
 	// The demo's project (scripts/demo.sh), as it is but for the port and the interpreter.
-	hello := launchFluxlit(t, browserHelloProject(t), []string{"FLUXLIT_PYTHON=" + streamlitPython(t)}, "run", "--no-pidfile")
+	hello := launchFluxlit(t, exampleHelloProject(t), []string{"FLUXLIT_PYTHON=" + streamlitPython(t)}, "run", "--no-pidfile")
 	cert := browserMakeCert(t, t.TempDir())
 	ngxPort := browserStartNginx(t, cert, behind.port)
 	cdp := browserStartChromium(t, cert.spki)
