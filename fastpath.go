@@ -97,7 +97,7 @@ func (f *fastServer) serveFast(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String()}
+		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String(), slot: slotOf(c)}
 		if !f.track(fc, true) {
 			c.Close()
 			continue
@@ -211,6 +211,9 @@ type fastConn struct {
 	// fewer per request put the collector off by 6x under small-request load (BENCHMARKS.md).
 	hr  http.Request
 	rec accessRecord
+	// slot is the connection's place under max_connections (nil without a cap): marked idle
+	// while it waits for a request, so that a new connection at the cap may take it.
+	slot *connSlot
 }
 
 // serve reads requests until the client closes, a request asks to close, or one needs
@@ -226,12 +229,12 @@ func (fc *fastConn) serve() {
 		}
 		fc.f.track(fc, false)
 	}()
-	for {
+	for first := true; ; first = false {
 		fc.state.Store(fastStateIdle)
 		if fc.f.closing.Load() {
 			return
 		}
-		end, ok := fc.readHead()
+		end, ok := fc.readHead(first)
 		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
@@ -268,13 +271,26 @@ func (fc *fastConn) serve() {
 
 // readHead waits for a complete request head in the read buffer. end is its length (-1: the
 // client closed or timed out; close quietly); ok false means the bytes are not for the fast
-// path (bare LF, NUL, a head bigger than the buffer): hand off.
-func (fc *fastConn) readHead() (end int, ok bool) {
-	fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+// path (bare LF, NUL, a head bigger than the buffer): hand off. A new connection (first) has
+// gateway_client_header_timeout_s from its start, as net/http's ReadHeaderTimeout; a kept-
+// alive one waits serverIdleTimeout for the next request's first byte, then has that long.
+func (fc *fastConn) readHead(first bool) (end int, ok bool) {
+	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
+	if first {
+		fc.c.SetReadDeadline(time.Now().Add(headTimeout))
+	} else {
+		fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+	}
+	if fc.slot != nil {
+		fc.slot.markIdle()
+	}
 	if _, err := fc.br.Peek(1); err != nil {
 		return -1, false
 	}
-	deadlineSet := false
+	if fc.slot != nil && !fc.slot.markBusy() {
+		return -1, false // closed to make room for a new connection
+	}
+	deadlineSet := first
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
 		end, bad := fastHeadEnd(buf)
@@ -288,7 +304,7 @@ func (fc *fastConn) readHead() (end int, ok bool) {
 			return 0, false
 		}
 		if !deadlineSet {
-			fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			fc.c.SetReadDeadline(time.Now().Add(headTimeout))
 			deadlineSet = true
 		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
@@ -493,6 +509,11 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 			return f.upstreamFailed(fc, p.up, rec, err, clientGone)
 		}
 		rec.upstreamDur = time.Since(rec.upstreamStart) // upstream_ms: until its response head
+		if fc.clientLeft(rec) {
+			pc.c.Close() // the answer is not read: the connection cannot be reused
+			fastAbandonBody(fc, bodyDone)
+			return f.clientGone(p.up, rec)
+		}
 		return f.relayResponse(fc, pc, pool, &fi, rec, bodyDone)
 	}
 }
@@ -581,8 +602,11 @@ func fastBodySent(fc *fastConn, pc *upConn, bodyDone chan error) bool {
 // upstreamFailed answers a failed exchange as the net/http engine does (hop.go's mapping).
 // The client connection is kept only when the request had no body (a body may be half read).
 func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecord, err error, clientGone bool) bool {
+	if clientGone || fc.clientLeft(rec) {
+		return f.clientGone(up, rec)
+	}
 	g := f.g
-	fail := g.upstreamFailure(up, err, clientGone)
+	fail := g.upstreamFailure(up, err, false)
 	g.obs.upstreamError(up.name, fail.reason)
 	if fail.logMsg != "" {
 		g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
@@ -591,13 +615,34 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 	rec.status = fail.status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
 	g.obs.end(rec) // before the answer leaves, as the net/http engine records before it flushes
-	if fail.status == statusClientGone {
-		return false
-	}
 	if !fastWriteError(fc.bw, fail.status, fail.msg, up == g.api, rec.id, !keep) {
 		return false
 	}
 	return keep
+}
+
+// fastClientLeftAfter: a client may have left while its upstream worked only if that took a
+// while; checking costs a system call, so answers quicker than this are not checked (and a
+// client that left within them is recorded with the upstream's status, its answer written
+// into a closed connection).
+const fastClientLeftAfter = 10 * time.Millisecond
+
+// clientLeft reports whether the client ended its connection while the upstream worked on its
+// request (not while pipelined bytes wait to be read: it left after sending them).
+func (fc *fastConn) clientLeft(rec *accessRecord) bool {
+	return time.Since(rec.upstreamStart) >= fastClientLeftAfter && fc.br.Buffered() == 0 && peerEnded(fc.c)
+}
+
+// clientGone records a request whose client left as net/http's engine does (its background
+// read sees the same end and cancels the request): 499, not an upstream error, and nothing
+// written. The connection is closed.
+func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
+	fail := f.g.upstreamFailure(up, nil, true)
+	f.g.obs.upstreamError(up.name, fail.reason)
+	rec.status = fail.status
+	rec.upstreamDur = time.Since(rec.upstreamStart)
+	f.g.obs.end(rec)
+	return false
 }
 
 // fastWriteError writes fluxlit's own error answer (the headers and body of writeError)

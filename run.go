@@ -23,10 +23,9 @@ import (
 	"time"
 )
 
-// Server timeouts. Only the header phase and idle keep-alive are bounded: a global read or
-// write timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
+// Server limits. The header phase is gateway_client_header_timeout_s; a global read or write
+// timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
 const (
-	readHeaderTimeout = 10 * time.Second
 	serverIdleTimeout = 120 * time.Second // above common LB idle timeouts (60 s), so the LB closes first
 	maxHeaderBytes    = 64 << 10          // Streamlit's cookies and a JWT fit many times over
 )
@@ -43,25 +42,30 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	if cfg.AppErr != "" {
+		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		return 1
+	}
 	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
 	return r.run()
 }
 
 type runner struct {
-	cfg    *Config
-	mode   string
-	stdout io.Writer
-	stderr io.Writer
-	env    []string
-	log    *slog.Logger
-	gw     *gateway
-	srv    *http.Server
-	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
-	sup    *supervisor
-	notify *sdNotifier
-	pid    string       // pidfile path when one is written
-	logOut *bufferedLog // stderr: every log line and the final error go through it
-	outOut *bufferedLog // stdout: the workbench banner
+	cfg       *Config
+	mode      string
+	stdout    io.Writer
+	stderr    io.Writer
+	env       []string
+	log       *slog.Logger
+	gw        *gateway
+	srv       *http.Server
+	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
+	sup       *supervisor
+	notify    *sdNotifier
+	pid       string       // pidfile path when one is written
+	logOut    *bufferedLog // stderr: every log line and the final error go through it
+	outOut    *bufferedLog // stdout: the workbench banner
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -125,15 +129,22 @@ func (r *runner) run() int {
 		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
 	gw.ready.starting.Store(true)
-	if cfg.MaxConnections > 0 {
-		ln = newLimitListener(ln, cfg.MaxConnections)
-	}
+	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cfg.clientHeaderTimeout(),
 		IdleTimeout:       serverIdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
+	}
+	if cfg.MaxConnections > 0 {
+		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
+		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
+		ln = lim
+		r.srv.ConnState = markConnState
+		if gw.obs.metrics != nil {
+			gw.obs.metrics.connLimit = lim.stats
+		}
 	}
 	if cfg.Debug {
 		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
@@ -151,6 +162,9 @@ func (r *runner) run() int {
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
 		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+	if len(plan.specs) > 0 {
+		r.log.Info("project", "app", appDescribe(cfg))
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -305,6 +319,9 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		r.log.Warn("requests still in flight at shutdown_timeout_s; closing them", "error", err.Error())
 		r.srv.Close()
 	}
+	if r.overLimit != nil {
+		r.overLimit.shutdown(ctx)
+	}
 	<-done
 	if metricsSrv != nil {
 		metricsSrv.Close()
@@ -350,7 +367,7 @@ func (r *runner) serveMetricsListener() *http.Server {
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: r.cfg.clientHeaderTimeout()}
 	go srv.Serve(ln)
 	return srv
 }
