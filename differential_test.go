@@ -489,7 +489,7 @@ func TestEnginesAgreeOnRequests(t *testing.T) {
 	configs := map[string]map[string]string{
 		"plain": {"enable_security_headers": "true"},
 		"edge": {"enable_security_headers": "true", "root_path": "/ui", "jwt_hs256_secret": secret,
-			"jwt_public_paths": "/public/*", "cors_allow_origins": "https://app.example",
+			"jwt_protect": "/*", "jwt_public_paths": "/public/*", "cors_allow_origins": "https://app.example",
 			"rate_limit_rps": "0.001", "rate_limit_burst": "2", "rate_limit_paths": "/api/limited",
 			"gateway_max_proxy_request_body_bytes": "64", "gateway_forward_client_headers_to_streamlit": "X-Tenant",
 			"trust_proxy": "true"},

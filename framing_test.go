@@ -180,7 +180,7 @@ func TestOnlyWebSocketsAreTunnelled(t *testing.T) {
 		}
 	})
 	settings := map[string]string{"api_upstream": api, "jwt_hs256_secret": "0123456789abcdef0123456789abcdef",
-		"jwt_public_paths": "/docs"}
+		"jwt_protect": "/*", "jwt_public_paths": "/docs"}
 	for engine, addr := range engineGateways(t, settings) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
