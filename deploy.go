@@ -239,7 +239,7 @@ ARG TARGETARCH
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir streamlit uvicorn fastapi
+RUN pip install --no-cache-dir streamlit uvicorn fastapi` + deployFluxLitPackage(cfg) + `
 # Add your own dependencies here, e.g.:
 #   COPY requirements.txt /app/requirements.txt
 #   RUN pip install --no-cache-dir -r /app/requirements.txt
@@ -259,6 +259,22 @@ ENTRYPOINT ["fluxlit"]
 CMD ["run"]
 `, deployUID, deployUID, deployUID, deployBinaryPath, deployUID, deployUID, cfg.GatewayPort)
 	return b.String()
+}
+
+// deployFluxLitPackage is what a FluxLit project adds to the Python image's pip install: the
+// Python package its app imports, at the version fluxlit found (the package's own "fluxlit"
+// command is then overwritten by the binary copied to the same path).
+func deployFluxLitPackage(cfg *Config) string {
+	if cfg.App == nil {
+		return ""
+	}
+	pkg := "fluxlit"
+	if cfg.App.Version != "" {
+		pkg += "==" + cfg.App.Version
+	}
+	return ` "` + pkg + `"
+# ` + cfg.Target + ` is a FluxLit app: the line above installs the Python package it imports
+# (add the [auth] extra, "fluxlit[auth]", when it uses make_jwt_bearer or OIDC login).`
 }
 
 // deployDockerignore keeps caches, virtualenvs and secrets out of the build context (the
