@@ -11,6 +11,8 @@
 //	fluxlit doctor                   # check this deployment: PASS / WARN / FAIL rows
 //	fluxlit config --json            # the effective configuration and where each value came from
 //	fluxlit shutdown                 # stop the instance named by the pidfile
+//	fluxlit reload                   # new children with the current code and config, no downtime
+//	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
 //	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
 //	fluxlit build                    # Containerfiles, systemd unit, Kubernetes manifest
 //	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
@@ -23,6 +25,8 @@
 //	doctor [TARGET]           check the deployment: PASS / WARN / FAIL rows
 //	config [TARGET]           print the effective configuration and where each value came from
 //	shutdown                  stop the instance named by the pidfile
+//	reload                    start a new generation of children, switch to it, drain the old
+//	upgrade                   replace the running fluxlit binary, no connection dropped
 //	new NAME                  scaffold a project in the folder NAME
 //	build [TARGET]            write deployment files: Containerfiles, systemd unit, Kubernetes manifest
 //	pages manifest|validate   a FluxLit app's page manifest, or validate its pages (Python FluxLit's own code)
@@ -224,6 +228,49 @@
 //
 //	fluxlit shutdown
 //	fluxlit shutdown --wait 30 -f
+//
+// # Reload
+//
+// usage: fluxlit reload [flags]
+//
+// Tells the running fluxlit (the pidfile's, or --pid) to start a new generation of children
+// with the current code and configuration; once they are ready it routes new sessions to them and
+// drains the old ones (open WebSockets keep reload_drain_s). Exit 0 when it switched, 1 when the
+// new generation failed (the old keeps serving; the reason is printed) or nothing answered in
+// --wait seconds, 2 when there is no pidfile.
+//
+// Flags:
+//
+//	--pidfile PATH  the pidfile to read (default: the project's pidfile setting)
+//	--pid PID       the process to signal instead of the pidfile's
+//	--wait SECONDS  how long to wait for the outcome (default child_ready_timeout_s + 30)
+//	-h, --help      print this page
+//
+// Examples:
+//
+//	fluxlit reload
+//	fluxlit reload --wait 120
+//
+// # Upgrade
+//
+// usage: fluxlit upgrade [flags]
+//
+// Tells the running fluxlit to start the binary on disk as a new process that inherits the
+// listening socket and starts its own children; it takes over once they are ready, and the old
+// process drains and stops. Exit 0 when the new one took over, 1 when it failed (the old keeps
+// serving) or nothing answered in --wait seconds, 2 when there is no pidfile.
+//
+// Flags:
+//
+//	--pidfile PATH  the pidfile to read (default: the project's pidfile setting)
+//	--pid PID       the process to signal instead of the pidfile's
+//	--wait SECONDS  how long to wait for the outcome
+//	-h, --help      print this page
+//
+// Examples:
+//
+//	fluxlit upgrade
+//	fluxlit upgrade --pid 4242
 //
 // # New
 //

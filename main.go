@@ -67,6 +67,10 @@ func fluxlitMain(args []string, stdout, stderr io.Writer) int {
 		return configCommand(rest, stdout, stderr)
 	case "shutdown":
 		return shutdownMain(rest, stdout, stderr)
+	case "reload":
+		return reloadMain(rest, stdout, stderr)
+	case "upgrade":
+		return upgradeMain(rest, stdout, stderr)
 	case "new":
 		return newCommand(rest, stdout, stderr)
 	case "build":
@@ -161,6 +165,7 @@ type commandFlags struct {
 	fs         *flag.FlagSet
 	values     map[string]string
 	configPath string
+	in         loadInput // what load read the configuration from: a reload reads it again
 }
 
 func newCommandFlags(name string, stderr io.Writer) *commandFlags {
@@ -206,6 +211,7 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 		return nil, usageError(stderr, err)
 	}
 	in.Defaults = defaults
+	cf.in = in
 	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)

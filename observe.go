@@ -36,6 +36,8 @@ type accessRecord struct {
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
+	rep           *replica   // the Streamlit replica that served it (nil: not Streamlit)
+	setCookie     bool       // the answer carries the affinity cookie naming rep (a session placed)
 }
 
 // accessBody counts request body bytes as the upstream transport reads them. The count is
@@ -55,6 +57,11 @@ func (b *accessBody) Read(p []byte) (int, error) {
 func (b *accessBody) Close() error { return b.rc.Close() }
 
 func (a *accessRecord) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		netInterim(a.Header(), code, a.id) // an interim answer: the final one is recorded
+		a.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if a.status == 0 {
 		a.status = code
 		a.markUpstream()
@@ -192,7 +199,7 @@ func (o *observer) client(r *http.Request) string {
 }
 
 func (o *observer) logAccess(a *accessRecord, d time.Duration, level slog.Level) {
-	var buf [17]slog.Attr
+	var buf [18]slog.Attr
 	attrs := o.accessFields(buf[:0], a, a.methodLabel(), "access")
 	attrs = append(attrs,
 		slog.Int("status", a.status),
@@ -200,6 +207,9 @@ func (o *observer) logAccess(a *accessRecord, d time.Duration, level slog.Level)
 		slog.Int64("bytes_in", a.body.n.Load()),
 		slog.Float64("duration_ms", accessMS(d)),
 		slog.String("client", o.client(a.r)))
+	if a.rep != nil {
+		attrs = append(attrs, slog.String("replica", a.rep.id))
+	}
 	if !a.upstreamStart.IsZero() {
 		up := a.upstreamDur
 		if up == 0 {
@@ -253,6 +263,9 @@ func (o *observer) wsOpened(a *accessRecord) {
 		attrs := o.accessFields(nil, a, "websocket", "websocket open")
 		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)))
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
 		o.log.LogAttrs(a.r.Context(), level, "websocket open", attrs...)
 	}
 }
@@ -269,6 +282,9 @@ func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),
 			slog.String("closed_by", first), slog.String("client", o.client(a.r)))
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
 		o.log.LogAttrs(a.r.Context(), level, "websocket close", attrs...)
 	}
 }

@@ -124,6 +124,33 @@ there is no pidfile.`,
 		examples: []string{"fluxlit shutdown", "fluxlit shutdown --wait 30 -f"},
 	},
 	{
+		name: "reload", summary: "start a new generation of children, switch to it, drain the old",
+		about: `Tells the running fluxlit (the pidfile's, or --pid) to start a new generation of children
+with the current code and configuration; once they are ready it routes new sessions to them and
+drains the old ones (open WebSockets keep reload_drain_s). Exit 0 when it switched, 1 when the
+new generation failed (the old keeps serving; the reason is printed) or nothing answered in
+--wait seconds, 2 when there is no pidfile.`,
+		flags: []helpFlag{
+			{"--pidfile PATH", "the pidfile to read (default: the project's pidfile setting)"},
+			{"--pid PID", "the process to signal instead of the pidfile's"},
+			{"--wait SECONDS", "how long to wait for the outcome (default child_ready_timeout_s + 30)"},
+		},
+		examples: []string{"fluxlit reload", "fluxlit reload --wait 120"},
+	},
+	{
+		name: "upgrade", summary: "replace the running fluxlit binary, no connection dropped",
+		about: `Tells the running fluxlit to start the binary on disk as a new process that inherits the
+listening socket and starts its own children; it takes over once they are ready, and the old
+process drains and stops. Exit 0 when the new one took over, 1 when it failed (the old keeps
+serving) or nothing answered in --wait seconds, 2 when there is no pidfile.`,
+		flags: []helpFlag{
+			{"--pidfile PATH", "the pidfile to read (default: the project's pidfile setting)"},
+			{"--pid PID", "the process to signal instead of the pidfile's"},
+			{"--wait SECONDS", "how long to wait for the outcome"},
+		},
+		examples: []string{"fluxlit upgrade", "fluxlit upgrade --pid 4242"},
+	},
+	{
 		name: "new", args: "NAME",
 		summary: "scaffold a project in the folder NAME",
 		about: `Writes a project into the new folder NAME (it must not exist, or be empty). Without
@@ -192,6 +219,8 @@ Examples:
 	fluxlit doctor                   # check this deployment: PASS / WARN / FAIL rows
 	fluxlit config --json            # the effective configuration and where each value came from
 	fluxlit shutdown                 # stop the instance named by the pidfile
+	fluxlit reload                   # new children with the current code and config, no downtime
+	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
 	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
 	fluxlit build                    # Containerfiles, systemd unit, Kubernetes manifest
 	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
