@@ -213,7 +213,7 @@ func TestIntegrationSuperviseCrashRestartAndStop(t *testing.T) {
 	}
 	res, body := httpDo(t, "GET", p.base+"/", map[string]string{"X-Request-ID": "while-down-1"}, nil)
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" ||
-		string(body) != "fluxlit: streamlit is not running (restarting); retry shortly (request id while-down-1)\n" {
+		string(body) != "Service Unavailable: fluxlit: streamlit is not running (restarting); retry shortly (request id while-down-1)\n" {
 		t.Errorf("GET / while Streamlit restarts: %d Retry-After %q %q; want 503, Retry-After 1 and the line with the request id",
 			res.StatusCode, res.Header.Get("Retry-After"), body)
 	}
