@@ -103,7 +103,9 @@ func apiOverUnixSocket(cfg *Config) bool {
 
 func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string) (childSpec, string, error) {
 	env := childEnv(environ, childContract(cfg, gatewayPort), func(string) bool { return false })
-	common := []string{"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header"}
+	// fluxlit logs every request once, with its request id: uvicorn's own access log would
+	// say it again without one.
+	common := []string{"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header", "--no-access-log"}
 	if sockDir != "" {
 		sock := filepath.Join(sockDir, "api.sock")
 		argv := append([]string{cfg.Python, "-m", "uvicorn", cfg.Target, "--uds", sock}, common...)
@@ -151,14 +153,43 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	}
 	base := "http://127.0.0.1:" + itoa(port)
 	deny := streamlitEnvDenied(cfg.ChildEnvDeny)
+	env := childContract(cfg, gatewayPort)
+	if streamlitLogFormatFree(cfg, environ) {
+		env[streamlitLogFormatEnv] = streamlitLogFormat
+	}
 	spec := childSpec{
 		Name:  dispatchStreamlit,
 		Argv:  argv,
 		Dir:   cfg.ProjectDir,
-		Env:   childEnv(environ, childContract(cfg, gatewayPort), deny),
+		Env:   childEnv(environ, env, deny),
 		Ready: httpReadyProbe(base+cfg.RootPath+"/_stcore/health", nil),
 	}
 	return spec, base, nil
+}
+
+// streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so
+// that fluxlit logs them at their level (childlog.go). Streamlit's default format starts
+// with a timestamp and has no level; fluxlit's own record has the time.
+const (
+	streamlitLogFormatEnv = "STREAMLIT_LOGGER_MESSAGE_FORMAT"
+	streamlitLogFormat    = "%(levelname)s: %(message)s"
+)
+
+// streamlitLogFormatFree reports whether the user left Streamlit's log format to fluxlit:
+// neither the environment nor streamlit_run_cli_args set it (a .streamlit/config.toml
+// setting loses to the environment, as Streamlit ranks its sources).
+func streamlitLogFormatFree(cfg *Config, environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, streamlitLogFormatEnv+"=") {
+			return false
+		}
+	}
+	for _, a := range cfg.StreamlitRunCLIArgs {
+		if strings.HasPrefix(a, "--logger.messageFormat") {
+			return false
+		}
+	}
+	return true
 }
 
 // childContract is the environment both children receive (DESIGN §4).
@@ -241,6 +272,7 @@ func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childSt
 		StopGrace:    childStopGrace,
 		ReadyTimeout: seconds(cfg.ChildReadyTimeoutS),
 		Log:          log,
+		Project:      cfg.ProjectDir,
 		OnChange:     onChange,
 	}
 }

@@ -28,7 +28,8 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 		reqIDs:    newRequestIDSource(),
 		listen:    listen,
 	}
-	g.obs = &observer{log: log, accessLog: cfg.AccessLog, redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery)}
+	g.obs = &observer{log: log, accessLog: cfg.AccessLog, redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery),
+		failures: &failedRequests{}}
 	if cfg.Metrics {
 		g.obs.metrics = newMetrics()
 	}
@@ -170,6 +171,7 @@ func (g *gateway) attachSupervisor(s *supervisor) {
 			continue
 		}
 		up.down = func() bool { return !s.Ready(name) }
+		up.downWhy = func() string { return s.child(name).state().why() }
 	}
 	g.ready.supReady = func(name string) (bool, string) {
 		if !s.has(name) {

@@ -33,6 +33,7 @@ type accessRecord struct {
 	websocket     bool
 	wsOpen        bool // the tunnel opened: wsOpened/wsClosed log and count it, not end
 	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
+	probe         bool // healthz or readyz: a 503 is the answer "not ready", not a failure
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
@@ -120,6 +121,8 @@ type observer struct {
 	// trust is the proxy allow list (nil: trust off). The access log's client is the address
 	// fluxlit believes after proxy trust, the same one rate limiting keys on.
 	trust *ipAllowList
+	// failures are the recent 5xx answers, for naming the request in a child's traceback.
+	failures *failedRequests
 }
 
 // reset makes a the record of a request that started at start: the one constructor of an
@@ -150,6 +153,9 @@ func (o *observer) end(a *accessRecord) {
 		a.status = http.StatusOK
 	}
 	d := time.Since(a.start)
+	if a.status >= 500 && !a.upstreamStart.IsZero() {
+		o.failures.add(a.dispatch, a.id) // an upstream's own failure: its log may explain it
+	}
 	if !a.internal {
 		o.metrics.observeRequest(a.dispatch, a.metricsMethod(), a.status, a.body.n.Load(), a.bytes, d)
 		o.debug.add(a, d)
@@ -206,7 +212,17 @@ func (o *observer) logAccess(a *accessRecord, d time.Duration) {
 		attrs[n] = slog.Float64("upstream_ms", accessMS(up))
 		n++
 	}
-	o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "access", attrs[:n]...)
+	o.log.LogAttrs(a.r.Context(), a.level(), "access", attrs[:n]...)
+}
+
+// level is the level of an access line: a 5xx is a failure someone should see even with
+// log_level = "warn"; everything else is routine, and so is readyz's 503 while a child
+// starts (it answers the probe's question).
+func (a *accessRecord) level() slog.Level {
+	if a.status >= 500 && !a.probe {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // accessMS is a duration in milliseconds with microsecond precision, the unit of the log.

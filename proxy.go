@@ -37,6 +37,8 @@ type upstream struct {
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
 	// a dial that would fail). nil for external upstreams: fluxlit cannot know, it dials.
 	down func() bool
+	// downWhy says, while down, what the child is doing ("starting", "restarting", …).
+	downWhy func() string
 }
 
 // gateway is the public handler. It is built once from a Config and read-only afterwards,
@@ -240,6 +242,7 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExcha
 }
 
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.probe = true
 	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
 	} else {
@@ -314,7 +317,11 @@ func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchan
 	up := x.plan.up
 	w.Header().Set("Retry-After", "1")
 	g.obs.upstreamError(up.name, "down")
-	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up == g.api)
+	why := "restarting"
+	if up.downWhy != nil {
+		why = up.downWhy()
+	}
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running ("+why+"); retry shortly", up == g.api)
 	return true
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -39,16 +41,40 @@ var modeDefaults = map[string]map[string]string{
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
-	cfg, code := cf.load(args, modeDefaults[mode], stderr)
-	if cfg == nil {
-		return code
+	in, err := cf.parse(args)
+	if err != nil {
+		return usageError(stderr, err)
 	}
-	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
-	return r.run()
+	in.Defaults = modeDefaults[mode]
+	cfg, err := loadConfig(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
+		return 2
+	}
+	r := &runner{cfg: cfg, input: in, mode: mode, stdout: stdout, stderr: stderr, env: in.Env,
+		restartSelf: make(chan struct{}, 1)}
+	code := r.run()
+	if r.reexec {
+		return reexec(append([]string{os.Args[0], mode}, args...), r.env, stderr)
+	}
+	return code
+}
+
+// reexec replaces this process with a fresh fluxlit of the same command line, environment
+// and pid, once everything was stopped and cleaned up: dev's way to apply a changed
+// configuration, which every part of a run derives from. It returns only on failure.
+func reexec(argv, env []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, argv, env)
+	}
+	fmt.Fprintf(stderr, "fluxlit: cannot restart itself (%v); run \"fluxlit %s\" again\n", err, strings.Join(argv[1:], " "))
+	return 1
 }
 
 type runner struct {
 	cfg    *Config
+	input  loadInput // what cfg was loaded from: dev re-reads it when a file changes
 	mode   string
 	stdout io.Writer
 	stderr io.Writer
@@ -60,23 +86,46 @@ type runner struct {
 	sup    *supervisor
 	notify *sdNotifier
 	pid    string       // pidfile path when one is written
-	logOut *bufferedLog // stderr: every log line and the final error go through it
-	outOut *bufferedLog // stdout: the workbench banner
+	logOut *bufferedLog // stderr: every log line, the banner and the final error go through it
+
+	style    logStyle  // console or JSON (console.go)
+	terminal bool      // stderr is a terminal: hints about keys are worth printing
+	started  time.Time // when run began, for "ready in"
+	ready    atomic.Bool
+
+	restartSelf chan struct{} // the configuration changed (dev): stop, then reexec
+	reexec      bool
 }
 
-// fatalf prints the one-line error a failing run ends with, after the log lines before it.
+// fatalf prints the one-line error a failing run ends with, after the log lines before it:
+// "fluxlit: <what>" in the console format, an ERROR record in JSON.
 func (r *runner) fatalf(format string, args ...any) {
-	fmt.Fprintf(r.logOut, "fluxlit: "+format, args...)
+	msg := strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")
+	if r.style.json {
+		r.log.Error(msg)
+		return
+	}
+	fmt.Fprintf(r.logOut, "fluxlit: %s\n", msg)
+}
+
+// plainOut is where lines written for people go (the [fluxlit-debug] lines): the log stream
+// in the console format, one INFO record a line in JSON.
+func (r *runner) plainOut() io.Writer {
+	if r.style.json {
+		return logLineWriter{log: r.log, level: slog.LevelInfo}
+	}
+	return r.logOut
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
+	r.started = time.Now()
 	surviveSIGPIPE()
 	r.logOut = newBufferedLog(r.stderr)
 	defer r.logOut.Close()
-	r.outOut = newBufferedLog(r.stdout)
-	defer r.outOut.Close()
-	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
+	r.terminal = isTerminal(r.stderr)
+	r.style = logStyleFor(cfg, r.terminal, envMap(r.env))
+	r.log = newLogger(cfg, r.logOut, r.style)
 	r.logOut.reportDrops(func(n uint64) {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
@@ -136,7 +185,7 @@ func (r *runner) run() int {
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 	}
 	if cfg.Debug {
-		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
+		printDebugBanner(r.plainOut(), gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
 	if cfg.FastPath {
@@ -149,15 +198,21 @@ func (r *runner) run() int {
 	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
 		r.log.Warn("configuration: " + w)
 	}
-	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
-		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+	if r.style.json {
+		r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
+			"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+	} else {
+		// The upstreams' addresses are private: only the gateway's is the one to open.
+		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s (%s)", version, ln.Addr(), r.mode))
+		r.log.Debug("upstreams", "api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
 	code := r.startAndWait(plan, sigs, served)
-	r.stop(metricsSrv)
+	r.stop(metricsSrv, sigs)
 	return code
 }
 
@@ -168,23 +223,34 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	defer cancel()
 	var supDone <-chan struct{}
 	if len(plan.specs) > 0 {
-		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
+		opts := plan.options(r.cfg, r.log, r.onChildChange)
+		opts.RequestID = r.gw.obs.failures.since
+		opts.Hold = r.cfg.Reload // with a next change to wait for, a broken save is not fatal
+		r.sup = newSupervisor(plan.specs, opts)
 		r.gw.attachSupervisor(r.sup)
+		r.log.Info("starting " + describeChildren(plan.specs))
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
-		select {
-		case err := <-started:
-			if err != nil {
-				r.log.Error("children did not start", "error", err.Error())
-				r.fatalf("%v\n", err)
+		progress := time.NewTicker(startProgressInterval)
+		defer progress.Stop()
+	wait:
+		for {
+			select {
+			case err := <-started:
+				if err != nil {
+					r.fatalf("%v\n", err)
+					return 1
+				}
+				break wait
+			case <-progress.C:
+				r.logStartProgress()
+			case sig := <-sigs:
+				r.log.Info("signal during start-up; stopping", "signal", sig.String())
+				return 0
+			case err := <-served:
+				r.fatalf("serve: %v\n", err)
 				return 1
 			}
-		case sig := <-sigs:
-			r.log.Info("signal during start-up; stopping", "signal", sig.String())
-			return 0
-		case err := <-served:
-			r.fatalf("serve: %v\n", err)
-			return 1
 		}
 		supDone = r.sup.Done()
 	}
@@ -200,12 +266,17 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	defer watchdog()
 	select {
 	case sig := <-sigs:
-		r.log.Info("stopping", "signal", sig.String())
+		if r.terminal {
+			r.log.Info("stopping (" + sig.String() + "); press Ctrl-C again to stop at once")
+		} else {
+			r.log.Info("stopping", "signal", sig.String())
+		}
+		return 0
+	case <-r.restartSelf:
+		r.reexec = true
 		return 0
 	case <-supDone:
-		err := r.sup.Err()
-		r.log.Error("supervision gave up", "error", errString(err))
-		r.fatalf("%v\n", err)
+		r.fatalf("%v\n", r.sup.Err())
 		return 1
 	case err := <-served:
 		r.fatalf("serve: %v\n", err)
@@ -213,25 +284,102 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 }
 
-func errString(err error) string {
-	if err == nil {
+// startProgressInterval: a start that takes longer than this says what it waits for, so a
+// slow import does not look like a hang. Five seconds is past a healthy start on a laptop.
+const startProgressInterval = 5 * time.Second
+
+// logStartProgress names the children still starting and how long they may take.
+func (r *runner) logStartProgress() {
+	var waiting []string
+	for _, st := range r.sup.Status() {
+		if st.State != childReady {
+			waiting = append(waiting, st.Name)
+		}
+	}
+	if len(waiting) == 0 {
+		return
+	}
+	r.log.Info(fmt.Sprintf("still starting %s after %ds (child_ready_timeout_s = %g)",
+		strings.Join(waiting, " and "), int(time.Since(r.started).Seconds()), r.cfg.ChildReadyTimeoutS))
+}
+
+// describeChildren says what runs, briefly: "api (uvicorn app:app) and streamlit (streamlit
+// run streamlit_app.py)". The full command lines are in the [fluxlit-debug] lines.
+func describeChildren(specs []childSpec) string {
+	parts := make([]string, 0, len(specs))
+	for _, s := range specs {
+		parts = append(parts, s.Name+" ("+shortCommand(s.Argv)+")")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// shortCommand is argv as a person would type it: the module after "python -m", or the
+// program's base name, with the arguments up to the first flag.
+func shortCommand(argv []string) string {
+	if len(argv) == 0 {
 		return ""
 	}
-	return err.Error()
+	words := []string{filepath.Base(argv[0])}
+	rest := argv[1:]
+	if len(rest) > 1 && rest[0] == "-m" {
+		words, rest = []string{rest[1]}, rest[2:]
+	}
+	for _, a := range rest {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
 }
 
-// reportReady runs once every child is ready: systemd READY=1, banner.
+// reportReady runs once every child is ready: systemd READY=1, then the URLs to open.
 func (r *runner) reportReady() {
 	r.gw.ready.starting.Store(false)
+	r.ready.Store(true)
 	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
-	r.log.Info("fluxlit ready", "addr", r.gw.listen)
-	if r.cfg.StartupBanner {
-		printStartupBanner(r.outOut, r.cfg, r.gw)
+	urls := publicURLsFor(r.cfg, r.gw)
+	took := time.Since(r.started)
+	if r.style.json {
+		attrs := []any{"addr", r.gw.listen, "startup_s", math.Round(took.Seconds()*10) / 10}
+		for _, u := range urls {
+			attrs = append(attrs, u.key, u.url)
+		}
+		r.log.Info("fluxlit ready", attrs...)
+	} else {
+		r.log.Info("fluxlit ready in " + formatMS(float64(took.Milliseconds())))
+		if r.log.Enabled(context.Background(), slog.LevelInfo) || r.cfg.StartupBanner {
+			printURLBanner(r.logOut, r.cfg, urls, r.style.color)
+		}
+	}
+	if r.sup != nil {
+		for _, st := range r.sup.Status() {
+			if st.State == childWaiting {
+				r.log.Warn(st.Name+" is not running: fix the error above and save; the gateway serves the rest meanwhile", "child", st.Name)
+			}
+		}
+	}
+	if r.cfg.StartupBanner && r.cfg.TrustProxy {
+		allow := "loopback only"
+		if len(r.cfg.ForwardedAllowIPs) > 0 {
+			allow = strings.Join(r.cfg.ForwardedAllowIPs, ", ")
+		}
+		r.log.Warn("X-Forwarded-* headers are trusted from " + allow + ": only expose this port behind the proxy that sets them")
 	}
 }
 
+// onChildChange reports a child's new state. During the start the states are DEBUG (the
+// "ready" line sums them up); once fluxlit is ready, a child that is ready again is news.
 func (r *runner) onChildChange(st childStatus) {
-	r.log.Info("child state", "child", st.Name, "state", string(st.State), "pid", st.PID, "restarts", st.Restarts)
+	attrs := []any{"child", st.Name, "state", string(st.State), "restarts", st.Restarts}
+	if st.PID != 0 {
+		attrs = append(attrs, "pid", st.PID)
+	}
+	if r.ready.Load() && st.State == childReady {
+		r.log.Info(st.Name+" is ready again", attrs...)
+	} else {
+		r.log.Debug("child state", attrs...)
+	}
 	if r.sup != nil {
 		r.notify.Notify("STATUS=" + statusLine(r.sup.Status()))
 	}
@@ -289,10 +437,23 @@ func loopbackDialAddr(listen string) string {
 }
 
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
-// then the children are stopped (run removes the pidfile after it).
-func (r *runner) stop(metricsSrv *http.Server) {
+// then the children are stopped (run removes the pidfile after it). A second SIGINT or
+// SIGTERM meanwhile stops at once: the drain ends and the children are killed.
+func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 	r.notify.Notify("STOPPING=1")
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
+	force, forceNow := context.WithCancel(context.Background())
+	defer forceNow()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case sig := <-sigs:
+			r.log.Warn("second " + sig.String() + ": stopping now, without waiting for requests and children to finish")
+			forceNow()
+		case <-stopped:
+		}
+	}()
+	ctx, cancel := context.WithTimeout(force, r.cfg.shutdownTimeout())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { r.gw.tunnels.closeAll(ctx); close(done) }()
@@ -310,7 +471,7 @@ func (r *runner) stop(metricsSrv *http.Server) {
 		metricsSrv.Close()
 	}
 	if r.sup != nil {
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
+		stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 		r.sup.Stop(stopCtx)
 		stopCancel()
 	}
@@ -383,60 +544,47 @@ func describeUpstream(up *upstream) string {
 	return up.target.String()
 }
 
-// printStartupBanner is the workbench banner: where to open the app, the API docs and the
-// health URL, and a warning when proxy headers are trusted.
-func printStartupBanner(w io.Writer, cfg *Config, g *gateway) {
+// publicURL is one address the banner and the "fluxlit ready" record name.
+type publicURL struct {
+	key, label, url string
+}
+
+// publicURLsFor are the URLs to open once fluxlit is ready: the app (when there is a
+// Streamlit), the API docs (when there is an API) and the health route, at the public base
+// URL when one is set, else at the gateway's own address.
+func publicURLsFor(cfg *Config, g *gateway) []publicURL {
 	base := cfg.PublicBaseURL
 	if base == "" {
 		base = "http://" + loopbackDialAddr(g.listen) + cfg.RootPath
 	}
 	base = strings.TrimSuffix(base, "/")
-	fmt.Fprintf(w, "\n  fluxlit %s\n\n", version)
-	fmt.Fprintf(w, "  App:      %s/\n", base)
-	fmt.Fprintf(w, "  API docs: %s%s/docs\n", base, cfg.APIMountPath)
-	fmt.Fprintf(w, "  Health:   %s%s/healthz\n", base, cfg.APIMountPath)
-	if cfg.TrustProxy {
-		allow := "loopback only"
-		if len(cfg.ForwardedAllowIPs) > 0 {
-			allow = strings.Join(cfg.ForwardedAllowIPs, ", ")
-		}
-		fmt.Fprintf(w, "\n  Warning: X-Forwarded-* headers are trusted from %s.\n", allow)
-		fmt.Fprintf(w, "  Only expose this port behind the proxy that sets them.\n")
+	var urls []publicURL
+	if g.ui != nil {
+		urls = append(urls, publicURL{"app", "App", base + "/"})
 	}
-	fmt.Fprintln(w)
+	if g.api != nil {
+		urls = append(urls, publicURL{"api_docs", "API docs", base + cfg.APIMountPath + "/docs"})
+	}
+	return append(urls, publicURL{"health", "Health", base + cfg.APIMountPath + "/healthz"})
 }
 
-func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
-	level := slog.LevelInfo
-	switch cfg.LogLevel {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.LogFormat
-	if format == "auto" {
-		format = "json"
-		if terminal {
-			format = "text"
+// printURLBanner is the console's answer to "what do I open": the public URLs, set apart
+// from the log lines around them.
+func printURLBanner(w io.Writer, cfg *Config, urls []publicURL, color bool) {
+	var b strings.Builder
+	b.WriteString("\n")
+	for _, u := range urls {
+		v := u.url
+		if color && u.key == "app" {
+			v = "\x1b[1m" + v + "\x1b[0m"
 		}
+		fmt.Fprintf(&b, "  %-10s %s\n", u.label+":", v)
 	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	if ip := net.ParseIP(cfg.GatewayHost); ip != nil && ip.IsUnspecified() {
+		fmt.Fprintf(&b, "  %-10s every interface (gateway_host = %s)\n", "Listening:", cfg.GatewayHost)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	b.WriteString("\n")
+	io.WriteString(w, b.String())
 }
 
 // port string helper for child planning.

@@ -80,6 +80,16 @@ const (
 // errSuperviseStopping ends a start that was interrupted by Stop.
 var errSuperviseStopping = errors.New("stopping")
 
+// errSuperviseWaiting answers a Restart whose start failed under Hold: the child waits for
+// the next Restart, and has said why.
+var errSuperviseWaiting = errors.New("stopped; waiting for the next change")
+
+// superviseSpawnError is a start that failed before any process ran (no such program, no
+// permission): waiting for a source change cannot mend it, so Hold does not apply.
+type superviseSpawnError struct{ error }
+
+func (e superviseSpawnError) Unwrap() error { return e.error }
+
 // childSpec is one child to supervise; the integrator builds it from the configuration.
 type childSpec struct {
 	Name  string                          // "api" or "streamlit"
@@ -99,7 +109,21 @@ const (
 	childStopping childState = "stopping"
 	childStopped  childState = "stopped"
 	childFailed   childState = "failed"
+	childWaiting  childState = "waiting" // Hold: stopped after an error until the next change
 )
+
+// why is a down child's state as the 503 answer words it.
+func (s childState) why() string {
+	switch s {
+	case childStarting:
+		return "starting"
+	case childBackoff:
+		return "restarting"
+	case childWaiting:
+		return "stopped after an error; fix it and save"
+	}
+	return "stopping"
+}
 
 // childStatus is a snapshot of one child for readiness, the debug page and metrics.
 type childStatus struct {
@@ -120,7 +144,17 @@ type supervisorOptions struct {
 	CrashWindow  time.Duration // ...within this window give up
 	StopGrace    time.Duration // SIGTERM, then SIGKILL after this
 	ReadyTimeout time.Duration // a start not ready by then counts as failed
-	Log          *slog.Logger  // child output: one record per line, attrs child and stream
+	// Hold is fluxlit dev's policy: a child that exits or fails to start (its code does not
+	// import, say) is not restarted in a loop and never makes supervision give up; it says
+	// so once and waits for the next Restart (the next saved change) or Stop. A first start
+	// that fails this way does not fail Start either. A program that cannot run at all
+	// (superviseSpawnError) still fails it.
+	Hold    bool
+	Log     *slog.Logger // child output: one record per line or traceback (childlog.go)
+	Project string       // the project directory: tracebacks name the frame in it
+	// RequestID returns the id of the one 5xx request the named child answered since a
+	// time, or "" (nil: tracebacks carry no request id).
+	RequestID func(child string, since time.Time) string
 	// OnChange is called on every state change, from the child's own goroutine: it must be
 	// quick and safe for concurrent use.
 	OnChange func(childStatus)
@@ -331,7 +365,6 @@ func (s *supervisor) giveUp(err error) {
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
-		s.opts.Log.Error("giving up supervision", "err", err)
 		go func() {
 			s.stopAll(context.Background())
 			close(s.done)
@@ -364,13 +397,27 @@ func (c *supervisedChild) run(first chan<- error) {
 		}
 		launches++
 		p, err := c.launch()
+		held := err != nil && opts.Hold && !errors.Is(err, errSuperviseStopping) && !errors.As(err, new(superviseSpawnError))
 		if reply != nil {
-			reply <- err
+			switch {
+			case held && launches == 1:
+				reply <- nil // Start goes on without it; it waits for a change
+			case held:
+				reply <- errSuperviseWaiting
+			default:
+				reply <- err
+			}
 			reply = nil
 		}
 		if errors.Is(err, errSuperviseStopping) {
 			c.setState(childStopped, "")
 			return
+		}
+		if held {
+			if reply = c.wait(err); reply == nil {
+				return
+			}
+			continue
 		}
 		if err != nil && launches == 1 {
 			c.setState(childFailed, err.Error())
@@ -383,6 +430,12 @@ func (c *supervisedChild) run(first chan<- error) {
 					consecutive = 0
 				}
 				err = fmt.Errorf("exited unexpectedly (%s)", p.exit)
+				if opts.Hold {
+					if reply = c.wait(err); reply == nil {
+						return
+					}
+					continue
+				}
 				c.log.Warn("child exited", "child", c.spec.Name, "exit", p.exit)
 			case <-c.stopReq:
 				c.terminate(p)
@@ -418,6 +471,20 @@ func (c *supervisedChild) run(first chan<- error) {
 			timer.Stop()
 			consecutive = 0
 		}
+	}
+}
+
+// wait is Hold's answer to a child that stopped: one line saying so, then nothing until the
+// next Restart (whose reply channel it returns) or Stop (nil).
+func (c *supervisedChild) wait(err error) chan error {
+	c.setState(childWaiting, err.Error())
+	c.log.Warn(c.spec.Name+" "+err.Error()+"; it starts again on the next change", "child", c.spec.Name)
+	select {
+	case <-c.stopReq:
+		c.setState(childStopped, "")
+		return nil
+	case reply := <-c.restartReq:
+		return reply
 	}
 }
 
@@ -518,7 +585,7 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if len(c.spec.Argv) == 0 || c.spec.Argv[0] == "" {
-		started <- errors.New("empty command")
+		started <- superviseSpawnError{errors.New("empty command")}
 		return
 	}
 	cmd := exec.Command(c.spec.Argv[0], c.spec.Argv[1:]...)
@@ -541,7 +608,7 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	}
 	if err := cmd.Start(); err != nil {
 		closeOutput()
-		started <- err
+		started <- superviseSpawnError{err}
 		return
 	}
 	p.pid, p.startedAt = cmd.Process.Pid, time.Now()
@@ -594,12 +661,19 @@ func (c *supervisedChild) terminate(p *childProcess) {
 	}
 }
 
-// readOutput logs r line by line until EOF. Lines are cut at superviseLineMax and control
-// characters escaped, so neither a huge line nor binary output can stall the child or
-// corrupt the log.
+// readOutput logs r until EOF, a line or a traceback a record (childlog.go), and keeps the
+// last lines for Status. Lines are cut at superviseLineMax and control characters escaped,
+// so neither a huge line nor binary output can stall the child or corrupt the log.
 func (c *supervisedChild) readOutput(r io.Reader, stream string) {
+	opts := childLogOptions{Log: c.log, Child: c.spec.Name, Stream: stream, Project: c.sup.opts.Project,
+		Serving: func() bool { return c.state() == childReady }}
+	if c.sup.opts.RequestID != nil {
+		opts.RequestID = func(since time.Time) string { return c.sup.opts.RequestID(c.spec.Name, since) }
+	}
+	out := newChildLog(opts)
+	defer out.Close()
 	superviseReadLines(r, func(line string) {
-		c.log.Info(line, "child", c.spec.Name, "stream", stream)
+		out.Line(line)
 		c.mu.Lock()
 		c.output = append(c.output, line)
 		if len(c.output) > superviseOutputKeep {
@@ -650,6 +724,12 @@ func (c *supervisedChild) lastLines() string {
 		return "; no output"
 	}
 	return "; last output: " + joined
+}
+
+func (c *supervisedChild) state() childState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.State
 }
 
 func (c *supervisedChild) snapshot() childStatus {
