@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -102,13 +103,19 @@ func apiOverUnixSocket(cfg *Config) bool {
 }
 
 func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string) (childSpec, string, error) {
-	env := childEnv(environ, childContract(cfg, gatewayPort), func(string) bool { return false })
+	env := childEnv(environ, appChildEnv(cfg, childContract(cfg, gatewayPort)), func(string) bool { return false })
+	// uvicorn TARGET, or for a FluxLit project its API entry, which passes the uvicorn flags
+	// on and sets the root path itself (fluxlitapp.go).
+	head := []string{cfg.Python, "-m", "uvicorn", cfg.Target, "--root-path", cfg.publicAPIMount()}
+	if cfg.App != nil {
+		head = []string{cfg.Python, "-c", appAPIEntry, cfg.Target, cfg.publicAPIMount()}
+	}
 	// fluxlit logs every request once, with its request id: uvicorn's own access log would
 	// say it again without one.
-	common := []string{"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header", "--no-access-log"}
+	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header", "--no-access-log"}
 	if sockDir != "" {
 		sock := filepath.Join(sockDir, "api.sock")
-		argv := append([]string{cfg.Python, "-m", "uvicorn", cfg.Target, "--uds", sock}, common...)
+		argv := append(append(head, "--uds", sock), common...)
 		spec := childSpec{Name: dispatchAPI, Argv: argv, Dir: cfg.ProjectDir, Env: env, Ready: unixReadyProbe(sock, cfg.APIHealthPath)}
 		return spec, "unix:" + sock, nil
 	}
@@ -116,7 +123,7 @@ func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string
 	if err != nil {
 		return childSpec{}, "", err
 	}
-	argv := append([]string{cfg.Python, "-m", "uvicorn", cfg.Target, "--host", "127.0.0.1", "--port", itoa(port)}, common...)
+	argv := append(append(head, "--host", "127.0.0.1", "--port", itoa(port)), common...)
 	if len(cfg.APICommand) > 0 {
 		argv = substituteArgv(cfg.APICommand, port, cfg.publicAPIMount())
 	}
@@ -141,9 +148,16 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	if err != nil {
 		return childSpec{}, "", err
 	}
-	argv := []string{cfg.Python, "-m", "streamlit", "run", cfg.StreamlitScript,
-		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1",
-		"--browser.gatherUsageStats", "false"}
+	script := cfg.StreamlitScript
+	if appUsesPageEntry(cfg) {
+		script = cfg.App.StreamlitMain
+	}
+	argv := []string{cfg.Python, "-m", "streamlit", "run", script,
+		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1"}
+	if cfg.App != nil {
+		argv = append(argv, appStreamlitFlags...)
+	}
+	argv = append(argv, "--browser.gatherUsageStats", "false")
 	if cfg.RootPath != "" {
 		argv = append(argv, "--server.baseUrlPath", cfg.RootPath)
 	}
@@ -153,7 +167,13 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	}
 	base := "http://127.0.0.1:" + itoa(port)
 	deny := streamlitEnvDenied(cfg.ChildEnvDeny)
-	env := childContract(cfg, gatewayPort)
+	if cfg.App != nil {
+		// The page entry imports app.py, which may read its JWT/OIDC settings at import:
+		// the child gets what Python FluxLit gives it, less child_env_deny (doctor's
+		// streamlit_child_secrets row names what that exposes).
+		deny = func(name string) bool { return slices.Contains(cfg.ChildEnvDeny, name) }
+	}
+	env := appChildEnv(cfg, childContract(cfg, gatewayPort))
 	if streamlitLogFormatFree(cfg, environ) {
 		env[streamlitLogFormatEnv] = streamlitLogFormat
 	}
@@ -281,7 +301,13 @@ func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childSt
 func (p *childPlan) describe() []string {
 	var lines []string
 	for _, s := range p.specs {
-		lines = append(lines, fmt.Sprintf("child %s: %s", s.Name, strings.Join(s.Argv, " ")))
+		argv := slices.Clone(s.Argv)
+		for i, a := range argv {
+			if a == appAPIEntry {
+				argv[i] = "<fluxlit API entry>" // a script of its own; fluxlitapp.go holds it
+			}
+		}
+		lines = append(lines, fmt.Sprintf("child %s: %s", s.Name, strings.Join(argv, " ")))
 	}
 	if p.apiURL != "" {
 		lines = append(lines, "child api upstream: "+p.apiURL)

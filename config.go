@@ -1,5 +1,6 @@
 // config.go owns fluxlit's settings: the table of every setting (name, kind, default, secrecy),
-// loading them with one precedence for all (flag > environment > fluxlit.toml > default),
+// loading them with one precedence for all (flag > FluxLit app code > environment >
+// fluxlit.toml > default; the app-code layer is read by fluxlitapp.go),
 // and validating the result into one immutable Config that the rest of the program reads.
 // Nothing else in fluxlit reads FLUXLIT_* variables or fluxlit.toml.
 
@@ -43,13 +44,14 @@ type Config struct {
 	ForwardClientHeaders []string `setting:"gateway_forward_client_headers_to_streamlit"`
 
 	// Upstream limits.
-	ConnectTimeoutS  float64 `setting:"gateway_upstream_connect_timeout_s"`
-	ReadTimeoutS     float64 `setting:"gateway_upstream_read_timeout_s"`
-	MaxBodyBytes     int64   `setting:"gateway_max_proxy_request_body_bytes"`
-	WSMaxMessageSize int64   `setting:"gateway_ws_max_message_bytes"`
-	ShutdownTimeoutS float64 `setting:"shutdown_timeout_s"`
-	APIHealthPath    string  `setting:"api_health_path"`
-	MaxConnections   int     `setting:"max_connections"`
+	ClientHeaderTimeoutS float64 `setting:"gateway_client_header_timeout_s"`
+	ConnectTimeoutS      float64 `setting:"gateway_upstream_connect_timeout_s"`
+	ReadTimeoutS         float64 `setting:"gateway_upstream_read_timeout_s"`
+	MaxBodyBytes         int64   `setting:"gateway_max_proxy_request_body_bytes"`
+	WSMaxMessageSize     int64   `setting:"gateway_ws_max_message_bytes"`
+	ShutdownTimeoutS     float64 `setting:"shutdown_timeout_s"`
+	APIHealthPath        string  `setting:"api_health_path"`
+	MaxConnections       int     `setting:"max_connections"`
 
 	// Children.
 	Target               string   `setting:"target"`
@@ -118,6 +120,8 @@ type Config struct {
 	Sources    map[string]string // setting name -> "flag", "env FLUXLIT_X", "fluxlit.toml:12", "default"
 	Warnings   []string          // configuration warnings (doctor and config show them)
 	UnknownEnv []string          // FLUXLIT_* variables that are no setting, with a suggestion
+	App        *fluxlitApp       // the Python FluxLit object target names; nil for a plain project (fluxlitapp.go)
+	AppErr     string            // why the app model could not be decided ("" when it was, or was not needed)
 }
 
 type settingKind int
@@ -160,6 +164,7 @@ var settingsTable = []setting{
 	{name: "public_base_url", kind: kindString, doc: "public origin (+prefix) for redirects and links; PUBLIC_BASE_URL is a fallback"},
 	{name: "strict_public_base_url", kind: kindBool, def: "false", doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
 	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
+	{name: "gateway_client_header_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "time a client has to send a request head, from connecting (a silent connection is closed then) or from the first byte of a later request"},
 	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", min: 0.001, max: maxTimeoutS, doc: "upstream dial timeout"},
 	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", min: 0.001, max: maxTimeoutS, doc: "time an upstream may take to send response headers"},
 	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, doc: "larger request bodies get 413 (0: no limit)"},
@@ -203,7 +208,7 @@ var settingsTable = []setting{
 	{name: "jwt_algorithms", kind: kindList, doc: "allowed algorithms (default: those the keys can verify)"},
 	{name: "jwt_leeway_seconds", kind: kindFloat, def: "0", max: 3600, doc: "clock skew allowed on exp/nbf/iat"},
 	{name: "jwt_required_scopes", kind: kindList, doc: "scopes every token must carry"},
-	{name: "jwt_protect", kind: kindList, doc: "path patterns under the API mount that need a token"},
+	{name: "jwt_protect", kind: kindList, doc: "path patterns under the API mount that need a token at the edge (\"/*\": all); empty: edge JWT off"},
 	{name: "jwt_public_paths", kind: kindList, doc: "path patterns exempt from jwt_protect"},
 	{name: "oidc_bff_secret", kind: kindString, secret: true, doc: "kept from the Python package; never passed to Streamlit"},
 	{name: "rate_limit_rps", kind: kindFloat, def: "0", max: 1e6, doc: "requests per second per client (0: off)"},
@@ -276,6 +281,8 @@ type loadInput struct {
 	ConfigPath string            // --config; FLUXLIT_CONFIG is read from Env
 	Positional string            // TARGET argument; a flag-level value for "target"
 	Defaults   map[string]string // a command's own defaults (dev: debug on), below every source
+	Code       map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
+	CodeSource string            // where Code came from, as config shows it ("app.py")
 }
 
 type rawValue struct {
@@ -284,8 +291,8 @@ type rawValue struct {
 	where  string // error prefix: "fluxlit.toml:12", "env FLUXLIT_X", "flag --port"
 }
 
-// loadConfig resolves every setting by precedence flag > environment > file > default,
-// parses and validates it, and returns the Config or the first *configError.
+// loadConfig resolves every setting by precedence flag > app code > environment > file >
+// default, parses and validates it, and returns the Config or the first *configError.
 func loadConfig(in loadInput) (*Config, error) {
 	env := envMap(in.Env)
 	raw := map[string]rawValue{}
@@ -319,6 +326,11 @@ func loadConfig(in loadInput) (*Config, error) {
 		}
 	}
 	sort.Strings(cfg.UnknownEnv)
+	// Settings made in a FluxLit app's code beat the environment, as FluxlitSettings(...)
+	// keyword arguments do in Python; they are parsed like environment values.
+	for name, value := range in.Code {
+		raw[name] = rawValue{value: value, source: in.CodeSource, where: in.CodeSource}
+	}
 	if _, set := raw["public_base_url"]; !set && env["PUBLIC_BASE_URL"] != "" {
 		raw["public_base_url"] = rawValue{value: env["PUBLIC_BASE_URL"], source: "env PUBLIC_BASE_URL", where: "env PUBLIC_BASE_URL"}
 	}
@@ -637,9 +649,10 @@ func checkRange(s *setting, v any) error {
 // Durations derived from the seconds settings.
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (c *Config) connectTimeout() time.Duration  { return seconds(c.ConnectTimeoutS) }
-func (c *Config) readTimeout() time.Duration     { return seconds(c.ReadTimeoutS) }
-func (c *Config) shutdownTimeout() time.Duration { return seconds(c.ShutdownTimeoutS) }
+func (c *Config) clientHeaderTimeout() time.Duration { return seconds(c.ClientHeaderTimeoutS) }
+func (c *Config) connectTimeout() time.Duration      { return seconds(c.ConnectTimeoutS) }
+func (c *Config) readTimeout() time.Duration         { return seconds(c.ReadTimeoutS) }
+func (c *Config) shutdownTimeout() time.Duration     { return seconds(c.ShutdownTimeoutS) }
 
 // listenAddr is the public listener address.
 func (c *Config) listenAddr() string {

@@ -47,6 +47,8 @@ func deployMissing(t *testing.T, why string) {
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
 
+// The files' lines. Containerfile.scratch is also built and run (TestIntegrationScratchImage);
+// Containerfile.python is checked here only: its base image cannot be pulled on this machine.
 func TestDeployFilesContent(t *testing.T) {
 	cfg := deployTestConfig(t)
 	files := map[string]string{}
@@ -257,7 +259,7 @@ func TestDeploySystemdAnalyzeVerify(t *testing.T) {
 			t.Fatalf("copy units: %v", err)
 		}
 		// Only the ExecStart path's existence and mode are checked.
-		if err := os.WriteFile(filepath.Join(root, deployBinaryPath[1:]), []byte("#!/bin/false\n"), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(root, "usr/local/bin/fluxlit"), []byte("#!/bin/false\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(root, "etc/systemd/system/fluxlit.service"), []byte(unit), 0o644); err != nil {
@@ -363,9 +365,9 @@ func TestDeployKubernetesParses(t *testing.T) {
 				{"container port", deployDig(c, "ports", 0, "containerPort"), tt.wantPort},
 				{"port env", deployDig(c, "env", 1, "value"), strconv.Itoa(int(tt.wantPort))},
 				{"grace", deployDig(pod, "terminationGracePeriodSeconds"), tt.wantGrace},
-				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(deployPreStopS)},
+				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(5)}, // README: preStop sleep 5 s
 				{"runAsNonRoot", deployDig(pod, "securityContext", "runAsNonRoot"), true},
-				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(deployUID)},
+				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(65532)}, // README: user 65532
 				{"image", deployDig(c, "image"), tt.wantImage},
 				{"service port", deployDig(svc, "spec", "ports", 0, "port"), tt.wantPort},
 				{"affinity", deployDig(svc, "spec", "sessionAffinity"), "ClientIP"},
@@ -459,12 +461,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 	}))
 	defer ok.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/api/healthz"
-	ln.Close()
+	refused := refusedPort(t) + "/api/healthz"
 	tests := []struct {
 		name    string
 		in      string
@@ -566,7 +563,7 @@ func TestNewCommand(t *testing.T) {
 	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "cd myapp && fluxlit dev") {
 		t.Fatalf("new myapp: got exit %d, %q; want 0 and the next step", code, out)
 	}
-	names, err := scaffoldFiles()
+	names, err := scaffoldFiles(scaffoldRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,6 +598,9 @@ func TestNewCommand(t *testing.T) {
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
 		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/"},
+		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -610,13 +610,23 @@ func TestNewCommand(t *testing.T) {
 			}
 		})
 	}
+	for _, n := range []string{"app.py", "fluxlit.toml"} {
+		got, err := os.ReadFile(filepath.Join(dir, "flapp", n))
+		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldFluxLitRoot, n))
+		if err != nil || !bytes.Equal(got, want) || (n == "app.py" && !bytes.Contains(got, []byte("app = FluxLit("))) {
+			t.Errorf("flapp/%s: got %d bytes (err %v); want the %d embedded bytes of the FluxLit skeleton", n, len(got), err, len(want))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flapp", "streamlit_app.py")); err == nil {
+		t.Errorf("flapp/streamlit_app.py exists; a FluxLit project has its pages in app.py")
+	}
 }
 
 // The Python files at least compile (py_compile needs neither FastAPI nor Streamlit).
 func TestScaffoldPythonCompiles(t *testing.T) {
 	py := deployRequireTool(t, "python3")
-	for _, n := range []string{"app.py", "streamlit_app.py"} {
-		src, _ := scaffoldFS.ReadFile(path.Join(scaffoldRoot, n))
+	for _, n := range []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py", scaffoldFluxLitRoot + "/app.py"} {
+		src, _ := scaffoldFS.ReadFile(n)
 		cmd := exec.Command(py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", n)
 		cmd.Stdin = bytes.NewReader(src)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -23,7 +23,7 @@
 //	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
 //	config [TARGET]     print the effective configuration; --json, --strict
 //	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-//	new NAME            scaffold a project in the folder NAME
+//	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 //	build               write deployment files; --out DIR, --force
 //	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 //	version             print version, commit and Go version
@@ -55,5 +55,6 @@
 //	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 //
 // Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-// Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+// Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+// fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 package main

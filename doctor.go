@@ -94,8 +94,8 @@ var doctorChecks = []doctorCheck{
 	doctorConfigFile, doctorUnknownEnvCheck,
 	doctorPythonCheck, doctorImportShadowing, doctorImportTarget, doctorImportModuleFile,
 	doctorDependencies, doctorStreamlitVersion,
-	doctorStreamlitScript, doctorAPICommand, doctorStreamlitCommand,
-	doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew,
+	doctorAppModel, doctorStreamlitScript, doctorAPICommand, doctorStreamlitCommand,
+	doctorStreamlitChildSecrets, doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew, doctorJWTEdge,
 	doctorConfigValues, doctorPublicBaseURLPrecedence, doctorOAuthPublicBaseURL,
 	doctorProxyHeaders, doctorForwardedAllowIPs, doctorMaxProxyBody, doctorPublicBaseURL,
 	doctorReadinessRoute, doctorL7WebSocket, doctorUpstreamTimeouts,
@@ -139,7 +139,7 @@ func doctorUseColor(terminal bool, env map[string]string) bool {
 func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Writer) int {
 	env := envMap(in.Env)
 	deps.Build = opts.Build
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfigWithin(in, deps.PythonTimeout)
 	rows := doctorCollect(cfg, err, env, deps)
 	if opts.Strict {
 		rows = doctorApplyStrict(rows)
@@ -252,6 +252,9 @@ func doctorUnknownEnv(env map[string]string) []string {
 func doctorStreamlitScript(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	if c.StreamlitUpstream != "" || len(c.StreamlitCommand) > 0 {
 		return doctorOne("streamlit_script", doctorSkip, "fluxlit does not run streamlit_script ("+doctorHowRun(c.StreamlitUpstream, "streamlit")+" is set)")
+	}
+	if appUsesPageEntry(c) {
+		return doctorOne("streamlit_script", doctorPass, "FluxLit's page entry "+c.App.StreamlitMain+" (target is a FluxLit app)")
 	}
 	p := c.StreamlitScript
 	if !filepath.IsAbs(p) {

@@ -103,7 +103,7 @@ func (f *fastServer) serveFast(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String()}
+		fc := &fastConn{f: f, c: c, remote: c.RemoteAddr().String(), slot: slotOf(c)}
 		if !f.track(fc, true) {
 			c.Close()
 			continue
@@ -217,6 +217,9 @@ type fastConn struct {
 	// fewer per request put the collector off by 6x under small-request load (BENCHMARKS.md).
 	hr  http.Request
 	rec accessRecord
+	// slot is the connection's place under max_connections (nil without a cap): marked idle
+	// while it waits for a request, so that a new connection at the cap may take it.
+	slot *connSlot
 }
 
 // serve reads requests until the client closes, a request asks to close, or one needs
@@ -232,12 +235,12 @@ func (fc *fastConn) serve() {
 		}
 		fc.f.track(fc, false)
 	}()
-	for {
+	for first := true; ; first = false {
 		fc.state.Store(fastStateIdle)
 		if fc.f.closing.Load() {
 			return
 		}
-		end, ok := fc.readHead()
+		end, ok := fc.readHead(first)
 		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
@@ -274,13 +277,26 @@ func (fc *fastConn) serve() {
 
 // readHead waits for a complete request head in the read buffer. end is its length (-1: the
 // client closed or timed out; close quietly); ok false means the bytes are not for the fast
-// path (bare LF, NUL, a head bigger than the buffer): hand off.
-func (fc *fastConn) readHead() (end int, ok bool) {
-	fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+// path (bare LF, NUL, a head bigger than the buffer): hand off. A new connection (first) has
+// gateway_client_header_timeout_s from its start, as net/http's ReadHeaderTimeout; a kept-
+// alive one waits serverIdleTimeout for the next request's first byte, then has that long.
+func (fc *fastConn) readHead(first bool) (end int, ok bool) {
+	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
+	if first {
+		fc.c.SetReadDeadline(time.Now().Add(headTimeout))
+	} else {
+		fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+	}
+	if fc.slot != nil {
+		fc.slot.markIdle()
+	}
 	if _, err := fc.br.Peek(1); err != nil {
 		return -1, false
 	}
-	deadlineSet := false
+	if fc.slot != nil && !fc.slot.markBusy() {
+		return -1, false // closed to make room for a new connection
+	}
+	deadlineSet := first
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
 		end, bad := fastHeadEnd(buf)
@@ -294,7 +310,7 @@ func (fc *fastConn) readHead() (end int, ok bool) {
 			return 0, false
 		}
 		if !deadlineSet {
-			fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			fc.c.SetReadDeadline(time.Now().Add(headTimeout))
 			deadlineSet = true
 		}
 		if _, err := fc.br.Peek(len(buf) + 1); err != nil {

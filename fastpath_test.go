@@ -366,9 +366,7 @@ func TestFastSmuggling(t *testing.T) {
 }
 
 func TestFastUpstreamErrors(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	refused := "http://" + ln.Addr().String()
-	ln.Close()
+	refused := refusedPort(t)
 	slow := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
 		http.ReadRequest(br)
 		time.Sleep(time.Second)

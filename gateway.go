@@ -112,6 +112,11 @@ func (g *gateway) buildEdge(cfg *Config, log *slog.Logger) error {
 			g.limitPaths = []string{g.apiPrefix, g.mount}
 		}
 	}
+	// Edge JWT is on only where jwt_protect says: the key settings alone are Python FluxLit's
+	// too, where they configure the app's own per-route checks (fluxlitapp.go appEdgeJWT).
+	if len(cfg.JWTProtect) == 0 {
+		return nil
+	}
 	auth, err := newEdgeAuth(authConfigFrom(cfg), log)
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ func hopTestGateway(t *testing.T, extra map[string]string) *gateway {
 	t.Helper()
 	settings := map[string]string{
 		"api_upstream": "http://127.0.0.1:1", "streamlit_upstream": "http://127.0.0.1:2",
-		"jwt_hs256_secret": "0123456789abcdef0123456789abcdef", "jwt_public_paths": "/public/*",
+		"jwt_hs256_secret": "0123456789abcdef0123456789abcdef", "jwt_protect": "/*", "jwt_public_paths": "/public/*",
 		"cors_allow_origins": "https://app.example", "rate_limit_rps": "100",
 		"gateway_max_proxy_request_body_bytes": "1000", "enable_gateway_prometheus_metrics": "true", "debug": "true",
 	}

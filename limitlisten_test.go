@@ -1,19 +1,22 @@
 package main
 
 import (
+	"io"
 	"net"
 	"testing"
 	"time"
 )
 
-// TestLimitListener: with two slots a third connection is accepted only once one of the first
-// two closes, a second Close gives nothing back twice, and Close ends a waiting Accept.
+// TestLimitListener: with two slots, a third connection while both are busy goes to
+// overLimit at once; while one waits for a request, the third takes its slot and the idle one
+// is closed; a second Close gives nothing back twice; Close ends Accept.
 func TestLimitListener(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newLimitListener(inner, 2)
+	over := make(chan net.Conn, 4)
+	ln := newLimitListener(inner, 2, func(c net.Conn) { over <- c }, nil)
 	accepted := make(chan net.Conn, 4)
 	go func() {
 		for {
@@ -25,43 +28,58 @@ func TestLimitListener(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	for range 3 {
+	dial := func() net.Conn {
 		c, err := net.Dial("tcp", inner.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
+	dial()
+	firstClient := dial()
 	first, second := <-accepted, <-accepted
-	select {
-	case <-accepted:
-		t.Fatal("a third connection was accepted while two were open")
-	case <-time.After(200 * time.Millisecond):
-	}
-	first.Close()
-	first.Close() // twice: the slot must come back once
-	var third net.Conn
-	select {
-	case third = <-accepted:
-	case <-time.After(5 * time.Second):
-		t.Fatal("closing a connection did not free its slot")
-	}
-	fourth, err := net.Dial("tcp", inner.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fourth.Close()
-	select {
-	case <-accepted:
-		t.Fatal("a fourth connection was accepted: closing one connection twice freed two slots")
-	case <-time.After(200 * time.Millisecond):
-	}
-	third.Close()
-	if c := <-accepted; c != nil {
-		c.Close()
-	}
 	if _, ok := rawConnOf(second); !ok {
 		t.Errorf("a limited TCP connection (%T) must keep the socket loop", second)
+	}
+
+	dial() // both busy: answered over the limit, not left waiting
+	select {
+	case c := <-over:
+		c.Close()
+	case c := <-accepted:
+		t.Fatalf("a third connection got a slot (%v) while two were busy", c.RemoteAddr())
+	case <-time.After(5 * time.Second):
+		t.Fatal("a third connection was neither accepted nor answered over the limit")
+	}
+	if st := ln.stats(); st.open != 2 || st.answered != 1 {
+		t.Fatalf("stats %+v; want 2 open, 1 answered", st)
+	}
+
+	// The connection accepted first waits for a request: the next one takes its slot.
+	var idle net.Conn = first
+	if first.RemoteAddr().String() != firstClient.LocalAddr().String() {
+		idle, second = second, first
+	}
+	slotOf(idle).markIdle()
+	dial()
+	third := <-accepted
+	firstClient.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := firstClient.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the idle connection's client read %v; want EOF (closed to make room)", err)
+	}
+	if slotOf(idle).markBusy() {
+		t.Fatal("an evicted connection could be marked busy again")
+	}
+	idle.Close() // its engine closes it too: the slot is third's, nothing comes back
+	if st := ln.stats(); st.open != 2 || st.evicted != 1 {
+		t.Fatalf("stats %+v; want 2 open, 1 evicted", st)
+	}
+
+	third.Close()
+	third.Close() // twice: the slot must come back once
+	if st := ln.stats(); st.open != 1 {
+		t.Fatalf("stats %+v after closing one twice; want 1 open", st)
 	}
 	second.Close()
 	ln.Close()

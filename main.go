@@ -43,7 +43,7 @@ Commands:
 	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
 	config [TARGET]     print the effective configuration; --json, --strict
 	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-	new NAME            scaffold a project in the folder NAME
+	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 	build               write deployment files; --out DIR, --force
 	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 	version             print version, commit and Go version
@@ -75,7 +75,8 @@ doctor's exit code: 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
 	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 
 Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 `
 
 // configFlags maps flag names to the settings they set.
@@ -226,7 +227,7 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 		return nil, usageError(stderr, err)
 	}
 	in.Defaults = defaults
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return nil, 2

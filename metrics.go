@@ -77,7 +77,8 @@ type metrics struct {
 	// fallback when write is given no fresh probe results.
 	childInfo  func() []childStatus
 	upstreamUp func() map[string]bool
-	logDropped func() uint64 // lines the log queue dropped (logwriter.go); nil in tests
+	logDropped func() uint64         // lines the log queue dropped (logwriter.go); nil in tests
+	connLimit  func() connLimitStats // max_connections (limitlisten.go); nil without a cap
 	version    string
 }
 
@@ -326,6 +327,16 @@ func (m *metrics) writeEdge(w *metricsWriter) {
 	}
 	w.family("fluxlit_rate_limited_total", "counter", "Requests answered 429 by the rate limiter.")
 	w.uint("fluxlit_rate_limited_total", m.limited.Load())
+	if m.connLimit != nil {
+		st := m.connLimit()
+		w.family("fluxlit_connections_open", "gauge", "Client connections holding a slot under max_connections, by whether they wait for a request (idle) or not.")
+		w.sample("fluxlit_connections_open", strconv.Itoa(st.idle), "state", "idle")
+		w.sample("fluxlit_connections_open", strconv.Itoa(st.open-st.idle), "state", "busy")
+		w.family("fluxlit_connections_over_limit_total", "counter", "New connections at max_connections, by what made room: an idle connection closed (evicted), a 503 or health answer (answered), or a close (closed).")
+		w.uint("fluxlit_connections_over_limit_total", st.evicted, "action", "evicted")
+		w.uint("fluxlit_connections_over_limit_total", st.answered, "action", "answered")
+		w.uint("fluxlit_connections_over_limit_total", st.refused, "action", "closed")
+	}
 	if m.logDropped != nil {
 		w.family("fluxlit_log_lines_dropped_total", "counter", "Log lines dropped because the reader of fluxlit's output stalled or went away.")
 		w.uint("fluxlit_log_lines_dropped_total", m.logDropped())

@@ -308,14 +308,7 @@ func obsRingDispatches(t *testing.T, base, rid string) map[string]bool {
 // fluxlit this test process ran so far are JSON too.
 func TestIntegrationLogsJSONAndControlCharacters(t *testing.T) {
 	api, ui := realUpstreams(t, "")
-	dead := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String()
-	}()
+	dead := refusedPort(t)
 	p := startFluxlit(t, t.TempDir(), []string{"FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES=100"},
 		"run", "--no-pidfile", "--debug", "--api-upstream", api, "--streamlit-upstream", ui)
 	down := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", dead, "--streamlit-upstream", dead)

@@ -5,6 +5,7 @@ package main
 // that each test starts in about a second.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -470,5 +471,121 @@ func TestReliabilityStaleSocketDirRemoved(t *testing.T) {
 	}
 	if status, _ := relGet(t, relClient(5*time.Second), q.base+"/api/users"); status != 200 {
 		t.Fatalf("GET /api/users from the second instance: %d", status)
+	}
+}
+
+// relLabeledMetric reads one labelled sample ("name{a=\"b\"}") from a metrics URL.
+func relLabeledMetric(t *testing.T, url, sample string) float64 {
+	t.Helper()
+	_, body := relGet(t, relClient(5*time.Second), url)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	t.Fatalf("no sample %s at %s", sample, url)
+	return 0
+}
+
+// relRawRequest writes a request on a new connection and returns it unread.
+func relRawRequest(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if req != "" {
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// relReadResponse reads the answer on c within d.
+func relReadResponse(t *testing.T, c net.Conn, d time.Duration) (*http.Response, []byte) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer within %v: %v", d, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	return res, b
+}
+
+// Item 4: at max_connections a new client gets an answer at once, never silence; connections
+// that send nothing are closed (to make room, or at gateway_client_header_timeout_s) long
+// before they can starve the cap; with every slot busy, health probes are still served and
+// anything else gets 503 + Retry-After with a request id, logged with its real status and size.
+// Before #16, 200 silent connections locked every new client out for 120 s (the fast path
+// waited that long for a first byte), health checks included, and a client over the cap got
+// a TCP connect and then silence: this test saw no answer within 2 s.
+func TestReliabilityMaxConnections(t *testing.T) {
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast_path=%v", fast), func(t *testing.T) {
+			const max = 200
+			metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+			dir := relProject(t, fmt.Sprintf("max_connections = %d\ngateway_client_header_timeout_s = 3\nshutdown_timeout_s = 2\ngateway_fast_path = %v\nmetrics_listen = %q\n", max, fast, metricsAddr))
+			p := relStart(t, dir, nil, "--no-pidfile")
+			addr := "127.0.0.1:" + strconv.Itoa(p.port)
+			metrics := "http://" + metricsAddr + "/__fluxlit/metrics"
+
+			silent := make([]net.Conn, max)
+			for i := range silent {
+				silent[i] = relRawRequest(t, addr, "")
+			}
+			for relLabeledMetric(t, metrics, `fluxlit_connections_open{state="idle"}`) < max {
+				time.Sleep(10 * time.Millisecond) // accepting 200 takes milliseconds
+			}
+			start := time.Now()
+			c := relRawRequest(t, addr, "GET /api/users HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, _ := relReadResponse(t, c, 2*time.Second); res.StatusCode != 200 {
+				t.Fatalf("new client with %d silent connections: %d; want 200", max, res.StatusCode)
+			}
+			t.Logf("new client at the cap answered in %v", time.Since(start))
+			closed := 0
+			for _, s := range silent {
+				s.SetReadDeadline(time.Now().Add(5 * time.Second)) // header timeout 3 s, and margin
+				if _, err := s.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+					closed++
+				}
+			}
+			if closed != max {
+				t.Fatalf("%d of %d silent connections closed within the header timeout; want all", closed, max)
+			}
+
+			// Every slot busy with a request in flight: health probes pass, the rest get 503.
+			for i := 0; i < max; i++ {
+				relRawRequest(t, addr, "GET /api/slow?s=30 HTTP/1.1\r\nHost: x\r\n\r\n")
+			}
+			for relLabeledMetric(t, metrics, `fluxlit_connections_open{state="busy"}`) < max ||
+				relLabeledMetric(t, metrics, `fluxlit_connections_open{state="idle"}`) > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			probe := relRawRequest(t, addr, "GET /api/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := relReadResponse(t, probe, 2*time.Second); res.StatusCode != 200 {
+				t.Fatalf("healthz with every slot busy: %d %s; want 200", res.StatusCode, body)
+			}
+			over := relRawRequest(t, addr, "GET /api/users HTTP/1.1\r\nHost: x\r\nX-Request-Id: over-the-cap-1\r\n\r\n")
+			res, body := relReadResponse(t, over, 2*time.Second)
+			if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" || res.Header.Get("X-Request-Id") != "over-the-cap-1" ||
+				!strings.Contains(string(body), "over-the-cap-1") || !res.Close {
+				t.Fatalf("request over the cap: %d %v %q; want 503, Retry-After: 1, the request id, Connection: close", res.StatusCode, res.Header, body)
+			}
+			line := p.out.waitFor(t, `"request_id":"over-the-cap-1"`, 5*time.Second)
+			line = line[strings.LastIndex(line[:strings.Index(line, `"request_id":"over-the-cap-1"`)], "\n")+1:]
+			line = line[:strings.Index(line, "\n")]
+			want := fmt.Sprintf(`"status":503,"bytes":%d`, len(body))
+			if !strings.Contains(line, want) {
+				t.Fatalf("access line %s; want %s", line, want)
+			}
+		})
 	}
 }

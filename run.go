@@ -25,10 +25,9 @@ import (
 	"time"
 )
 
-// Server timeouts. Only the header phase and idle keep-alive are bounded: a global read or
-// write timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
+// Server limits. The header phase is gateway_client_header_timeout_s; a global read or write
+// timeout would cut long uploads, server-sent events and WebSockets (golang/go#18796).
 const (
-	readHeaderTimeout = 10 * time.Second
 	serverIdleTimeout = 120 * time.Second // above common LB idle timeouts (60 s), so the LB closes first
 	maxHeaderBytes    = 64 << 10          // Streamlit's cookies and a JWT fit many times over
 )
@@ -50,6 +49,10 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return 2
+	}
+	if cfg.AppErr != "" {
+		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		return 1
 	}
 	r := &runner{cfg: cfg, input: in, mode: mode, stdout: stdout, stderr: stderr, env: in.Env,
 		restartSelf: make(chan struct{}, 1)}
@@ -73,20 +76,21 @@ func reexec(argv, env []string, stderr io.Writer) int {
 }
 
 type runner struct {
-	cfg    *Config
-	input  loadInput // what cfg was loaded from: dev re-reads it when a file changes
-	mode   string
-	stdout io.Writer
-	stderr io.Writer
-	env    []string
-	log    *slog.Logger
-	gw     *gateway
-	srv    *http.Server
-	fast   *fastServer // the fast path in front of srv; nil when gateway_fast_path is off
-	sup    *supervisor
-	notify *sdNotifier
-	pid    string       // pidfile path when one is written
-	logOut *bufferedLog // stderr: every log line, the banner and the final error go through it
+	cfg       *Config
+	input     loadInput // what cfg was loaded from: dev re-reads it when a file changes
+	mode      string
+	stdout    io.Writer
+	stderr    io.Writer
+	env       []string
+	log       *slog.Logger
+	gw        *gateway
+	srv       *http.Server
+	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
+	sup       *supervisor
+	notify    *sdNotifier
+	pid       string       // pidfile path when one is written
+	logOut    *bufferedLog // stderr: every log line, the banner and the final error go through it
 
 	style    logStyle  // console or JSON (console.go)
 	terminal bool      // stderr is a terminal: hints about keys are worth printing
@@ -174,15 +178,22 @@ func (r *runner) run() int {
 		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
 	gw.ready.starting.Store(true)
-	if cfg.MaxConnections > 0 {
-		ln = newLimitListener(ln, cfg.MaxConnections)
-	}
+	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cfg.clientHeaderTimeout(),
 		IdleTimeout:       serverIdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
+	}
+	if cfg.MaxConnections > 0 {
+		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
+		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
+		ln = lim
+		r.srv.ConnState = markConnState
+		if gw.obs.metrics != nil {
+			gw.obs.metrics.connLimit = lim.stats
+		}
 	}
 	if cfg.Debug {
 		printDebugBanner(r.plainOut(), gw, cfg.internalAPIBase(port), plan.describe())
@@ -201,6 +212,9 @@ func (r *runner) run() int {
 	if r.style.json {
 		r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
 			"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+		if len(plan.specs) > 0 {
+			r.log.Info("project", "app", appDescribe(cfg))
+		}
 	} else {
 		// The upstreams' addresses are private: only the gateway's is the one to open.
 		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s (%s)", version, ln.Addr(), r.mode))
@@ -228,7 +242,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		opts.Hold = r.cfg.Reload // with a next change to wait for, a broken save is not fatal
 		r.sup = newSupervisor(plan.specs, opts)
 		r.gw.attachSupervisor(r.sup)
-		r.log.Info("starting " + describeChildren(plan.specs))
+		r.log.Info("starting " + describeChildren(r.cfg, plan.specs))
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
 		progress := time.NewTicker(startProgressInterval)
@@ -304,8 +318,12 @@ func (r *runner) logStartProgress() {
 }
 
 // describeChildren says what runs, briefly: "api (uvicorn app:app) and streamlit (streamlit
-// run streamlit_app.py)". The full command lines are in the [fluxlit-debug] lines.
-func describeChildren(specs []childSpec) string {
+// run streamlit_app.py)", or the FluxLit app. The full command lines are in the
+// [fluxlit-debug] lines.
+func describeChildren(cfg *Config, specs []childSpec) string {
+	if cfg.App != nil {
+		return appDescribe(cfg)
+	}
 	parts := make([]string, 0, len(specs))
 	for _, s := range specs {
 		parts = append(parts, s.Name+" ("+shortCommand(s.Argv)+")")
@@ -466,6 +484,9 @@ func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 		r.log.Warn("requests still in flight at shutdown_timeout_s; closing them", "error", err.Error())
 		r.srv.Close()
 	}
+	if r.overLimit != nil {
+		r.overLimit.shutdown(ctx)
+	}
 	<-done
 	if metricsSrv != nil {
 		metricsSrv.Close()
@@ -511,7 +532,7 @@ func (r *runner) serveMetricsListener() *http.Server {
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: r.cfg.clientHeaderTimeout()}
 	go srv.Serve(ln)
 	return srv
 }

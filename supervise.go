@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -683,35 +684,33 @@ func (c *supervisedChild) readOutput(r io.Reader, stream string) {
 	})
 }
 
-// superviseReadLines calls emit for every line of r (without its newline, escaped); a last
-// line without newline is emitted at EOF.
+// superviseReadLines calls emit for every line of r, without its line ending, with control
+// characters and invalid UTF-8 escaped (one child line is one log line, and a terminal never
+// sees escape sequences); a last line without newline is emitted at EOF. A line of more than
+// superviseLineMax bytes is cut there, with superviseTruncMarker.
 func superviseReadLines(r io.Reader, emit func(string)) {
-	br := bufio.NewReaderSize(r, superviseLineMax)
+	br := bufio.NewReaderSize(r, superviseLineMax+len("\r\n")) // a whole line and its CRLF fit
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			emit(superviseEscapeLine(chunk) + superviseTruncMarker)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil {
-				return
-			}
-			continue
+		full := errors.Is(err, bufio.ErrBufferFull)
+		line := chunk
+		if !full {
+			line = bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte("\n")), []byte("\r"))
 		}
-		if len(chunk) > 0 {
-			emit(superviseEscapeLine(chunk))
+		switch {
+		case len(line) > superviseLineMax:
+			emit(escapeControl(string(line[:superviseLineMax])) + superviseTruncMarker)
+			for full {
+				_, err = br.ReadSlice('\n')
+				full = errors.Is(err, bufio.ErrBufferFull)
+			}
+		case len(chunk) > 0:
+			emit(escapeControl(string(line)))
 		}
 		if err != nil {
 			return
 		}
 	}
-}
-
-// superviseEscapeLine drops the line ending and escapes control characters and invalid
-// UTF-8, so one child line is one log line and a terminal never sees escape sequences.
-func superviseEscapeLine(b []byte) string {
-	return escapeControl(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
 }
 
 // lastLines formats the tail of the output for a one-line error: "; last output: a | b".

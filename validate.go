@@ -89,6 +89,9 @@ func validateConfig(c *Config) error {
 	} else if len(rejected) > 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("gateway_forward_client_headers_to_streamlit: %s are never forwarded to Streamlit (gateway_forward_rejected_names)", strings.Join(rejected, ", ")))
 	}
+	if len(c.JWTProtect) > 0 && len(edgeKeySettings(c)) == 0 {
+		return bad("jwt_protect", "edge JWT needs a key: set jwt_hs256_secret, jwt_hs_secret_file, jwt_public_key_file, jwt_jwks_file or jwt_jwks_url")
+	}
 	if c.CORSAllowCredentials && slices.Contains(c.CORSAllowOrigins, "*") {
 		return bad("cors_allow_origins", `"*" cannot be combined with cors_allow_credentials`)
 	}
