@@ -151,6 +151,10 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	script := cfg.StreamlitScript
 	if appUsesPageEntry(cfg) {
 		script = cfg.App.StreamlitMain
+	} else if len(cfg.StreamlitCommand) == 0 {
+		if err := streamlitScriptExists(cfg); err != nil {
+			return childSpec{}, "", err
+		}
 	}
 	argv := []string{cfg.Python, "-m", "streamlit", "run", script,
 		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1"}
@@ -185,6 +189,19 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 		Ready: httpReadyProbe(base+cfg.RootPath+"/_stcore/health", nil),
 	}
 	return spec, base, nil
+}
+
+// streamlitScriptExists catches a missing script before Streamlit starts: Streamlit itself
+// would print its usage text and exit, which reads like a fluxlit bug.
+func streamlitScriptExists(cfg *Config) error {
+	p := cfg.StreamlitScript
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cfg.ProjectDir, p)
+	}
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return fmt.Errorf("streamlit_script %s: no such file in %s (create it, set streamlit_script or --streamlit-script, or set streamlit_upstream to run without one)", cfg.StreamlitScript, cfg.ProjectDir)
+	}
+	return nil
 }
 
 // streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so

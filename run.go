@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -99,6 +100,7 @@ type runner struct {
 
 	restartSelf chan struct{} // the configuration changed (dev): stop, then reexec
 	reexec      bool
+	failure     string // the error the run ends with, printed after the stop
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it:
@@ -110,6 +112,14 @@ func (r *runner) fatalf(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(r.logOut, "fluxlit: %s\n", msg)
+}
+
+// failf records the error a run that started ends with; run prints it after the stop, so
+// that it is the last line.
+func (r *runner) failf(format string, args ...any) {
+	if r.failure == "" {
+		r.failure = fmt.Sprintf(format, args...)
+	}
 }
 
 // plainOut is where lines written for people go (the [fluxlit-debug] lines): the log stream
@@ -227,6 +237,9 @@ func (r *runner) run() int {
 
 	code := r.startAndWait(plan, sigs, served)
 	r.stop(metricsSrv, sigs)
+	if r.failure != "" {
+		r.fatalf("%s", r.failure)
+	}
 	return code
 }
 
@@ -239,7 +252,9 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	if len(plan.specs) > 0 {
 		opts := plan.options(r.cfg, r.log, r.onChildChange)
 		opts.RequestID = r.gw.obs.failures.since
-		opts.Hold = r.cfg.Reload // with a next change to wait for, a broken save is not fatal
+		if r.cfg.Reload { // with a next change to wait for, a broken save is not fatal
+			opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
+		}
 		r.sup = newSupervisor(plan.specs, opts)
 		r.gw.attachSupervisor(r.sup)
 		r.log.Info("starting " + describeChildren(r.cfg, plan.specs))
@@ -252,7 +267,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			select {
 			case err := <-started:
 				if err != nil {
-					r.fatalf("%v\n", err)
+					r.failf("%v; %s\n", err, startHint(r.cfg, err))
 					return 1
 				}
 				break wait
@@ -262,7 +277,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 				r.log.Info("signal during start-up; stopping", "signal", sig.String())
 				return 0
 			case err := <-served:
-				r.fatalf("serve: %v\n", err)
+				r.failf("serve: %v\n", err)
 				return 1
 			}
 		}
@@ -290,10 +305,10 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		r.reexec = true
 		return 0
 	case <-supDone:
-		r.fatalf("%v\n", r.sup.Err())
+		r.failf("%v\n", r.sup.Err())
 		return 1
 	case err := <-served:
-		r.fatalf("serve: %v\n", err)
+		r.failf("serve: %v\n", err)
 		return 1
 	}
 }
@@ -316,6 +331,44 @@ func (r *runner) logStartProgress() {
 	r.log.Info(fmt.Sprintf("still starting %s after %ds (child_ready_timeout_s = %g)",
 		strings.Join(waiting, " and "), int(time.Since(r.started).Seconds()), r.cfg.ChildReadyTimeoutS))
 }
+
+// startHint is what to do about a first start that failed, read from the error and the
+// child's last output: the setting or variable to change, and doctor, which checks the
+// interpreter, the imports and the script without starting anything.
+func startHint(cfg *Config, err error) string {
+	const doctor = "\"fluxlit doctor\" checks the interpreter, the imports and the script"
+	var se *childStartError
+	if !errors.As(err, &se) {
+		return doctor
+	}
+	out := strings.Join(se.Output, "\n")
+	if m := missingModule.FindStringSubmatch(out); m != nil && (m[1] == "streamlit" || m[1] == "uvicorn" || m[1] == "fastapi") {
+		return fmt.Sprintf("install %s into %s (pip install %s), or set python (FLUXLIT_PYTHON) to the interpreter that has it; %s", m[1], cfg.Python, m[1], doctor)
+	}
+	switch {
+	case errors.As(se.Err, new(superviseSpawnError)):
+		return fmt.Sprintf("set python (FLUXLIT_PYTHON) to your interpreter, or activate its virtualenv; %s", doctor)
+	case strings.Contains(se.Err.Error(), "not ready after"):
+		return fmt.Sprintf("if %s is only slow to start, raise child_ready_timeout_s (now %g; FLUXLIT_CHILD_READY_TIMEOUT_S); %s", se.Child, cfg.ChildReadyTimeoutS, doctor)
+	case se.Child == dispatchAPI && len(cfg.APICommand) == 0:
+		return fmt.Sprintf("fix the error above, or check target (now %q: module:attribute, imported from %s); %s", cfg.Target, cfg.ProjectDir, doctor)
+	}
+	return "fix the error above; " + doctor
+}
+
+// setupProblem reports a start that no change to the project's code can mend: the
+// interpreter or the child's own program (uvicorn, streamlit) is missing.
+func setupProblem(e *childStartError) bool {
+	if errors.As(e.Err, new(superviseSpawnError)) {
+		return true
+	}
+	m := missingModule.FindStringSubmatch(strings.Join(e.Output, "\n"))
+	return m != nil && (m[1] == "streamlit" || m[1] == "uvicorn")
+}
+
+// missingModule finds Python's "No module named x" (from "python -m x", unquoted, or from an
+// import, quoted).
+var missingModule = regexp.MustCompile(`No module named '?([A-Za-z0-9_]+)`)
 
 // describeChildren says what runs, briefly: "api (uvicorn app:app) and streamlit (streamlit
 // run streamlit_app.py)", or the FluxLit app. The full command lines are in the

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,7 +87,7 @@ var errSuperviseStopping = errors.New("stopping")
 var errSuperviseWaiting = errors.New("stopped; waiting for the next change")
 
 // superviseSpawnError is a start that failed before any process ran (no such program, no
-// permission): waiting for a source change cannot mend it, so Hold does not apply.
+// permission).
 type superviseSpawnError struct{ error }
 
 func (e superviseSpawnError) Unwrap() error { return e.error }
@@ -145,12 +146,12 @@ type supervisorOptions struct {
 	CrashWindow  time.Duration // ...within this window give up
 	StopGrace    time.Duration // SIGTERM, then SIGKILL after this
 	ReadyTimeout time.Duration // a start not ready by then counts as failed
-	// Hold is fluxlit dev's policy: a child that exits or fails to start (its code does not
-	// import, say) is not restarted in a loop and never makes supervision give up; it says
-	// so once and waits for the next Restart (the next saved change) or Stop. A first start
-	// that fails this way does not fail Start either. A program that cannot run at all
-	// (superviseSpawnError) still fails it.
-	Hold    bool
+	// Hold is fluxlit dev's policy (nil: none): a child that exits, or whose start fails in
+	// a way Hold accepts (its code does not import, say), is not restarted in a loop and
+	// never makes supervision give up; it says so once and waits for the next Restart (the
+	// next saved change) or Stop. A first start held this way does not fail Start either.
+	// Hold refuses what no change to the code can mend (no interpreter, no Streamlit).
+	Hold    func(*childStartError) bool
 	Log     *slog.Logger // child output: one record per line or traceback (childlog.go)
 	Project string       // the project directory: tracebacks name the frame in it
 	// RequestID returns the id of the one 5xx request the named child answered since a
@@ -273,7 +274,7 @@ func (s *supervisor) Start(ctx context.Context) error {
 		case r := <-results:
 			if r.err != nil {
 				s.stopAll(context.Background())
-				return fmt.Errorf("start %s: %w%s", r.c.spec.Name, r.err, r.c.lastLines())
+				return &childStartError{Child: r.c.spec.Name, Err: r.err, Output: r.c.recentOutput()}
 			}
 		case <-ctx.Done():
 			s.stopAll(context.Background())
@@ -398,7 +399,8 @@ func (c *supervisedChild) run(first chan<- error) {
 		}
 		launches++
 		p, err := c.launch()
-		held := err != nil && opts.Hold && !errors.Is(err, errSuperviseStopping) && !errors.As(err, new(superviseSpawnError))
+		held := err != nil && opts.Hold != nil && !errors.Is(err, errSuperviseStopping) &&
+			opts.Hold(&childStartError{Child: c.spec.Name, Err: err, Output: c.recentOutput()})
 		if reply != nil {
 			switch {
 			case held && launches == 1:
@@ -431,7 +433,7 @@ func (c *supervisedChild) run(first chan<- error) {
 					consecutive = 0
 				}
 				err = fmt.Errorf("exited unexpectedly (%s)", p.exit)
-				if opts.Hold {
+				if opts.Hold != nil {
 					if reply = c.wait(err); reply == nil {
 						return
 					}
@@ -715,15 +717,36 @@ func superviseReadLines(r io.Reader, emit func(string)) {
 
 // lastLines formats the tail of the output for a one-line error: "; last output: a | b".
 func (c *supervisedChild) lastLines() string {
+	return formatLastLines(c.recentOutput())
+}
+
+func (c *supervisedChild) recentOutput() []string {
 	c.mu.Lock()
-	lines := c.output[max(0, len(c.output)-superviseErrLines):]
-	joined := strings.Join(lines, " | ")
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.output)
+}
+
+func formatLastLines(output []string) string {
+	joined := strings.Join(output[max(0, len(output)-superviseErrLines):], " | ")
 	if joined == "" {
 		return "; no output"
 	}
 	return "; last output: " + joined
 }
+
+// childStartError is a first start that failed: the child, why, and its last output lines
+// (superviseOutputKeep of them), from which run words the fix (startHint).
+type childStartError struct {
+	Child  string
+	Err    error
+	Output []string
+}
+
+func (e *childStartError) Error() string {
+	return fmt.Sprintf("start %s: %v%s", e.Child, e.Err, formatLastLines(e.Output))
+}
+
+func (e *childStartError) Unwrap() error { return e.Err }
 
 func (c *supervisedChild) state() childState {
 	c.mu.Lock()
