@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -215,7 +216,10 @@ func (r *runner) restartFor(files []string, names map[string]bool) {
 // restarts fluxlit in place (reexec), because the gateway's routes, listener and children
 // all derive from it. It reports whether fluxlit is restarting.
 func (r *runner) reloadConfig(files []string) bool {
-	cfg, err := loadConfig(r.input)
+	cfg, err := loadAppConfig(r.input)
+	if err == nil && cfg.AppErr != "" {
+		err = errors.New(cfg.AppErr)
+	}
 	if err != nil {
 		r.log.Error(fmt.Sprintf("%v; still running with the configuration fluxlit started with", err))
 		return false

@@ -46,7 +46,7 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, err)
 	}
 	in.Defaults = modeDefaults[mode]
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return 2
