@@ -501,6 +501,11 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 			return f.upstreamFailed(fc, p.up, rec, err)
 		}
 		rec.upstreamDur = time.Since(rec.upstreamStart) // upstream_ms: until its response head
+		if fc.clientLeft(rec) {
+			pc.c.Close() // the answer is not read: the connection cannot be reused
+			fastAbandonBody(fc, bodyDone)
+			return f.clientGone(p.up, rec)
+		}
 		return f.relayResponse(fc, pc, pool, &fi, rec, bodyDone)
 	}
 }
@@ -562,6 +567,9 @@ func fastIdempotent(method string) bool {
 // upstreamFailed answers a failed exchange as the net/http engine does (hop.go's mapping).
 // The client connection is kept only when the request had no body (a body may be half read).
 func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
+	if fc.clientLeft(rec) {
+		return f.clientGone(up, rec)
+	}
 	g := f.g
 	fail := g.upstreamFailure(up, err)
 	g.obs.upstreamError(up.name, fail.reason)
@@ -574,6 +582,29 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 		return false
 	}
 	return keep
+}
+
+// fastClientLeftAfter: a client may have left while its upstream worked only if that took a
+// while; checking costs a system call, so answers quicker than this are not checked (and a
+// client that left within them is recorded with the upstream's status, its answer written
+// into a closed connection).
+const fastClientLeftAfter = 10 * time.Millisecond
+
+// clientLeft reports whether the client ended its connection while the upstream worked on its
+// request (not while pipelined bytes wait to be read: it left after sending them).
+func (fc *fastConn) clientLeft(rec *accessRecord) bool {
+	return time.Since(rec.upstreamStart) >= fastClientLeftAfter && fc.br.Buffered() == 0 && peerEnded(fc.c)
+}
+
+// clientGone records a request whose client left as net/http's engine does (its background
+// read sees the same end and cancels the request): 499, not an upstream error, and nothing
+// written. The connection is closed.
+func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
+	f.g.obs.upstreamError(up.name, "canceled")
+	rec.status = 499
+	rec.upstreamDur = time.Since(rec.upstreamStart)
+	f.g.obs.end(rec)
+	return false
 }
 
 // fastWriteError writes fluxlit's own error answer (the headers and body of writeError)

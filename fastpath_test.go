@@ -530,56 +530,6 @@ func TestFastParseRequest(t *testing.T) {
 	}
 }
 
-// fastSerialize writes req back strictly: the request line, the fields as parsed, the end.
-func fastSerialize(req *fastRequest) string {
-	var b strings.Builder
-	b.WriteString(req.method + " " + req.path)
-	if req.query != "" {
-		b.WriteString("?" + req.query)
-	}
-	b.WriteString(" HTTP/1.1\r\n")
-	for _, f := range req.fields {
-		b.WriteString(string(f.name) + ": " + string(f.value) + "\r\n")
-	}
-	b.WriteString("\r\n")
-	return b.String()
-}
-
-func FuzzFastParseRequest(f *testing.F) {
-	for _, s := range []string{
-		"GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n",
-		"POST /api/x HTTP/1.1\r\nHost: x:8000\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n",
-		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"GET / HTTP/1.1\nHost: a\n\n",
-		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nTe: trailers\r\n\r\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		end, bad := fastHeadEnd(data)
-		if bad || end < 0 {
-			return
-		}
-		var req fastRequest
-		if !fastParseRequest(data[:end], &req) {
-			return
-		}
-		again := fastSerialize(&req)
-		var req2 fastRequest
-		if e, bad := fastHeadEnd([]byte(again)); bad || e != len(again) || !fastParseRequest([]byte(again), &req2) {
-			t.Fatalf("re-serialized %q does not parse", again)
-		}
-		if req.method != req2.method || req.path != req2.path || req.query != req2.query || req.host != req2.host ||
-			req.contentLength != req2.contentLength || req.close != req2.close || len(req.fields) != len(req2.fields) {
-			t.Fatalf("re-parse differs: %+v vs %+v", req, req2)
-		}
-		if _, err := http.ReadRequest(bufio.NewReader(strings.NewReader(again))); err != nil {
-			t.Fatalf("net/http rejects an eligible request %q: %v", again, err)
-		}
-	})
-}
-
 // BenchmarkFastPathSmallGET is BenchmarkProxySmallGET through the fast path.
 func BenchmarkFastPathSmallGET(b *testing.B) {
 	body := strings.Repeat("x", 100)

@@ -204,7 +204,13 @@ func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) 
 	app := &fluxlitApp{Version: rep.Version, ModuleFile: rep.ModuleFile, StreamlitMain: rep.StreamlitMain,
 		Source: appSourceName(rep.ModuleFile, cfg.ProjectDir)}
 	code := map[string]string{}
-	for name, v := range rep.Settings {
+	names := make([]string, 0, len(rep.Settings))
+	for name := range rep.Settings {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first bad value named is always the same one
+	for _, name := range names {
+		v := rep.Settings[name]
 		if _, known := settingsByName[name]; !known || appCodeIgnored[name] || v == nil {
 			continue
 		}
@@ -215,7 +221,6 @@ func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) 
 		code[name] = text
 		app.CodeSettings = append(app.CodeSettings, name)
 	}
-	sort.Strings(app.CodeSettings)
 	if len(code) > 0 {
 		in.Code, in.CodeSource = code, app.Source
 		if cfg, err = loadConfig(in); err != nil {

@@ -214,3 +214,67 @@ func TestAppProbeBounded(t *testing.T) {
 		t.Errorf("AppErr %q; want the timeout line", cfg.AppErr)
 	}
 }
+
+// TestDoctorJWTEdge: the jwt_edge row for each meaning the key settings can have.
+func TestDoctorJWTEdge(t *testing.T) {
+	dir := t.TempDir()
+	secret := "FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("k", 32)
+	tests := []struct {
+		name    string
+		env     []string
+		app     bool
+		status  string
+		contain string
+	}{
+		{name: "no keys", status: doctorPass, contain: "off (jwt_protect is empty)"},
+		{name: "on", env: []string{secret, "FLUXLIT_JWT_PROTECT=/admin/*"}, status: doctorPass, contain: "on: a bearer token is checked for /admin/* under /api (key: jwt_hs256_secret)"},
+		{name: "FluxLit app's own keys", env: []string{secret}, app: true, status: doctorPass, contain: "configure the FluxLit app's own route checks"},
+		{name: "plain, explicitly off", env: []string{secret, "FLUXLIT_JWT_PROTECT="}, status: doctorPass, contain: "jwt_protect = [] leaves jwt_hs256_secret to the API"},
+		{name: "fluxlit-only key, off", env: []string{"FLUXLIT_JWT_JWKS_FILE=/etc/jwks.json"}, app: true, status: doctorWarn, contain: "off, although jwt_jwks_file is set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(loadInput{WorkDir: dir, Env: tt.env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.app {
+				cfg.App = &fluxlitApp{}
+			}
+			rows := doctorJWTEdge(cfg, nil, doctorDeps{})
+			if len(rows) != 1 || rows[0].Status != tt.status || !strings.Contains(rows[0].Detail, tt.contain) {
+				t.Errorf("jwt_edge: %+v; want %s containing %q", rows, tt.status, tt.contain)
+			}
+		})
+	}
+}
+
+// TestDoctorStreamlitChildSecrets: a FluxLit app's Streamlit child is told apart from a plain one's.
+func TestDoctorStreamlitChildSecrets(t *testing.T) {
+	cfg, err := loadConfig(loadInput{WorkDir: t.TempDir(), Env: []string{"FLUXLIT_CHILD_ENV_DENY=FLUXLIT_OIDC_BFF_SECRET"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FLUXLIT_JWT_HS256_SECRET": "x", "FLUXLIT_OIDC_BFF_SECRET": "y", "FLUXLIT_JWT_ISSUER": "z", "HOME": "/root"}
+	if rows := doctorStreamlitChildSecrets(cfg, env, doctorDeps{}); rows[0].Status != doctorPass {
+		t.Errorf("plain project: %+v; want PASS (secrets kept out)", rows)
+	}
+	cfg.App = &fluxlitApp{Source: "app.py"}
+	rows := doctorStreamlitChildSecrets(cfg, env, doctorDeps{})
+	if rows[0].Status != doctorWarn || !strings.Contains(rows[0].Detail, "receives FLUXLIT_JWT_HS256_SECRET, FLUXLIT_JWT_ISSUER as Python") {
+		t.Errorf("FluxLit app: %+v; want WARN naming the JWT variables but not the denied OIDC secret", rows)
+	}
+}
+
+// TestAppCodeValueRejected: a value made in code that fluxlit refuses is the usual one-line
+// configuration error (exit 2), located at the app's module file.
+func TestAppCodeValueRejected(t *testing.T) {
+	py := fluxlitPython(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.py"), "from fluxlit import FluxLit, FluxlitSettings\napp = FluxLit(settings=FluxlitSettings(root_path='/api'))\n")
+	_, err := loadAppConfig(loadInput{WorkDir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Flags: map[string]string{"python": py}})
+	want := `app.py: root_path: "/api" collides with api_mount_path "/api"`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v; want %s…", err, want)
+	}
+}

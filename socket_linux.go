@@ -268,6 +268,24 @@ func probeIdle(c net.Conn) (alive, ok bool) {
 	return alive && err == nil, true
 }
 
+// peerEnded reports, without waiting and without taking anything, whether the other end of c
+// has ended its stream (EOF) or reset it; false while it is open, quiet or sending, and when c
+// is not a plain socket.
+func peerEnded(c net.Conn) bool {
+	rc, ok := rawConnOf(c)
+	if !ok {
+		return false
+	}
+	var one [1]byte
+	ended := false
+	rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ended = n == 0 && err == nil || err == syscall.ECONNRESET
+		return true
+	})
+	return ended
+}
+
 // readSocket reads rc into a pooled buffer until each fails, the socket ends (io.EOF) or
 // fails, or a deadline fires. Before every read, span says where in the buffer it goes
 // (buf[lo:hi]; what is before lo is carried over, as a frame header split between reads);

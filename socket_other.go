@@ -35,3 +35,7 @@ var upstreamDialControl func(network, address string, c syscall.RawConn) error
 
 // probeIdle: the portable probe is fastUpConn.alive's short read.
 func probeIdle(net.Conn) (alive, ok bool) { return false, false }
+
+// peerEnded: not known without a raw socket; a client that left is then seen when its answer
+// cannot be written.
+func peerEnded(net.Conn) bool { return false }
