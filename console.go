@@ -156,6 +156,9 @@ func (h *consoleHandler) format(t time.Time, level slog.Level, text string, bloc
 	b = h.paint(b, "\x1b[2m", stamp)
 	b = append(b, ' ')
 	name := level.String()
+	if level > slog.LevelError {
+		name = "CRIT" // uvicorn's critical; slog would say ERROR+4
+	}
 	b = h.paint(b, levelColor(level), name)
 	b = append(b, strings.Repeat(" ", max(1, consoleIndent-len(stamp)-1-len(name)))...)
 	pad := strings.Repeat(" ", consoleIndent)

@@ -195,8 +195,9 @@ func TestIntegrationDevReloadWhatChanged(t *testing.T) {
 	waitStatus(t, p.base+"/backend/users", 200, 90*time.Second)
 	stillRunning(t, p) // the same process: it replaced itself
 
-	writeFile(t, filepath.Join(dir, "fluxlit.toml"), toml+"gateway_prot = 8000\n")
-	waitLog(t, p, `fluxlit.toml:3: unknown setting \"gateway_prot\" (did you mean \"gateway_port\"?); still running with the configuration fluxlit started with`, 10*time.Second)
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), toml+"shutdown_timeout_s = \"soon\"\n")
+	waitLog(t, p, `fluxlit.toml:3: shutdown_timeout_s: `, 10*time.Second)
+	waitLog(t, p, `; still running with the configuration fluxlit started with"`, time.Second)
 	if code := statusOf(t, p.base+"/backend/users"); code != 200 {
 		t.Errorf("after a broken fluxlit.toml: /backend/users %d; want 200", code)
 	}

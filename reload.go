@@ -145,13 +145,12 @@ func changedFiles(old, cur map[string]string) []string {
 	return changed
 }
 
-// watchReload polls until ctx ends; it returns a stop function.
-func (r *runner) watchReload(ctx context.Context) func() {
+// watchReload polls until ctx ends; it returns a stop function. snap is the files as they
+// were before the children started, so that a save during the start is not missed.
+func (r *runner) watchReload(ctx context.Context, w reloadWatch, snap map[string]string) func() {
 	ctx, cancel := context.WithCancel(ctx)
-	w := newReloadWatch(r.cfg, r.sup.has(dispatchStreamlit))
 	r.log.Info(w.describe(r.cfg.ReloadScope, r.sup.has(dispatchAPI)))
 	go func() {
-		snap := w.snapshot()
 		t := time.NewTicker(reloadPollInterval)
 		defer t.Stop()
 		for {
@@ -223,6 +222,11 @@ func (r *runner) reloadConfig(files []string) bool {
 	if err != nil {
 		r.log.Error(fmt.Sprintf("%v; still running with the configuration fluxlit started with", err))
 		return false
+	}
+	for _, w := range cfg.Warnings {
+		if !slices.Contains(r.cfg.Warnings, w) {
+			r.log.Warn("configuration: " + w)
+		}
 	}
 	changed := changedSettings(r.cfg, cfg)
 	if len(changed) == 0 {

@@ -89,19 +89,27 @@ func TestIntegrationStartFailureHints(t *testing.T) {
 			[]string{"install streamlit into " + bare}},
 		{"no uvicorn", fmt.Sprintf("python = %q\nstreamlit_upstream = %q\n", bare, stub), "run",
 			[]string{"start api: ", "install uvicorn into " + bare + " (pip install uvicorn)"}},
+		// The interpreter, an import that takes too long and a target that does not import
+		// are found by the app model's probe (fluxlitapp.go), before any child starts.
 		{"no interpreter", "python = \"/nonexistent/python3\"\n" + fmt.Sprintf("streamlit_upstream = %q\n", stub), "dev",
-			[]string{"start api: ", "set python (FLUXLIT_PYTHON) to your interpreter, or activate its virtualenv"}},
-		{"ready timeout", fmt.Sprintf("python = %q\nstreamlit_upstream = %q\nchild_ready_timeout_s = 1\n", streamlitPython(t), stub), "run",
-			[]string{"start api: not ready after 1s", "if api is only slow to start, raise child_ready_timeout_s (now 1; FLUXLIT_CHILD_READY_TIMEOUT_S)"}},
+			[]string{"/nonexistent/python3 is not an executable file", "set python (FLUXLIT_PYTHON)", `"fluxlit doctor" checks`}},
+		{"slow import", fmt.Sprintf("python = %q\nstreamlit_upstream = %q\nchild_ready_timeout_s = 1\n", streamlitPython(t), stub), "run",
+			[]string{"took longer than 1s", "raise child_ready_timeout_s", `"fluxlit doctor" checks`}},
+		{"slow start-up after the import", fmt.Sprintf("python = %q\nstreamlit_upstream = %q\nchild_ready_timeout_s = 2\n", streamlitPython(t), stub), "run",
+			[]string{"start api: not ready after 2s", "if api is only slow to start, raise child_ready_timeout_s (now 2; FLUXLIT_CHILD_READY_TIMEOUT_S)"}},
 		{"target does not import", fmt.Sprintf("python = %q\nstreamlit_upstream = %q\ntarget = \"main:app\"\n", streamlitPython(t), stub), "run",
-			[]string{"start api: exited before it was ready", `check target (now "main:app": module:attribute, imported from `}},
+			[]string{"cannot load main:app: ModuleNotFoundError: No module named 'main'", `"fluxlit doctor" checks`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			app := raisingApp
-			if strings.Contains(tc.name, "timeout") {
+			switch tc.name {
+			case "slow import":
 				app = "import time\ntime.sleep(5)\n" + app
+			case "slow start-up after the import":
+				// A bare ASGI app (its import is quick, for the probe) whose start-up takes 30 s.
+				app = slowLifespanApp
 			}
 			writeFile(t, filepath.Join(dir, "app.py"), app)
 			writeFile(t, filepath.Join(dir, "streamlit_app.py"), devScript)
@@ -120,20 +128,33 @@ func TestIntegrationStartFailureHints(t *testing.T) {
 	}
 }
 
-// TestIntegrationSlowStart: an API whose import takes 7 s says so after 5 s, and its
-// requests meanwhile get 503 saying it is starting. Before #19: silence, and "restarting".
+const slowLifespanApp = `import asyncio
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await asyncio.sleep(30)
+        await send({"type": "lifespan.startup.complete"})
+`
+
+// TestIntegrationSlowStart: an API whose import takes 7 s says so after 5 s, both while the
+// app probe imports it (before fluxlit listens) and while the child starts, and its requests
+// meanwhile get 503 saying it is starting. Before #19: silence, and "restarting".
 func TestIntegrationSlowStart(t *testing.T) {
 	requireIntegration(t, "fastapi")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "app.py"), "import time\ntime.sleep(7)\n"+raisingApp)
 	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("python = %q\nstreamlit_upstream = %q\n", streamlitPython(t), relStreamlitStub(t)))
-	p := startFluxlit(t, dir, nil, "run", "--no-pidfile")
+	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
+	waitHTTP(t, p.base+"/api/healthz", 30*time.Second, p)
 	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
 	if res.StatusCode != 503 || !strings.Contains(string(body), "api is not running (starting); retry shortly") {
 		t.Errorf("during the start: %d %s; want 503 saying it is starting", res.StatusCode, body)
 	}
 	waitStatus(t, p.base+"/api/readyz", 200, 60*time.Second)
-	if !strings.Contains(p.log.String(), `"msg":"still starting api after 5s (child_ready_timeout_s = 60)"`) {
+	if !strings.Contains(p.log.String(), `"msg":"still importing app:app to read its settings after 5s (child_ready_timeout_s = 60)"`) ||
+		!strings.Contains(p.log.String(), `"msg":"still starting api after 5s (child_ready_timeout_s = 60)"`) {
 		t.Errorf("no progress line:\n%s", p.log.String())
 	}
 }
