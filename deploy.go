@@ -256,6 +256,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY requirements.txt /app/requirements.txt
 RUN pip install --no-cache-dir -r /app/requirements.txt
 `)
+	b.WriteString(deployFluxLitPackage(cfg))
+	b.WriteString(``)
 	fmt.Fprintf(&b, `RUN groupadd --gid %d fluxlit \
     && useradd --uid %d --gid %d --create-home --home-dir /home/fluxlit --shell /usr/sbin/nologin fluxlit
 COPY dist/fluxlit-linux-${TARGETARCH} %s
@@ -271,6 +273,21 @@ ENTRYPOINT ["fluxlit"]
 CMD ["run"]
 `, deployUID, deployUID, deployUID, deployBinaryPath, deployUID, deployUID, cfg.GatewayPort)
 	return b.String()
+}
+
+// deployFluxLitPackage is what a FluxLit project's requirements.txt must hold besides its
+// own packages: the Python package its app imports, at the version fluxlit found (its own
+// "fluxlit" command is then overwritten by the binary copied to the same path).
+func deployFluxLitPackage(cfg *Config) string {
+	if cfg.App == nil {
+		return ""
+	}
+	pkg := "fluxlit"
+	if cfg.App.Version != "" {
+		pkg += "==" + cfg.App.Version
+	}
+	return "# " + cfg.Target + " is a FluxLit app: requirements.txt lists the Python package it imports,\n# " +
+		pkg + " (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).\n"
 }
 
 // deployIgnoreHow is the opening of both ignore files: who reads them, and how.

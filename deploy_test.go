@@ -169,6 +169,15 @@ func TestDeployFilesFollowSettings(t *testing.T) {
 	if unit := deploySystemdUnit(noPid); strings.Contains(unit, "ReadWritePaths=") {
 		t.Errorf("no_pidfile unit: got ReadWritePaths; want none")
 	}
+	// A FluxLit project's Python image installs the Python package its app imports: its
+	// requirements.txt must list it, and the file says at which version.
+	if py := deployContainerfilePython(noPid); strings.Contains(py, "fluxlit==") {
+		t.Errorf("plain project's Containerfile.python installs the fluxlit package")
+	}
+	noPid.App = &fluxlitApp{Version: "0.13.2"}
+	if want := `# fluxlit==0.13.2 (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).`; !slices.Contains(deployLines(deployContainerfilePython(noPid)), want) {
+		t.Errorf("FluxLit project's Containerfile.python: no line %q", want)
+	}
 }
 
 // The scratch file's build-time check, run as the generated RUN line and ENV say, exits

@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,5 +277,78 @@ func TestAppCodeValueRejected(t *testing.T) {
 	want := `app.py: root_path: "/api" collides with api_mount_path "/api"`
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v; want %s…", err, want)
+	}
+}
+
+// TestAppChildSpecs: the children of a FluxLit project against those of a plain one, from
+// the same settings: argv, the Streamlit flags Python FluxLit passes, and the environment.
+func TestAppChildSpecs(t *testing.T) {
+	dir := t.TempDir()
+	environ := []string{"PATH=/usr/bin", "FLUXLIT_JWT_HS256_SECRET=s", "FLUXLIT_OIDC_BFF_SECRET=o", "KEEP_OUT=k"}
+	load := func(flags map[string]string) *Config {
+		t.Helper()
+		cfg, err := loadConfig(loadInput{WorkDir: dir, Env: append(environ, "FLUXLIT_CHILD_ENV_DENY=KEEP_OUT", "FLUXLIT_JWT_PROTECT="),
+			Flags: flags, Positional: "app:app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	has := func(list []string, s string) bool { return slices.Contains(list, s) }
+	joined := func(argv []string) string { return strings.Join(argv, " ") }
+
+	plain := load(nil)
+	plan, err := planChildren(plain, 8000, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.cleanup()
+	api, ui := plan.specs[0], plan.specs[1]
+	if !strings.Contains(joined(api.Argv), "-m uvicorn app:app --root-path /api --uds ") {
+		t.Errorf("plain API argv %q; want uvicorn app:app with --root-path", joined(api.Argv))
+	}
+	if !strings.Contains(joined(ui.Argv), "streamlit run streamlit_app.py ") || strings.Contains(joined(ui.Argv), "enableXsrfProtection") {
+		t.Errorf("plain Streamlit argv %q; want streamlit_app.py and Streamlit's own XSRF default", joined(ui.Argv))
+	}
+	for _, kv := range []string{"FLUXLIT_JWT_HS256_SECRET=s", "FLUXLIT_OIDC_BFF_SECRET=o", "KEEP_OUT=k"} {
+		if has(ui.Env, kv) {
+			t.Errorf("plain Streamlit child has %s", kv)
+		}
+	}
+
+	app := load(map[string]string{"debug": "true"})
+	app.App = &fluxlitApp{StreamlitMain: "/venv/fluxlit/streamlit/main.py", Source: "app.py"}
+	plan, err = planChildren(app, 8000, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.cleanup()
+	api, ui = plan.specs[0], plan.specs[1]
+	if api.Argv[1] != "-c" || api.Argv[2] != appAPIEntry || api.Argv[3] != "app:app" || api.Argv[4] != "/api" || has(api.Argv, "--root-path") {
+		t.Errorf("FluxLit API argv %q; want the entry script with target and mount, no --root-path", joined(api.Argv[3:]))
+	}
+	want := "streamlit run /venv/fluxlit/streamlit/main.py --server.headless true --server.port "
+	if got := joined(ui.Argv); !strings.Contains(got, want) || !strings.Contains(got, "--server.enableXsrfProtection false --server.enableCORS false") {
+		t.Errorf("FluxLit Streamlit argv %q; want the page entry and Python FluxLit's flags", got)
+	}
+	for kv, want := range map[string]bool{"FLUXLIT_JWT_HS256_SECRET=s": true, "FLUXLIT_OIDC_BFF_SECRET=o": true, "KEEP_OUT=k": false,
+		"FLUXLIT_APP=app:app": true, "FLUXLIT_API_PREFIX=/api": true, "FLUXLIT_INTERNAL_API_BASE=http://127.0.0.1:8000/api": true, "FLUXLIT_DEBUG=1": true} {
+		if has(ui.Env, kv) != want {
+			t.Errorf("FluxLit Streamlit child env has %s: %v; want %v", kv, !want, want)
+		}
+	}
+	if !has(api.Env, "FLUXLIT_DEBUG=1") {
+		t.Errorf("--debug given: the API child lacks FLUXLIT_DEBUG=1 (Python's flag sets it)")
+	}
+
+	own := load(map[string]string{"streamlit_script": "ui.py"})
+	own.App = app.App
+	plan, err = planChildren(own, 8000, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.cleanup()
+	if got := joined(plan.specs[1].Argv); !strings.Contains(got, "streamlit run ui.py ") {
+		t.Errorf("FluxLit project with its own streamlit_script: argv %q; want ui.py", got)
 	}
 }

@@ -69,18 +69,44 @@ func startFluxlit(t *testing.T, dir string, env []string, args ...string) *fluxl
 	return p
 }
 
+// launchFluxlit runs the binary with args in dir (and env added to the test's environment),
+// on a free port unless args name one. A port is free only until fluxlit binds it: when
+// another process took it in between, fluxlit is started again on another.
 func launchFluxlit(t *testing.T, dir string, env []string, args ...string) *fluxlitProc {
 	t.Helper()
-	port := freePort(t)
-	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
-	full := append([]string{}, args...)
-	if !hasFlag(args, "--port") {
-		full = append(full, "--port", strconv.Itoa(port))
-	} else {
-		p.port = flagInt(args, "--port")
-		p.base = "http://127.0.0.1:" + strconv.Itoa(p.port)
+	if hasFlag(args, "--port") {
+		return startFluxlitProc(t, dir, env, flagInt(args, "--port"), args)
 	}
-	p.cmd = exec.Command(fluxlitBinary(t), full...)
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		p := startFluxlitProc(t, dir, env, port, append(append([]string{}, args...), "--port", strconv.Itoa(port)))
+		if attempt == 3 || !p.lostPort() {
+			return p
+		}
+		t.Logf("port %d was taken before fluxlit bound it; starting again on another", port)
+	}
+}
+
+// lostPort waits until fluxlit listens or exits, and reports whether it exited because its
+// port was in use.
+func (p *fluxlitProc) lostPort() bool {
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(p.log.String(), "fluxlit listening") {
+		select {
+		case <-p.done:
+			return strings.Contains(p.log.String(), "is in use on")
+		case <-deadline:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+func startFluxlitProc(t *testing.T, dir string, env []string, port int, args []string) *fluxlitProc {
+	t.Helper()
+	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(fluxlitBinary(t), args...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(append(os.Environ(), "FLUXLIT_LOG_FORMAT=json"), env...)
 	p.cmd.Stdout = p.log
