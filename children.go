@@ -151,10 +151,6 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	script := cfg.StreamlitScript
 	if appUsesPageEntry(cfg) {
 		script = cfg.App.StreamlitMain
-	} else if len(cfg.StreamlitCommand) == 0 {
-		if err := streamlitScriptExists(cfg); err != nil {
-			return childSpec{}, "", err
-		}
 	}
 	argv := []string{cfg.Python, "-m", "streamlit", "run", script,
 		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1"}
@@ -194,6 +190,9 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 // streamlitScriptExists catches a missing script before Streamlit starts: Streamlit itself
 // would print its usage text and exit, which reads like a fluxlit bug.
 func streamlitScriptExists(cfg *Config) error {
+	if cfg.StreamlitUpstream != "" || len(cfg.StreamlitCommand) > 0 || appUsesPageEntry(cfg) {
+		return nil // fluxlit runs no script of its own
+	}
 	p := cfg.StreamlitScript
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(cfg.ProjectDir, p)

@@ -44,7 +44,8 @@ func TestIntegrationDoctorSlowImport(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "app.py"), "import time\ntime.sleep(8)\n"+raisingApp)
 	writeFile(t, filepath.Join(dir, "streamlit_app.py"), "import streamlit as st\n")
-	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("python = %q\n", streamlitPython(t)))
+	// A free port: gateway_bind must not FAIL because another test holds 8000.
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("python = %q\ngateway_port = %d\n", streamlitPython(t), freePort(t)))
 	start := time.Now()
 	code, out := runDoctor(t, dir)
 	if code != 0 {

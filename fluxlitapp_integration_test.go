@@ -407,7 +407,9 @@ func TestIntegrationFluxLitStartErrors(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "app.py"), tt.app)
 			writeFile(t, filepath.Join(dir, "streamlit_app.py"), "import streamlit as st\n")
-			code, out, errOut := fluxlitCLI(t, dir, tt.env, "run", "--no-pidfile", "--port", "0")
+			// The console format ends with a "fluxlit: " line (JSON, the default on a pipe, with
+			// an ERROR record).
+			code, out, errOut := fluxlitCLI(t, dir, tt.env, "run", "--no-pidfile", "--port", "0", "--log-format", "text")
 			lines := strings.Split(strings.TrimSpace(errOut), "\n")
 			if code != tt.wantCode || !strings.HasPrefix(lines[len(lines)-1], tt.want) {
 				t.Errorf("run: exit %d, last line %q; want %d and %q\n%s%s", code, lines[len(lines)-1], tt.wantCode, tt.want, out, errOut)

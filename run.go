@@ -143,6 +143,10 @@ func (r *runner) run() int {
 	r.terminal = isTerminal(r.stderr)
 	r.style = logStyleFor(cfg, r.terminal, envMap(r.env))
 	r.log = newLogger(cfg, r.logOut, r.style)
+	if err := streamlitScriptExists(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 2
+	}
 	r.logOut.reportDrops(func(n uint64) {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
