@@ -30,6 +30,7 @@ type fastRequest struct {
 	connUpgrade   bool // Connection names "upgrade"
 	fields        []headerField
 	connection    [][]byte // the names its Connection header lists
+	idempotent    bool     // Idempotency-Key or X-Idempotency-Key: the client says it may be sent twice
 }
 
 // fastMethods are the methods the fast path forwards; the strings are constants, so a
@@ -207,10 +208,19 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 		if req.requestID == "" && validRequestID(string(value)) {
 			req.requestID = string(value)
 		}
+	case asciiEqualFold(name, "Idempotency-Key"), asciiEqualFold(name, "X-Idempotency-Key"):
+		req.idempotent = true
 	case asciiEqualFold(name, "Te"):
 		req.teTrailers = req.teTrailers || hasToken(value, "trailers")
 	}
 	return true
+}
+
+// replayable reports whether the request may be sent again after its connection failed: a
+// GET or HEAD, or one the client marked idempotent, without a body (Go's
+// Request.isReplayable, which decides for the net/http engine).
+func (req *fastRequest) replayable() bool {
+	return req.contentLength <= 0 && (req.method == http.MethodGet || req.method == http.MethodHead || req.idempotent)
 }
 
 // noteConnection accepts only the keep-alive, close and upgrade tokens: anything else names
@@ -352,10 +362,11 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 		if size == 0 {
 			return n, fastRelayTrailers(dbw, sbr)
 		}
-		if _, err := io.CopyN(dbw, sbr, size); err != nil {
+		m, err := io.CopyN(dbw, sbr, size)
+		n += m
+		if err != nil {
 			return n, err
 		}
-		n += size
 		crlf, err := fastReadLine(dbw, sbr)
 		if err != nil {
 			return n, err

@@ -32,7 +32,7 @@ func (f *fastServer) serveUpgrade(fc *fastConn, p *hopPlan) (keep, tunnelled boo
 	rec.upstreamStart = time.Now()
 	pc, err := g.wsHandshake(context.Background(), &head, &fc.res)
 	if err != nil {
-		return f.upstreamFailed(fc, p.up, rec, err), false
+		return f.upstreamFailed(fc, p.up, rec, err, false), false
 	}
 	defer releaseHandshakeBuffers(pc)
 	rec.upstreamDur = time.Since(rec.upstreamStart)

@@ -271,25 +271,25 @@ var hopResponseDrop = [...]string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id",
 }
 
-// hopKeepResponseHeader is the one rule for an upstream response header: it reaches the
-// client unless it is in hopResponseDrop or named by the response's Connection header
-// (connection holds those names). Connection can never name away the response's framing:
-// a Content-Length it names is still the length the engine relays.
-func hopKeepResponseHeader[T ~string | ~[]byte](name T, connection [][]byte) bool {
+// hopKeepResponseHeader is the one rule for a header of an upstream answer with status: it
+// reaches the client unless it is in hopResponseDrop, named by the answer's Connection header
+// (connection holds those names), or says what an answer without a body cannot: no
+// Content-Length on 1xx, 204 and 304, no Content-Type on 304 (RFC 9110 §15.4.5; Go's server
+// drops the same). Connection can never name away the framing: a Content-Length it names is
+// still the length the engine relays.
+func hopKeepResponseHeader[T ~string | ~[]byte](name T, status int, connection [][]byte) bool {
 	for _, h := range hopResponseDrop {
 		if asciiEqualFold(name, h) {
 			return false
 		}
 	}
-	if asciiEqualFold(name, "Content-Length") {
-		return true
+	switch {
+	case asciiEqualFold(name, "Content-Length"):
+		return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+	case asciiEqualFold(name, "Content-Type") && status == http.StatusNotModified:
+		return false
 	}
-	for _, tok := range connection {
-		if asciiEqualFold(name, tok) {
-			return false
-		}
-	}
-	return true
+	return !hopNamed(connection, name)
 }
 
 // hopForwarded are the forwarding headers fluxlit sends upstream (the client's are dropped).
@@ -327,15 +327,22 @@ type hopFailure struct {
 	msg, logMsg string
 }
 
+// statusClientGone is the access log's status for a request whose client went away before
+// its answer (nginx's 499): nobody reads an answer, and it is not the upstream's fault.
+const statusClientGone = 499
+
 // upstreamFailure maps a failed exchange with up to fluxlit's answer: 413 for a body that
-// went over the limit while it was sent, 504 when the upstream did not answer in time, 502
-// for anything else (refused, reset, an answer fluxlit cannot relay).
-func (g *gateway) upstreamFailure(up *upstream, err error) hopFailure {
+// went over the limit while it was sent, 499 (no answer) when the client went away, 504 when
+// the upstream did not answer in time, 502 for anything else (refused, reset, an answer
+// fluxlit cannot relay).
+func (g *gateway) upstreamFailure(up *upstream, err error, clientGone bool) hopFailure {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
 		return hopFailure{status: http.StatusRequestEntityTooLarge, reason: "body_too_large",
 			msg: "request body exceeds gateway_max_proxy_request_body_bytes (" + strconv.FormatInt(g.maxBody, 10) + ")"}
+	case clientGone:
+		return hopFailure{status: statusClientGone, reason: "canceled"}
 	case isTimeout(err):
 		return hopFailure{status: http.StatusGatewayTimeout, reason: "timeout",
 			msg: up.name + " did not answer within gateway_upstream_read_timeout_s", logMsg: "upstream timeout"}

@@ -56,6 +56,11 @@ func (b *accessBody) Read(p []byte) (int, error) {
 func (b *accessBody) Close() error { return b.rc.Close() }
 
 func (a *accessRecord) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		netInterim(a.Header(), code, a.id) // an interim answer: the final one is recorded
+		a.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if a.status == 0 {
 		a.status = code
 		a.markUpstream()

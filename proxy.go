@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -131,6 +132,9 @@ func upstreamDialer(cfg *Config, up *upstream) *net.Dialer {
 	return &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: keepAlive, Control: upstreamDialControl}
 }
 
+// newUpstreamTransport is the Transport of up's ReverseProxy. Its connections read answers
+// through guardConn (wire.go), so the net/http engine refuses the answers the fast engine
+// refuses; for an https upstream that means fluxlit makes the TLS connection itself.
 func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 	dialer := up.dialer
 	dial := dialer.DialContext
@@ -139,17 +143,38 @@ func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 			return dialer.DialContext(ctx, "unix", unixPath)
 		}
 	}
+	guarded := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &guardConn{Conn: c}, nil
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: up.target.Hostname()}
+	guardedTLS := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout())
+		defer cancel()
+		tc := tls.Client(c, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return &guardConn{Conn: tc}, nil
+	}
 	return &http.Transport{
 		Proxy:                 nil, // the upstreams are ours; HTTP_PROXY must not reroute them
-		DialContext:           dial,
+		DialContext:           guarded,
+		DialTLSContext:        guardedTLS,
 		MaxIdleConns:          4 * maxIdleConnsPerUpstream,
 		MaxIdleConnsPerHost:   maxIdleConnsPerUpstream,
 		IdleConnTimeout:       idleConnTimeout,
 		ResponseHeaderTimeout: cfg.readTimeout(),
-		TLSHandshakeTimeout:   cfg.connectTimeout(),
 		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true, // pass Content-Encoding through untouched
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		DisableCompression:    true,  // pass Content-Encoding through untouched
 		ForceAttemptHTTP2:     false, // HTTP/1.1 keep-alive is faster on loopback and carries upgrades
 		WriteBufferSize:       proxyBufferSize,
 		ReadBufferSize:        proxyBufferSize,
@@ -380,6 +405,7 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	} else {
 		out.Host = up.target.Host
 	}
+	pr.Out = out.WithContext(httptrace.WithClientTrace(out.Context(), guardTrace))
 }
 
 // setForwarded writes the forwarding headers of hop.go's forwarded into out.
@@ -414,20 +440,41 @@ func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
 	// Ours is on the ResponseWriter already; set again, as ReverseProxy clears the writer's
 	// headers after relaying a 1xx answer.
 	delete(res.Header, "X-Request-Id")
-	x.rec.Header()["X-Request-Id"] = []string{x.rec.id}
+	w := x.rec.Header()
+	w["X-Request-Id"] = []string{x.rec.id}
+	if _, ok := res.Header["Content-Type"]; !ok {
+		w["Content-Type"] = nil // a proxy does not invent one: no sniffing by Go's server
+	}
+}
+
+// netInterim puts an interim (1xx) answer's headers, as ReverseProxy copies them into the
+// ResponseWriter, under the hop rule, with fluxlit's request id.
+func netInterim(h http.Header, status int, id string) {
+	var connection [][]byte
+	for _, v := range h["Connection"] {
+		for rest := []byte(v); len(rest) > 0; {
+			var tok []byte
+			tok, rest = nextToken(rest)
+			connection = append(connection, tok)
+		}
+	}
+	for k := range h {
+		if !hopKeepResponseHeader(k, status, connection) {
+			delete(h, k)
+		}
+	}
+	h["X-Request-Id"] = []string{id}
 }
 
 // proxyError maps a failed upstream exchange to fluxlit's own answer (hop.go's mapping).
 func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstream, err error) {
 	x := exchangeOf(r)
-	f := g.upstreamFailure(up, err)
-	if f.status != http.StatusRequestEntityTooLarge && r.Context().Err() != nil {
-		// The client went away: nobody reads an answer, and it is not the upstream's fault.
-		g.obs.upstreamError(up.name, "canceled")
-		x.rec.status = 499
+	f := g.upstreamFailure(up, err, r.Context().Err() != nil)
+	g.obs.upstreamError(up.name, f.reason)
+	if f.status == statusClientGone {
+		x.rec.status = f.status
 		return
 	}
-	g.obs.upstreamError(up.name, f.reason)
 	if f.logMsg != "" {
 		g.log.Warn(f.logMsg, "request_id", x.rec.id, "upstream", up.name, "error", err.Error())
 	}
@@ -443,7 +490,7 @@ func isTimeout(err error) bool {
 }
 
 func (g *gateway) bodyTooLarge(w http.ResponseWriter, r *http.Request, up *upstream) {
-	f := g.upstreamFailure(up, errBodyTooLarge)
+	f := g.upstreamFailure(up, errBodyTooLarge, false)
 	g.obs.upstreamError(up.name, f.reason)
 	w.Header().Set("Connection", "close") // the rest of the body is not read
 	g.writeError(w, r, f.status, f.msg, up == g.api)

@@ -276,7 +276,7 @@ func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upRespo
 		err = pc.flushForAnswer()
 	}
 	if err == nil {
-		_, err = res.read(pc, wsHandshakeTimeout, true)
+		err = res.readFinal(pc, wsHandshakeTimeout, true)
 	}
 	if err != nil {
 		conn.Close()
@@ -375,7 +375,7 @@ func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, err
 func (g *gateway) relayRefusedHandshake(w http.ResponseWriter, r *http.Request, pc *upConn, res *upResponse, x *netExchange) {
 	h := w.Header()
 	for _, fl := range res.fields {
-		if hopKeepResponseHeader(fl.name, res.connection) && !asciiEqualFold(fl.name, "Content-Length") {
+		if hopKeepResponseHeader(fl.name, res.status, res.connection) && !asciiEqualFold(fl.name, "Content-Length") {
 			h.Add(string(fl.name), string(fl.value))
 		}
 	}
