@@ -76,22 +76,6 @@ func recordsAt(recs []map[string]any, level string) []map[string]any {
 	return out
 }
 
-// waitLog waits until the process's log contains s.
-func waitLog(t *testing.T, p *fluxlitProc, s string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.log.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log did not show %q within %v", s, within)
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("fluxlit exited (%v) before its log showed %q", p.err, s)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 func stillRunning(t *testing.T, p *fluxlitProc) {
 	t.Helper()
 	select {
@@ -170,8 +154,9 @@ func openSession(t *testing.T, p *fluxlitProc) *wsConn {
 }
 
 // TestIntegrationDevReloadWhatChanged: dev says what it watches; a change to the Streamlit
-// script restarts nothing (Streamlit reruns it), a change to fluxlit.toml is re-read (a new
-// api_mount_path applies; a broken file is reported and the running configuration kept).
+// script restarts nothing (Streamlit reruns it), a change to fluxlit.toml is re-read (a
+// children's setting reloads the children, a new api_mount_path restarts fluxlit in place
+// and applies; a broken file is reported and the running configuration kept).
 // Before #19 editing streamlit_app.py restarted the API, and editing fluxlit.toml restarted
 // the API child without reading the file.
 func TestIntegrationDevReloadWhatChanged(t *testing.T) {
@@ -189,9 +174,16 @@ func TestIntegrationDevReloadWhatChanged(t *testing.T) {
 		t.Errorf("a Streamlit script edit restarted a child: %+v -> %+v", before, after)
 	}
 
+	// A children's setting: a reload (a new generation of children, no restart of fluxlit).
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("python = %q\nrestart_max_backoff_s = 3\n", streamlitPython(t)))
+	waitLog(t, p, "fluxlit.toml changed (restart_max_backoff_s): reloading the children with the new configuration", 10*time.Second)
+	waitLog(t, p, "reload: generation 2 serving", 90*time.Second)
+	stillRunning(t, p)
+
+	// A gateway setting: fluxlit restarts in place with it.
 	toml := fmt.Sprintf("python = %q\napi_mount_path = \"/backend\"\n", streamlitPython(t))
 	writeFile(t, filepath.Join(dir, "fluxlit.toml"), toml)
-	waitLog(t, p, "fluxlit.toml changed (api_mount_path): restarting fluxlit with the new configuration", 10*time.Second)
+	waitLog(t, p, "fluxlit.toml changed (api_mount_path, restart_max_backoff_s): restarting fluxlit with the new configuration", 10*time.Second)
 	waitStatus(t, p.base+"/backend/users", 200, 90*time.Second)
 	stillRunning(t, p) // the same process: it replaced itself
 

@@ -1,7 +1,8 @@
 // reload.go owns "fluxlit dev --reload": a polling watcher (standard library only, no
 // inotify) over the project's *.py files, its configuration files and Streamlit's own files,
-// which restarts only the child whose files changed and re-reads the configuration when a
-// configuration file changed (by restarting fluxlit itself in place, see reexec).
+// which restarts only the child whose files changed, and re-reads the configuration when one
+// of its files changed: a change to the children's settings is a reload (a new generation,
+// reloadgen.go), a change to the gateway's restarts fluxlit itself in place (reexec).
 
 package main
 
@@ -31,9 +32,9 @@ var reloadSkipDirs = map[string]bool{".git": true, ".hg": true, ".venv": true, "
 type reloadKind int
 
 const (
-	reloadAPI       reloadKind = iota // any other *.py: the API's code (or shared by both)
-	reloadStreamlit                   // the Streamlit script, pages/ beside it, .streamlit/*.toml
-	reloadConfig                      // fluxlit.toml (or the --config file), .env, pyproject.toml
+	watchAPI       reloadKind = iota // any other *.py: the API's code (or shared by both)
+	watchStreamlit                   // the Streamlit script, pages/ beside it, .streamlit/*.toml
+	watchConfig                      // fluxlit.toml (or the --config file), .env, pyproject.toml
 )
 
 // reloadWatch is what the watcher looks at, derived from the configuration.
@@ -63,13 +64,13 @@ func newReloadWatch(cfg *Config, runsStreamlit bool) reloadWatch {
 // kind classifies a path the snapshot holds.
 func (w reloadWatch) kind(p string) reloadKind {
 	if slices.Contains(w.configs, p) {
-		return reloadConfig
+		return watchConfig
 	}
 	if w.streamlit && (p == w.script || strings.HasPrefix(p, w.pagesDir+string(filepath.Separator)) ||
 		filepath.Base(filepath.Dir(p)) == ".streamlit") {
-		return reloadStreamlit
+		return watchStreamlit
 	}
-	return reloadAPI
+	return watchAPI
 }
 
 // snapshot returns a fingerprint of the watched files: path -> mtime+size.
@@ -146,10 +147,11 @@ func changedFiles(old, cur map[string]string) []string {
 }
 
 // watchReload polls until ctx ends; it returns a stop function. snap is the files as they
-// were before the children started, so that a save during the start is not missed.
-func (r *runner) watchReload(ctx context.Context, w reloadWatch, snap map[string]string) func() {
+// were before the children started, so that a save during the start is not missed. A change
+// to the configuration's files is sent on configChanged, for the run's loop to act on.
+func (r *runner) watchReload(ctx context.Context, w reloadWatch, snap map[string]string, configChanged chan<- []string) func() {
 	ctx, cancel := context.WithCancel(ctx)
-	r.log.Info(w.describe(r.cfg.ReloadScope, r.sup.has(dispatchAPI)))
+	r.log.Info(w.describe(r.cfg.ReloadScope, r.gw.gens.current().sup.has(dispatchAPI)))
 	go func() {
 		t := time.NewTicker(reloadPollInterval)
 		defer t.Stop()
@@ -163,31 +165,33 @@ func (r *runner) watchReload(ctx context.Context, w reloadWatch, snap map[string
 			changed := changedFiles(snap, cur)
 			snap = cur
 			if len(changed) > 0 {
-				r.reload(w, changed)
+				r.reloadFiles(w, changed, configChanged)
 			}
 		}
 	}()
 	return cancel
 }
 
-// reload acts on one batch of changed files: the configuration first (a change there
-// restarts everything anyway), then the API's code, then Streamlit's files.
-func (r *runner) reload(w reloadWatch, changed []string) {
+// reloadFiles acts on one batch of changed files: the configuration's go to the run's loop
+// (a reload or a restart starts every child again anyway), the API's code restarts the API,
+// Streamlit's files are Streamlit's to rerun.
+func (r *runner) reloadFiles(w reloadWatch, changed []string, configChanged chan<- []string) {
 	byKind := map[reloadKind][]string{}
 	for _, p := range changed {
 		byKind[w.kind(p)] = append(byKind[w.kind(p)], w.rel(p))
 	}
-	if files := byKind[reloadConfig]; len(files) > 0 && r.reloadConfig(files) {
+	if files := byKind[watchConfig]; len(files) > 0 {
+		configChanged <- files
 		return
 	}
 	full := r.cfg.ReloadScope == "full"
 	restart := map[string]bool{}
-	if files := byKind[reloadAPI]; len(files) > 0 {
+	if files := byKind[watchAPI]; len(files) > 0 {
 		restart[dispatchAPI] = true
 		restart[dispatchStreamlit] = full
 		r.restartFor(files, restart)
 	}
-	if files := byKind[reloadStreamlit]; len(files) > 0 {
+	if files := byKind[watchStreamlit]; len(files) > 0 {
 		if full {
 			r.restartFor(files, map[string]bool{dispatchStreamlit: true})
 		} else {
@@ -198,47 +202,60 @@ func (r *runner) reload(w reloadWatch, changed []string) {
 
 // restartFor restarts the named children that fluxlit runs, API first.
 func (r *runner) restartFor(files []string, names map[string]bool) {
+	sup := r.gw.gens.current().sup
 	for _, name := range []string{dispatchAPI, dispatchStreamlit} {
-		if !names[name] || !r.sup.has(name) {
+		if !names[name] || !sup.has(name) {
 			continue
 		}
 		r.log.Info(strings.Join(files, ", ") + " changed: restarting " + name)
-		err := r.sup.Restart(name)
+		err := sup.Restart(name)
 		if err != nil && !strings.Contains(err.Error(), errSuperviseWaiting.Error()) {
 			r.log.Warn("reload: restart failed", "child", name, "error", err.Error())
 		}
 	}
 }
 
-// reloadConfig re-reads the configuration after one of its files changed. A configuration
-// that does not load is reported and the running one kept; one that changes a setting
-// restarts fluxlit in place (reexec), because the gateway's routes, listener and children
-// all derive from it. It reports whether fluxlit is restarting.
-func (r *runner) reloadConfig(files []string) bool {
-	cfg, err := loadAppConfig(r.input)
-	if err == nil && cfg.AppErr != "" {
-		err = errors.New(cfg.AppErr)
+// configAction is what a changed configuration file asks of the run.
+type configAction int
+
+const (
+	configKeep    configAction = iota // it does not load, or no setting changed
+	configReload                      // the children's settings changed: a new generation
+	configRestart                     // a gateway setting changed: fluxlit restarts in place
+)
+
+// configChange reads the configuration again after one of its files changed. A
+// configuration that does not load is reported and the running one kept. One that changes
+// only the children's settings is a reload; one that changes the gateway's (its listener,
+// routes, auth, logging), or that a reload cannot run (fixed child ports), restarts fluxlit.
+// It runs on the run's loop, which owns childCfg.
+func (r *runner) configChange(files []string) configAction {
+	fresh, err := r.configAgain()
+	if err == nil && fresh.AppErr != "" {
+		err = errors.New(fresh.AppErr)
 	}
 	if err != nil {
 		r.log.Error(fmt.Sprintf("%v; still running with the configuration fluxlit started with", err))
-		return false
+		return configKeep
 	}
-	for _, w := range cfg.Warnings {
+	for _, w := range fresh.Warnings {
 		if !slices.Contains(r.cfg.Warnings, w) {
 			r.log.Warn("configuration: " + w)
 		}
 	}
-	changed := changedSettings(r.cfg, cfg)
-	if len(changed) == 0 {
-		r.log.Info(strings.Join(files, ", ") + " changed; no setting changed")
-		return false
+	what := strings.Join(files, ", ") + " changed"
+	merged, gateway := reloadConfig(r.childCfg, fresh)
+	if len(gateway) > 0 || reloadChecks(merged) != nil {
+		r.log.Info(what + " (" + strings.Join(changedSettings(r.childCfg, fresh), ", ") + "): restarting fluxlit with the new configuration")
+		return configRestart
 	}
-	r.log.Info(strings.Join(files, ", ") + " changed (" + strings.Join(changed, ", ") + "): restarting fluxlit with the new configuration")
-	select {
-	case r.restartSelf <- struct{}{}:
-	default:
+	children := changedSettings(r.childCfg, merged)
+	if len(children) == 0 {
+		r.log.Info(what + "; no setting changed")
+		return configKeep
 	}
-	return true
+	r.log.Info(what + " (" + strings.Join(children, ", ") + "): reloading the children with the new configuration")
+	return configReload
 }
 
 // changedSettings names the settings whose effective values differ.

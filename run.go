@@ -2,7 +2,7 @@
 // listens, starts the children when fluxlit supervises them, reports readiness (pidfile,
 // systemd), and on SIGTERM/SIGINT drains requests, closes tunnels with 1001, stops the
 // children and exits 0 (a second signal stops at once). What it tells a person about the
-// start is in startup.go; dev's reload, which may restart fluxlit in place, in reload.go.
+// start is in startup.go; dev's file watcher, which may restart fluxlit in place, in reload.go.
 
 package main
 
@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ var modeDefaults = map[string]map[string]string{
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
+	early := &lastLineWriter{w: stderr} // a new process of an upgrade tells the old one why it stopped
 	in, err := cf.parse(args)
 	if err != nil {
 		return usageError(stderr, err)
@@ -50,22 +52,26 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	// runs, and it decides the log format of everything after.
 	base, err := loadConfig(in)
 	if err != nil {
-		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
+		fmt.Fprintf(early, "fluxlit: %v\n", err)
+		upgradeFailedEarly(early.last)
 		return 2
 	}
 	style := logStyleFor(base, isTerminal(stderr), envMap(in.Env))
-	early := newLogger(base, stderr, style)
-	cfg, err := loadAppConfigShowingProgress(in, base, early)
+	log := newLogger(base, stderr, style)
+	cfg, err := loadAppConfigShowingProgress(in, base, log)
 	if err != nil {
-		printFatal(stderr, early, style, err.Error())
+		printFatal(stderr, log, style, err.Error())
+		upgradeFailedEarly(err.Error())
 		return 2
 	}
 	if cfg.AppErr != "" {
-		printFatal(stderr, early, style, cfg.AppErr+"; "+doctorHint)
+		printFatal(stderr, log, style, cfg.AppErr+"; "+doctorHint)
+		upgradeFailedEarly(cfg.AppErr)
 		return 1
 	}
-	r := &runner{cfg: cfg, input: in, mode: mode, stdout: stdout, stderr: stderr, env: in.Env,
-		restartSelf: make(chan struct{}, 1)}
+	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: in.Env,
+		childCfg: cfg, stopping: make(chan struct{})}
+	r.configAgain = func() (*Config, error) { return loadAppConfig(in) }
 	code := r.run()
 	if r.reexec {
 		return reexec(append([]string{os.Args[0], mode}, args...), r.env, stderr)
@@ -74,8 +80,10 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 }
 
 // reexec replaces this process with a fresh fluxlit of the same command line, environment
-// and pid, once everything was stopped and cleaned up: dev's way to apply a changed
-// configuration, which every part of a run derives from. It returns only on failure.
+// and pid, once everything was stopped and cleaned up: dev's way to apply a changed gateway
+// setting, which the listener, the routes and every generation derive from. (fluxlit
+// upgrade keeps the listener and starts a new process; in a terminal the shell would take
+// the first one's exit for the end of the command.) It returns only on failure.
 func reexec(argv, env []string, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err == nil {
@@ -87,7 +95,6 @@ func reexec(argv, env []string, stderr io.Writer) int {
 
 type runner struct {
 	cfg       *Config
-	input     loadInput // what cfg was loaded from: dev re-reads it when a file changes
 	mode      string
 	stdout    io.Writer
 	stderr    io.Writer
@@ -107,9 +114,26 @@ type runner struct {
 	started  time.Time // when run began, for "ready in"
 	ready    atomic.Bool
 
-	restartSelf chan struct{} // the configuration changed (dev): stop, then reexec
-	reexec      bool
-	failure     string // the error the run ends with, printed after the stop
+	reexec  bool   // dev: a gateway setting changed; once stopped, fluxlit runs itself again
+	failure string // the error the run ends with, printed after the stop
+
+	// configAgain loads the configuration again the way this run loaded it (a reload);
+	// childCfg is the one the current generation of children was started with.
+	configAgain func() (*Config, error)
+	childCfg    *Config
+	reloads     int            // reloads answered, for "fluxlit reload"
+	reloadWG    sync.WaitGroup // a reload in progress
+	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
+
+	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
+	// one; rawLn and metricsLn are the listeners as opened (or inherited), which a later
+	// upgrade hands on; handedOver is set once a new process took over from this one.
+	inherit      *inheritance
+	rawLn        net.Listener
+	metricsLn    net.Listener
+	startServing func()
+	served       chan error
+	handedOver   bool
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -143,29 +167,41 @@ func (r *runner) run() int {
 	r.terminal = isTerminal(r.stderr)
 	r.style = logStyleFor(cfg, r.terminal, envMap(r.env))
 	r.log = newLogger(cfg, r.logOut, r.style)
-	if err := streamlitScriptExists(cfg); err != nil {
-		r.fatalf("%v\n", err)
-		return 2
-	}
 	r.logOut.reportDrops(func(n uint64) {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
 	applyRuntimeTuning(cfg)
-	env := envMap(r.env)
-	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
-	if !cfg.NoPidfile {
-		r.pid = cfg.pidfilePath()
-		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) {
-			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
-			return 1
-		}
+	if err := streamlitScriptExists(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 2
 	}
-	ln, err := listenGateway(cfg)
+	inherit, err := inheritedFromEnv(&r.env)
 	if err != nil {
 		r.fatalf("%v\n", err)
 		return 1
 	}
-	if r.pid != "" {
+	r.inherit = inherit
+	env := envMap(r.env)
+	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
+	if !cfg.NoPidfile {
+		r.pid = cfg.pidfilePath()
+		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) && (inherit == nil || pid != inherit.from) {
+			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
+			return 1
+		}
+	}
+	var ln net.Listener
+	if inherit != nil {
+		ln = inherit.ln
+		if ln.Addr().String() != cfg.listenAddr() {
+			r.log.Warn(fmt.Sprintf("upgrade: the listener is inherited, on %s; gateway_host/gateway_port (%s) apply at a restart", ln.Addr(), cfg.listenAddr()))
+		}
+	} else if ln, err = listenGateway(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 1
+	}
+	r.rawLn = ln
+	if r.pid != "" && inherit == nil {
 		// Written as soon as this instance holds the port, before the children start: a
 		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
 		// find it and a second instance is not refused), and it is known within milliseconds.
@@ -177,7 +213,7 @@ func (r *runner) run() int {
 		defer removePidfile(r.pid, os.Getpid())
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	plan, err := planChildren(cfg, port, r.env)
+	plan, err := planChildren(cfg, port, r.env, 1)
 	if err != nil {
 		ln.Close()
 		r.fatalf("%v\n", err)
@@ -195,6 +231,11 @@ func (r *runner) run() int {
 		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
 	gw.ready.starting.Store(true)
+	if len(plan.specs) > 0 {
+		// Attached before the gateway serves: routing reads what attach sets per request.
+		r.sup = newSupervisor(plan.specs, r.supervisorOptions(plan, r.cfg))
+		gw.attachSupervisor(r.sup)
+	}
 	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
@@ -216,11 +257,20 @@ func (r *runner) run() int {
 		printDebugBanner(r.plainOut(), gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
-	if cfg.FastPath {
-		r.fast = newFastServer(gw, r.srv)
-		go func() { served <- r.fast.Serve(ln) }()
+	r.startServing = func() {
+		if cfg.FastPath {
+			r.fast = newFastServer(gw, r.srv)
+			go func() { served <- r.fast.Serve(ln) }()
+		} else {
+			go func() { served <- r.srv.Serve(ln) }()
+		}
+	}
+	if inherit == nil {
+		// A new process of an upgrade accepts only once its children are ready (takeOver):
+		// until then the old one accepts on the same socket.
+		r.startServing()
 	} else {
-		go func() { served <- r.srv.Serve(ln) }()
+		defer r.inherit.tell("error: fluxlit stopped before it was ready") // a no-op once told
 	}
 	metricsSrv := r.serveMetricsListener()
 	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
@@ -228,14 +278,14 @@ func (r *runner) run() int {
 	}
 	if r.style.json {
 		r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
-			"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+			"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 		if len(plan.specs) > 0 {
 			r.log.Info("project", "app", appDescribe(cfg))
 		}
 	} else {
 		// The upstreams' addresses are private: only the gateway's is the one to open.
 		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s (%s)", version, ln.Addr(), r.mode))
-		r.log.Debug("upstreams", "api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+		r.log.Debug("upstreams", "api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 	}
 
 	sigs := make(chan os.Signal, 2)
@@ -250,6 +300,17 @@ func (r *runner) run() int {
 	return code
 }
 
+// supervisorOptions are the supervisor's settings for a generation's children: the plan's,
+// plus what the run adds (request ids for tracebacks; dev's Hold).
+func (r *runner) supervisorOptions(plan *childPlan, cfg *Config) supervisorOptions {
+	opts := plan.options(cfg, r.log, r.onChildChange)
+	opts.RequestID = r.gw.obs.failures.since
+	if cfg.Reload { // with a next change to wait for, a broken save is not fatal
+		opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
+	}
+	return opts
+}
+
 // startAndWait starts the children (if any), reports readiness, then blocks until a signal,
 // a supervision failure or a server error. It returns the exit code.
 func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan error) int {
@@ -259,17 +320,11 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	var watch reloadWatch
 	var snap map[string]string
 	if r.cfg.Reload && len(plan.specs) > 0 {
+		// The first look before the children start: a save during the start is a change.
 		watch = newReloadWatch(r.cfg, slices.ContainsFunc(plan.specs, func(s childSpec) bool { return s.Name == dispatchStreamlit }))
 		snap = watch.snapshot()
 	}
 	if len(plan.specs) > 0 {
-		opts := plan.options(r.cfg, r.log, r.onChildChange)
-		opts.RequestID = r.gw.obs.failures.since
-		if r.cfg.Reload { // with a next change to wait for, a broken save is not fatal
-			opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
-		}
-		r.sup = newSupervisor(plan.specs, opts)
-		r.gw.attachSupervisor(r.sup)
 		r.log.Info("starting " + describeChildren(r.cfg, plan.specs))
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
@@ -280,6 +335,9 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			select {
 			case err := <-started:
 				if err != nil {
+					if r.inherit != nil {
+						r.inherit.tell("error: " + err.Error())
+					}
 					r.failf("%v; %s\n", err, startHint(r.cfg, err))
 					return 1
 				}
@@ -296,29 +354,111 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		}
 		supDone = r.sup.Done()
 	}
+	if r.inherit != nil {
+		if err := r.takeOver(); err != nil {
+			r.inherit.tell("error: " + err.Error())
+			r.fatalf("%v\n", err)
+			return 1
+		}
+	}
 	r.reportReady()
+	configChanged := make(chan []string) // dev's watcher: a configuration file changed
 	if snap != nil {
-		defer r.watchReload(ctx, watch, snap)()
+		defer r.watchReload(ctx, watch, snap, configChanged)()
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
-	select {
-	case sig := <-sigs:
-		if r.terminal {
-			r.log.Info("stopping (" + sig.String() + "); press Ctrl-C again to stop at once")
-		} else {
-			r.log.Info("stopping", "signal", sig.String())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, upgradeSignal)
+	defer signal.Stop(usr2)
+	reloaded := make(chan reloadResult, 1)
+	upgraded := make(chan upgradeResult, 1)
+	reloading := false // a reload or an upgrade is in progress: one at a time
+	for {
+		select {
+		case sig := <-sigs:
+			if r.terminal {
+				r.log.Info("stopping (" + sig.String() + "); press Ctrl-C again to stop at once")
+			} else {
+				r.log.Info("stopping", "signal", sig.String())
+			}
+			return 0
+		case <-supDone:
+			r.failf("%v\n", r.sup.Err())
+			return 1
+		case err := <-served:
+			r.failf("serve: %v\n", err)
+			return 1
+		case files := <-configChanged:
+			switch r.configChange(files) {
+			case configRestart:
+				r.reexec = true
+				return 0
+			case configReload:
+				if reloading {
+					r.log.Warn("reload: a reload or upgrade is already in progress; save the file again once it is done")
+					continue
+				}
+				reloading = true
+				r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+			}
+		case <-hup:
+			if terminalHungUp(r.stderr) {
+				r.log.Info("stopping: the terminal closed (SIGHUP)")
+				return 0
+			}
+			if reloading {
+				r.log.Warn("reload: a reload or upgrade is already in progress; this SIGHUP is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+		case <-usr2:
+			if reloading {
+				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { upgraded <- r.upgrade(ctx) })
+		case res := <-upgraded:
+			reloading = false
+			if res.err != nil {
+				msg := fmt.Sprintf("upgrade rolled back: %v; pid %d keeps serving", res.err, os.Getpid())
+				r.log.Error(msg)
+				r.reportReload(reloadResult{Generation: r.gw.gens.current().n, Message: msg})
+				continue
+			}
+			msg := fmt.Sprintf("upgrade: pid %d serves; pid %d drains and stops", res.pid, os.Getpid())
+			r.log.Info(msg)
+			r.reportReload(reloadResult{OK: true, Generation: r.gw.gens.current().n, Message: msg})
+			r.handOver()
+			return 0
+		case res := <-reloaded:
+			reloading = false
+			if res.OK {
+				r.sup = r.gw.gens.current().sup
+				supDone = r.sup.Done()
+			}
+			r.reportReload(res)
 		}
-		return 0
-	case <-r.restartSelf:
-		r.reexec = true
-		return 0
-	case <-supDone:
-		r.failf("%v\n", r.sup.Err())
-		return 1
-	case err := <-served:
-		r.failf("serve: %v\n", err)
-		return 1
+	}
+}
+
+// reportReload records a reload's or upgrade's outcome for the command that asked (next to
+// the pidfile) and systemd's status line.
+func (r *runner) reportReload(res reloadResult) {
+	r.reloads++
+	res.PID, res.Seq = os.Getpid(), r.reloads
+	if r.pid != "" {
+		if err := writeOutcome(outcomePath(r.pid), res); err != nil {
+			r.log.Warn("cannot record the outcome for fluxlit reload/upgrade", "error", err.Error())
+		}
+	}
+	if r.sup != nil {
+		r.notify.Notify("STATUS=" + statusLine(r.sup.Status()))
 	}
 }
 
@@ -394,7 +534,10 @@ func loopbackDialAddr(listen string) string {
 // then the children are stopped (run removes the pidfile after it). A second SIGINT or
 // SIGTERM meanwhile stops at once: the drain ends and the children are killed.
 func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
-	r.notify.Notify("STOPPING=1")
+	if !r.handedOver { // else the service is the new process now
+		r.notify.Notify("STOPPING=1")
+	}
+	close(r.stopping)
 	force, forceNow := context.WithCancel(context.Background())
 	defer forceNow()
 	stopped := make(chan struct{})
@@ -427,11 +570,20 @@ func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
-	if r.sup != nil {
-		stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
-		r.sup.Stop(stopCtx)
-		stopCancel()
+	// Every generation still running: the current one and any draining after a reload. A
+	// reload still starting one was cancelled with the run's context: its outcome is waited
+	// for, so that a generation it switched to at the last moment is stopped too.
+	r.reloadWG.Wait()
+	stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
+	for _, gen := range r.gw.gens.all() {
+		if gen.sup != nil {
+			gen.sup.Stop(stopCtx)
+		}
+		if gen.n > 1 {
+			gen.plan.cleanup()
+		}
 	}
+	stopCancel()
 	r.log.Info("fluxlit stopped")
 }
 
@@ -460,10 +612,14 @@ func (r *runner) serveMetricsListener() *http.Server {
 		return nil
 	}
 	ln, err := net.Listen("tcp", r.cfg.MetricsListen)
+	if r.inherit != nil && r.inherit.metrics != nil {
+		ln, err = r.inherit.metrics, nil
+	}
 	if err != nil {
 		r.log.Error("cannot listen for metrics", "metrics_listen", r.cfg.MetricsListen, "error", err.Error())
 		return nil
 	}
+	r.metricsLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
@@ -489,6 +645,18 @@ func (c *Config) pidfilePath() string {
 		return c.Pidfile
 	}
 	return filepath.Join(c.ProjectDir, c.Pidfile)
+}
+
+// describeReplicas names the Streamlit upstream, or its replicas.
+func describeReplicas(gen *generation) string {
+	if len(gen.ui) == 0 {
+		return describeUpstream(nil)
+	}
+	parts := make([]string, len(gen.ui))
+	for i, r := range gen.ui {
+		parts[i] = describeUpstream(r.up)
+	}
+	return strings.Join(parts, " ")
 }
 
 func describeUpstream(up *upstream) string {

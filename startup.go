@@ -197,10 +197,10 @@ func publicURLsFor(cfg *Config, g *gateway) []publicURL {
 	}
 	base = strings.TrimSuffix(base, "/")
 	var urls []publicURL
-	if g.ui != nil {
+	if len(g.gens.current().ui) > 0 {
 		urls = append(urls, publicURL{"app", "App", base + "/"})
 	}
-	if g.api != nil {
+	if g.gens.api() != nil {
 		urls = append(urls, publicURL{"api_docs", "API docs", base + cfg.APIMountPath + "/docs"})
 	}
 	return append(urls, publicURL{"health", "Health", base + cfg.APIMountPath + "/healthz"})
