@@ -41,6 +41,14 @@ const (
 	deployStartMarginS = 30 // above child_ready_timeout_s: uvicorn/streamlit import time
 )
 
+// deployPods is the Kubernetes Deployment's replica count: two, so that a node drain or a
+// rolling update (with the PodDisruptionBudget) always leaves a pod serving.
+const deployPods = 2
+
+// deployIngressBodyMB is the ingress's request body limit: Streamlit's own default upload
+// limit (server.maxUploadSize, 200 MB); ingress-nginx's default of 1 MB would refuse uploads.
+const deployIngressBodyMB = 200
+
 // deployFile is one generated file: its name in the output folder and its content.
 type deployFile struct {
 	Name    string
@@ -315,11 +323,20 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-NotifyAccess=main
+# all: after "systemctl reload" the new fluxlit process names itself the main process
+# (MAINPID=) and sends READY=1 before the old one exits.
+NotifyAccess=all
 User=fluxlit
 Group=fluxlit
 WorkingDirectory=%[1]s
 ExecStart=%[2]s run
+# Zero-downtime deploys: replace the binary and/or the project, then "systemctl reload fluxlit".
+# The running fluxlit starts the binary on disk on its own listening socket; the new process
+# starts its children with the current code and fluxlit.toml and takes over once they are
+# ready; the old one drains and exits. Nothing is refused meanwhile; if the new one cannot
+# start, the reload fails with its reason and the old one keeps serving. (A change of
+# EnvironmentFile or of gateway_host/gateway_port needs "systemctl restart".)
+ExecReload=%[2]s upgrade --pid $MAINPID
 EnvironmentFile=-%[3]s
 Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/var/lib/fluxlit
 StateDirectory=fluxlit
@@ -328,7 +345,8 @@ Restart=on-failure
 RestartSec=1
 # Exit 2 is a configuration error: restarting cannot fix it.
 RestartPreventExitStatus=2
-# READY=1 comes once both children answer: child_ready_timeout_s plus import time.
+# READY=1 comes once both children answer: child_ready_timeout_s plus import time. It also
+# bounds ExecReload (an upgrade waits for the new process's children).
 TimeoutStartSec=%[6]d
 # SIGTERM to fluxlit only; it drains (shutdown_timeout_s), stops its children (5 s grace),
 # then systemd SIGKILLs whatever is left in the cgroup.
@@ -359,9 +377,20 @@ func deployPidfileDir(cfg *Config) string {
 	return filepath.Dir(p)
 }
 
-// deployKubernetes is a Deployment and a Service. The preStop sleep (a kubelet action, so it
-// works in the scratch image that has no sleep binary; Kubernetes ≥ 1.30) keeps the pod
-// serving while its endpoint is removed, then SIGTERM starts fluxlit's drain.
+// deployKubernetes is a Deployment of deployPods pods, a Service, an Ingress and a
+// PodDisruptionBudget. The preStop sleep (a kubelet action, so it works in the scratch image
+// that has no sleep binary; Kubernetes ≥ 1.30) keeps the pod serving while its endpoint is
+// removed, then SIGTERM starts fluxlit's drain (shutdown_timeout_s: requests finish,
+// WebSockets get 1001 and reconnect to another pod); terminationGracePeriodSeconds covers
+// both.
+//
+// Session affinity: a Streamlit session lives in one pod's memory (its WebSocket, uploads,
+// media), and inside the pod fluxlit's own cookie keeps it on one replica. Between pods, the
+// Ingress pins a browser with a cookie (ingress-nginx's affinity annotations), not by client
+// address: behind a NAT or a corporate proxy many browsers share one address and would all
+// land on one pod, and ingress-nginx balances over the pods itself, past the Service, so the
+// Service's affinity would not apply to it. The Service keeps sessionAffinity: ClientIP for
+// clients that reach it without the Ingress (a LoadBalancer Service, port-forward).
 func deployKubernetes(cfg *Config) string {
 	image, home := deployImagePython, "/home/fluxlit"
 	if !deployNeedsPython(cfg) {
@@ -370,8 +399,10 @@ func deployKubernetes(cfg *Config) string {
 	var b strings.Builder
 	b.WriteString(deployHeader(cfg, "gateway_port", "api_mount_path", "root_path", "shutdown_timeout_s"))
 	fmt.Fprintf(&b, `#
-# kubectl apply -f deploy/kubernetes.yaml (after pushing the image and renaming it below).
-# Streamlit keeps each session in the pod's memory: the Service pins a client to one pod.
+# kubectl apply -f deploy/kubernetes.yaml (after pushing the image and renaming it below,
+# and setting the Ingress's host).
+# Streamlit keeps each session in the pod's memory: the Ingress pins a browser to one pod
+# with a cookie (ingress-nginx), the Service pins a client address for direct traffic.
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -379,7 +410,14 @@ metadata:
   labels:
     app.kubernetes.io/name: %[1]s
 spec:
-  replicas: 1
+  # More pods for more sessions; each also runs streamlit_replicas Streamlit processes.
+  replicas: %[9]d
+  # A rolling update starts the new pod before it stops an old one.
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
   selector:
     matchLabels:
       app.kubernetes.io/name: %[1]s
@@ -388,6 +426,14 @@ spec:
       labels:
         app.kubernetes.io/name: %[1]s
     spec:
+      # Pods on different nodes where there are several, so one node's loss keeps half.
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels:
+              app.kubernetes.io/name: %[1]s
       # preStop + shutdown_timeout_s + child stop grace + margin
       terminationGracePeriodSeconds: %[2]d
       securityContext:
@@ -444,7 +490,7 @@ spec:
             - name: tmp
               mountPath: /tmp
 `, deployAppName, deployPreStopS+deployStopSeconds(cfg), deployUID, image, cfg.GatewayPort,
-		deployProbePath(cfg, "healthz"), deployProbePath(cfg, "readyz"), deployPreStopS)
+		deployProbePath(cfg, "healthz"), deployProbePath(cfg, "readyz"), deployPreStopS, deployPods)
 	if home != "" {
 		fmt.Fprintf(&b, "            - name: home\n              mountPath: %s\n", home)
 	}
@@ -466,11 +512,68 @@ spec:
     - name: http
       port: %[2]d
       targetPort: http
+  # For clients that reach the Service directly (the Ingress below keeps its own cookie):
   # Streamlit sessions live in one pod's memory; three hours covers a working session.
   sessionAffinity: ClientIP
   sessionAffinityConfig:
     clientIP:
       timeoutSeconds: 10800
-`, deployAppName, cfg.GatewayPort)
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: %[1]s
+  labels:
+    app.kubernetes.io/name: %[1]s
+  annotations:
+    # Cookie affinity: a browser stays on the pod that holds its Streamlit session, across
+    # page reloads; "persistent" keeps it there when pods are added; a pod that is gone
+    # gets the browser a new one (its WebSocket reconnects there by itself).
+    nginx.ingress.kubernetes.io/affinity: "cookie"
+    nginx.ingress.kubernetes.io/affinity-mode: "persistent"
+    nginx.ingress.kubernetes.io/session-cookie-name: "fluxlit_pod"
+    nginx.ingress.kubernetes.io/session-cookie-path: "%[3]s"
+    nginx.ingress.kubernetes.io/session-cookie-samesite: "Lax"
+    nginx.ingress.kubernetes.io/session-cookie-change-on-failure: "true"
+    # Streamlit's WebSocket stays open for the whole session; uploads up to its 200 MB.
+    nginx.ingress.kubernetes.io/proxy-read-timeout: "3600"
+    nginx.ingress.kubernetes.io/proxy-send-timeout: "3600"
+    nginx.ingress.kubernetes.io/proxy-body-size: "%[4]dm"
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: app.example.com
+      http:
+        paths:
+          - path: %[3]s
+            pathType: Prefix
+            backend:
+              service:
+                name: %[1]s
+                port:
+                  name: http
+---
+# At most one pod down at a time for voluntary disruptions (node drains, cluster upgrades):
+# the sessions of the pod that goes get 1001 and reconnect to the others.
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: %[1]s
+  labels:
+    app.kubernetes.io/name: %[1]s
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: %[1]s
+`, deployAppName, cfg.GatewayPort, deployIngressPath(cfg), deployIngressBodyMB)
 	return b.String()
+}
+
+// deployIngressPath is the prefix the Ingress routes to fluxlit: root_path, or everything.
+func deployIngressPath(cfg *Config) string {
+	if cfg.RootPath == "" {
+		return "/"
+	}
+	return cfg.RootPath
 }

@@ -83,6 +83,8 @@ func TestDeployFilesContent(t *testing.T) {
 		{".dockerignore", ".env"},
 		{".dockerignore", "!dist/fluxlit-linux-arm64"},
 		{"fluxlit.service", "Type=notify"},
+		{"fluxlit.service", "NotifyAccess=all"},
+		{"fluxlit.service", "ExecReload=/usr/local/bin/fluxlit upgrade --pid $MAINPID"},
 		{"fluxlit.service", "WatchdogSec=30"},
 		{"fluxlit.service", "Restart=on-failure"},
 		{"fluxlit.service", "RestartSec=1"},
@@ -352,13 +354,23 @@ func TestDeployKubernetesParses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			docs := deployParseYAML(t, deployKubernetes(deployTestConfig(t, tt.in...)))
-			if len(docs) != 2 {
-				t.Fatalf("got %d documents; want 2 (Deployment, Service)", len(docs))
+			cfg := deployTestConfig(t, tt.in...)
+			docs := deployParseYAML(t, deployKubernetes(cfg))
+			if len(docs) != 4 {
+				t.Fatalf("got %d documents; want 4 (Deployment, Service, Ingress, PodDisruptionBudget)", len(docs))
 			}
-			dep, svc := docs[0], docs[1]
-			if dep["kind"] != "Deployment" || svc["kind"] != "Service" {
-				t.Fatalf("got kinds %v, %v; want Deployment, Service", dep["kind"], svc["kind"])
+			dep, svc, ing, pdb := docs[0], docs[1], docs[2], docs[3]
+			if dep["kind"] != "Deployment" || svc["kind"] != "Service" || ing["kind"] != "Ingress" || pdb["kind"] != "PodDisruptionBudget" {
+				t.Fatalf("got kinds %v, %v, %v, %v; want Deployment, Service, Ingress, PodDisruptionBudget", dep["kind"], svc["kind"], ing["kind"], pdb["kind"])
+			}
+			annotations := deployDig(ing, "metadata", "annotations")
+			ingressPath := "/"
+			if cfg.RootPath != "" {
+				ingressPath = cfg.RootPath
+			}
+			// The pod's grace covers the preStop sleep, then fluxlit's whole drain.
+			if grace, ok := deployDig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(float64); !ok || grace < 5+cfg.ShutdownTimeoutS+childStopGrace.Seconds() {
+				t.Errorf("terminationGracePeriodSeconds %v; want at least preStop 5 + shutdown_timeout_s %v + child grace", grace, cfg.ShutdownTimeoutS)
 			}
 			pod := deployDig(dep, "spec", "template", "spec")
 			c := deployDig(pod, "containers", 0)
@@ -379,6 +391,16 @@ func TestDeployKubernetesParses(t *testing.T) {
 				{"image", deployDig(c, "image"), tt.wantImage},
 				{"service port", deployDig(svc, "spec", "ports", 0, "port"), tt.wantPort},
 				{"affinity", deployDig(svc, "spec", "sessionAffinity"), "ClientIP"},
+				{"pods", deployDig(dep, "spec", "replicas"), float64(2)},
+				{"rolling update surge", deployDig(dep, "spec", "strategy", "rollingUpdate", "maxUnavailable"), float64(0)},
+				{"ingress cookie affinity", deployDig(annotations, "nginx.ingress.kubernetes.io/affinity"), "cookie"},
+				{"ingress affinity mode", deployDig(annotations, "nginx.ingress.kubernetes.io/affinity-mode"), "persistent"},
+				{"ingress cookie path", deployDig(annotations, "nginx.ingress.kubernetes.io/session-cookie-path"), ingressPath},
+				{"ingress body size", deployDig(annotations, "nginx.ingress.kubernetes.io/proxy-body-size"), "200m"},
+				{"ingress path", deployDig(ing, "spec", "rules", 0, "http", "paths", 0, "path"), ingressPath},
+				{"ingress backend", deployDig(ing, "spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), deployDig(svc, "metadata", "name")},
+				{"pdb", deployDig(pdb, "spec", "maxUnavailable"), float64(1)},
+				{"pdb selector", deployDig(pdb, "spec", "selector", "matchLabels", "app.kubernetes.io/name"), deployDig(dep, "spec", "selector", "matchLabels", "app.kubernetes.io/name")},
 				{"selector", deployDig(svc, "spec", "selector", "app.kubernetes.io/name"), deployDig(dep, "spec", "selector", "matchLabels", "app.kubernetes.io/name")},
 			}
 			for _, ck := range checks {

@@ -36,6 +36,8 @@ type accessRecord struct {
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
+	rep           *replica   // the Streamlit replica that served it (nil: not Streamlit)
+	setCookie     bool       // the answer carries the affinity cookie naming rep (a session placed)
 }
 
 // accessBody counts request body bytes as the upstream transport reads them. The count is
@@ -55,6 +57,11 @@ func (b *accessBody) Read(p []byte) (int, error) {
 func (b *accessBody) Close() error { return b.rc.Close() }
 
 func (a *accessRecord) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		netInterim(a.Header(), code, a.id) // an interim answer: the final one is recorded
+		a.ResponseWriter.WriteHeader(code)
+		return
+	}
 	if a.status == 0 {
 		a.status = code
 		a.markUpstream()
@@ -182,7 +189,7 @@ func (o *observer) client(r *http.Request) string {
 }
 
 func (o *observer) logAccess(a *accessRecord, d time.Duration) {
-	attrs := [12]slog.Attr{
+	attrs := [13]slog.Attr{
 		slog.String("request_id", a.id),
 		slog.String("dispatch", a.dispatch),
 		slog.String("method", a.methodLabel()),
@@ -194,6 +201,10 @@ func (o *observer) logAccess(a *accessRecord, d time.Duration) {
 		slog.String("client", o.client(a.r)),
 	}
 	n := 9
+	if a.rep != nil {
+		attrs[n] = slog.String("replica", a.rep.id)
+		n++
+	}
 	if a.query != "" {
 		attrs[n] = slog.String("query", escapeControl(o.redact.redact(a.query)))
 		n++
@@ -226,6 +237,9 @@ func (o *observer) wsOpened(a *accessRecord) {
 			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)),
 		}
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
 		if a.query != "" {
 			attrs = append(attrs, slog.String("query", escapeControl(o.redact.redact(a.query))))
 		}
@@ -241,10 +255,15 @@ func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 	o.metrics.wsClosed(a.dispatch, first, up, down)
 	o.debug.add(a, d)
 	if o.accessLog {
-		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close",
+		attrs := []slog.Attr{
 			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
 			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),
-			slog.String("closed_by", first), slog.String("client", o.client(a.r)))
+			slog.String("closed_by", first), slog.String("client", o.client(a.r)),
+		}
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
+		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close", attrs...)
 	}
 }

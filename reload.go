@@ -92,12 +92,13 @@ func (r *runner) reloadChildren(changed []string) {
 	if r.cfg.ReloadScope == "full" {
 		names = []string{dispatchAPI, dispatchStreamlit}
 	}
+	sup := r.gw.gens.current().sup
 	for _, name := range names {
-		if !r.sup.has(name) {
+		if !sup.has(name) {
 			continue
 		}
 		r.log.Info("reload: restarting child", "child", name, "changed", strings.Join(changed, ","), "scope", r.cfg.ReloadScope)
-		if err := r.sup.Restart(name); err != nil {
+		if err := sup.Restart(name); err != nil {
 			r.log.Error("reload: restart failed", "child", name, "error", err.Error())
 		}
 	}

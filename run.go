@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -38,15 +39,20 @@ var modeDefaults = map[string]map[string]string{
 
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
-	cfg, code := cf.load(args, modeDefaults[mode], stderr)
+	early := &lastLineWriter{w: stderr} // a new process of an upgrade tells the old one why it stopped
+	cfg, code := cf.load(args, modeDefaults[mode], early)
 	if cfg == nil {
+		upgradeFailedEarly(early.last)
 		return code
 	}
 	if cfg.AppErr != "" {
 		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		upgradeFailedEarly(cfg.AppErr)
 		return 1
 	}
-	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ()}
+	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ(),
+		childCfg: cfg, stopping: make(chan struct{})}
+	r.configAgain = func() (*Config, error) { return loadAppConfig(cf.in) }
 	return r.run()
 }
 
@@ -66,6 +72,24 @@ type runner struct {
 	pid       string       // pidfile path when one is written
 	logOut    *bufferedLog // stderr: every log line and the final error go through it
 	outOut    *bufferedLog // stdout: the workbench banner
+
+	// configAgain loads the configuration again the way this run loaded it (a reload);
+	// childCfg is the one the current generation of children was started with.
+	configAgain func() (*Config, error)
+	childCfg    *Config
+	reloads     int            // reloads answered, for "fluxlit reload"
+	reloadWG    sync.WaitGroup // a reload in progress
+	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
+
+	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
+	// one; rawLn and metricsLn are the listeners as opened (or inherited), which a later
+	// upgrade hands on; handedOver is set once a new process took over from this one.
+	inherit      *inheritance
+	rawLn        net.Listener
+	metricsLn    net.Listener
+	startServing func()
+	served       chan error
+	handedOver   bool
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -85,21 +109,33 @@ func (r *runner) run() int {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
 	applyRuntimeTuning(cfg)
-	env := envMap(r.env)
-	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
-	if !cfg.NoPidfile {
-		r.pid = cfg.pidfilePath()
-		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) {
-			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
-			return 1
-		}
-	}
-	ln, err := listenGateway(cfg)
+	inherit, err := inheritedFromEnv(&r.env)
 	if err != nil {
 		r.fatalf("%v\n", err)
 		return 1
 	}
-	if r.pid != "" {
+	r.inherit = inherit
+	env := envMap(r.env)
+	r.notify = newSDNotifier(env["NOTIFY_SOCKET"])
+	if !cfg.NoPidfile {
+		r.pid = cfg.pidfilePath()
+		if pid, err := readPidfile(r.pid); err == nil && pid != os.Getpid() && processAlive(pid) && (inherit == nil || pid != inherit.from) {
+			r.fatalf("another fluxlit (pid %d) is running with pidfile %s (run \"fluxlit shutdown\", or set --pidfile)\n", pid, r.pid)
+			return 1
+		}
+	}
+	var ln net.Listener
+	if inherit != nil {
+		ln = inherit.ln
+		if ln.Addr().String() != cfg.listenAddr() {
+			r.log.Warn(fmt.Sprintf("upgrade: the listener is inherited, on %s; gateway_host/gateway_port (%s) apply at a restart", ln.Addr(), cfg.listenAddr()))
+		}
+	} else if ln, err = listenGateway(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 1
+	}
+	r.rawLn = ln
+	if r.pid != "" && inherit == nil {
 		// Written as soon as this instance holds the port, before the children start: a
 		// pidfile that cannot be written must stop the run (else "fluxlit shutdown" cannot
 		// find it and a second instance is not refused), and it is known within milliseconds.
@@ -111,7 +147,7 @@ func (r *runner) run() int {
 		defer removePidfile(r.pid, os.Getpid())
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	plan, err := planChildren(cfg, port, r.env)
+	plan, err := planChildren(cfg, port, r.env, 1)
 	if err != nil {
 		ln.Close()
 		r.fatalf("%v\n", err)
@@ -129,6 +165,11 @@ func (r *runner) run() int {
 		gw.obs.metrics.logDropped = r.logOut.Dropped
 	}
 	gw.ready.starting.Store(true)
+	if len(plan.specs) > 0 {
+		// Attached before the gateway serves: routing reads what attach sets per request.
+		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
+		gw.attachSupervisor(r.sup)
+	}
 	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	r.srv = &http.Server{
 		Handler:           gw,
@@ -150,18 +191,27 @@ func (r *runner) run() int {
 		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
-	if cfg.FastPath {
-		r.fast = newFastServer(gw, r.srv)
-		go func() { served <- r.fast.Serve(ln) }()
+	r.startServing = func() {
+		if cfg.FastPath {
+			r.fast = newFastServer(gw, r.srv)
+			go func() { served <- r.fast.Serve(ln) }()
+		} else {
+			go func() { served <- r.srv.Serve(ln) }()
+		}
+	}
+	if inherit == nil {
+		// A new process of an upgrade accepts only once its children are ready (takeOver):
+		// until then the old one accepts on the same socket.
+		r.startServing()
 	} else {
-		go func() { served <- r.srv.Serve(ln) }()
+		defer r.inherit.tell("error: fluxlit stopped before it was ready") // a no-op once told
 	}
 	metricsSrv := r.serveMetricsListener()
 	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
 		r.log.Warn("configuration: " + w)
 	}
 	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
-		"api", describeUpstream(gw.api), "streamlit", describeUpstream(gw.ui))
+		"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 	if len(plan.specs) > 0 {
 		r.log.Info("project", "app", appDescribe(cfg))
 	}
@@ -182,14 +232,15 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	defer cancel()
 	var supDone <-chan struct{}
 	if len(plan.specs) > 0 {
-		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
-		r.gw.attachSupervisor(r.sup)
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
 		select {
 		case err := <-started:
 			if err != nil {
 				r.log.Error("children did not start", "error", err.Error())
+				if r.inherit != nil {
+					r.inherit.tell("error: " + err.Error())
+				}
 				r.fatalf("%v\n", err)
 				return 1
 			}
@@ -202,6 +253,13 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		}
 		supDone = r.sup.Done()
 	}
+	if r.inherit != nil {
+		if err := r.takeOver(); err != nil {
+			r.inherit.tell("error: " + err.Error())
+			r.fatalf("%v\n", err)
+			return 1
+		}
+	}
 	r.reportReady()
 	var stopWatch func()
 	if r.cfg.Reload && r.sup != nil {
@@ -212,18 +270,82 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
-	select {
-	case sig := <-sigs:
-		r.log.Info("stopping", "signal", sig.String())
-		return 0
-	case <-supDone:
-		err := r.sup.Err()
-		r.log.Error("supervision gave up", "error", errString(err))
-		r.fatalf("%v\n", err)
-		return 1
-	case err := <-served:
-		r.fatalf("serve: %v\n", err)
-		return 1
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, upgradeSignal)
+	defer signal.Stop(usr2)
+	reloaded := make(chan reloadResult, 1)
+	upgraded := make(chan upgradeResult, 1)
+	reloading := false // a reload or an upgrade is in progress: one at a time
+	for {
+		select {
+		case sig := <-sigs:
+			r.log.Info("stopping", "signal", sig.String())
+			return 0
+		case <-supDone:
+			err := r.sup.Err()
+			r.log.Error("supervision gave up", "error", errString(err))
+			r.fatalf("%v\n", err)
+			return 1
+		case err := <-served:
+			r.fatalf("serve: %v\n", err)
+			return 1
+		case <-hup:
+			if terminalHungUp(r.stderr) {
+				r.log.Info("stopping: the terminal closed (SIGHUP)")
+				return 0
+			}
+			if reloading {
+				r.log.Warn("reload: a reload or upgrade is already in progress; this SIGHUP is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+		case <-usr2:
+			if reloading {
+				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
+				continue
+			}
+			reloading = true
+			r.reloadWG.Go(func() { upgraded <- r.upgrade(ctx) })
+		case res := <-upgraded:
+			reloading = false
+			if res.err != nil {
+				msg := fmt.Sprintf("upgrade rolled back: %v; pid %d keeps serving", res.err, os.Getpid())
+				r.log.Error(msg)
+				r.reportReload(reloadResult{Generation: r.gw.gens.current().n, Message: msg})
+				continue
+			}
+			msg := fmt.Sprintf("upgrade: pid %d serves; pid %d drains and stops", res.pid, os.Getpid())
+			r.log.Info(msg)
+			r.reportReload(reloadResult{OK: true, Generation: r.gw.gens.current().n, Message: msg})
+			r.handOver()
+			return 0
+		case res := <-reloaded:
+			reloading = false
+			if res.OK {
+				r.sup = r.gw.gens.current().sup
+				supDone = r.sup.Done()
+			}
+			r.reportReload(res)
+		}
+	}
+}
+
+// reportReload records a reload's or upgrade's outcome for the command that asked (next to
+// the pidfile) and systemd's status line.
+func (r *runner) reportReload(res reloadResult) {
+	r.reloads++
+	res.PID, res.Seq = os.Getpid(), r.reloads
+	if r.pid != "" {
+		if err := writeOutcome(outcomePath(r.pid), res); err != nil {
+			r.log.Warn("cannot record the outcome for fluxlit reload/upgrade", "error", err.Error())
+		}
+	}
+	if r.sup != nil {
+		r.notify.Notify("STATUS=" + statusLine(r.sup.Status()))
 	}
 }
 
@@ -305,7 +427,10 @@ func loopbackDialAddr(listen string) string {
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
 // then the children are stopped (run removes the pidfile after it).
 func (r *runner) stop(metricsSrv *http.Server) {
-	r.notify.Notify("STOPPING=1")
+	if !r.handedOver { // else the service is the new process now
+		r.notify.Notify("STOPPING=1")
+	}
+	close(r.stopping)
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
 	defer cancel()
 	done := make(chan struct{})
@@ -326,11 +451,20 @@ func (r *runner) stop(metricsSrv *http.Server) {
 	if metricsSrv != nil {
 		metricsSrv.Close()
 	}
-	if r.sup != nil {
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
-		r.sup.Stop(stopCtx)
-		stopCancel()
+	// Every generation still running: the current one and any draining after a reload. A
+	// reload still starting one was cancelled with the run's context: its outcome is waited
+	// for, so that a generation it switched to at the last moment is stopped too.
+	r.reloadWG.Wait()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
+	for _, gen := range r.gw.gens.all() {
+		if gen.sup != nil {
+			gen.sup.Stop(stopCtx)
+		}
+		if gen.n > 1 {
+			gen.plan.cleanup()
+		}
 	}
+	stopCancel()
 	r.log.Info("fluxlit stopped")
 }
 
@@ -359,10 +493,14 @@ func (r *runner) serveMetricsListener() *http.Server {
 		return nil
 	}
 	ln, err := net.Listen("tcp", r.cfg.MetricsListen)
+	if r.inherit != nil && r.inherit.metrics != nil {
+		ln, err = r.inherit.metrics, nil
+	}
 	if err != nil {
 		r.log.Error("cannot listen for metrics", "metrics_listen", r.cfg.MetricsListen, "error", err.Error())
 		return nil
 	}
+	r.metricsLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc(r.cfg.MetricsPath, func(w http.ResponseWriter, req *http.Request) {
 		r.gw.obs.serveMetrics(w, req, r.gw)
@@ -388,6 +526,18 @@ func (c *Config) pidfilePath() string {
 		return c.Pidfile
 	}
 	return filepath.Join(c.ProjectDir, c.Pidfile)
+}
+
+// describeReplicas names the Streamlit upstream, or its replicas.
+func describeReplicas(gen *generation) string {
+	if len(gen.ui) == 0 {
+		return describeUpstream(nil)
+	}
+	parts := make([]string, len(gen.ui))
+	for i, r := range gen.ui {
+		parts[i] = describeUpstream(r.up)
+	}
+	return strings.Join(parts, " ")
 }
 
 func describeUpstream(up *upstream) string {

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +85,7 @@ var errSuperviseStopping = errors.New("stopping")
 // childSpec is one child to supervise; the integrator builds it from the configuration.
 type childSpec struct {
 	Name  string                          // "api" or "streamlit"
+	ID    string                          // "<generation>.<n>": unique among the children of every generation
 	Argv  []string                        // full argv, already substituted
 	Dir   string                          // working directory
 	Env   []string                        // full environment
@@ -105,6 +107,7 @@ const (
 // childStatus is a snapshot of one child for readiness, the debug page and metrics.
 type childStatus struct {
 	Name      string     `json:"name"`
+	ID        string     `json:"id"`
 	State     childState `json:"state"`
 	PID       int        `json:"pid"`
 	Restarts  int        `json:"restarts"` // crash restarts and Restart calls
@@ -152,6 +155,7 @@ type supervisedChild struct {
 	mu     sync.Mutex
 	status childStatus
 	output []string
+	ready  atomic.Bool // status.State == childReady, read per request without the lock
 
 	stopReq    chan struct{}   // closed by requestStop
 	stopOnce   sync.Once       //
@@ -174,11 +178,15 @@ func newSupervisor(specs []childSpec, opts supervisorOptions) *supervisor {
 	opts = opts.withDefaults()
 	s := &supervisor{opts: opts, done: make(chan struct{})}
 	for _, spec := range specs {
+		log := opts.Log
+		if superviseNameReplicas(specs, spec) {
+			log = log.With("replica", spec.ID)
+		}
 		c := &supervisedChild{
 			spec:       spec,
 			sup:        s,
-			log:        opts.Log,
-			status:     childStatus{Name: spec.Name, State: childStopped},
+			log:        log,
+			status:     childStatus{Name: spec.Name, ID: spec.ID, State: childStopped},
 			stopReq:    make(chan struct{}),
 			killNow:    make(chan struct{}),
 			restartReq: make(chan chan error),
@@ -187,6 +195,24 @@ func newSupervisor(specs []childSpec, opts supervisorOptions) *supervisor {
 		s.children = append(s.children, c)
 	}
 	return s
+}
+
+// superviseNameReplicas reports whether spec's log lines carry its replica id: when other
+// children share its name, or it belongs to a generation after the first (a reload).
+func superviseNameReplicas(specs []childSpec, spec childSpec) bool {
+	if spec.ID == "" {
+		return false
+	}
+	if !strings.HasPrefix(spec.ID, "1.") {
+		return true
+	}
+	n := 0
+	for _, s := range specs {
+		if s.Name == spec.Name {
+			n++
+		}
+	}
+	return n > 1
 }
 
 func (o supervisorOptions) withDefaults() supervisorOptions {
@@ -259,14 +285,32 @@ func (s *supervisor) Err() error {
 	return s.err
 }
 
-// Ready reports whether the named child is up and passed its readiness probe.
+// Ready reports whether a child of that name (any replica of it) is up and passed its
+// readiness probe.
 func (s *supervisor) Ready(name string) bool {
-	c := s.child(name)
-	if c == nil {
-		return false
+	for _, c := range s.children {
+		if c.spec.Name == name && c.ready.Load() {
+			return true
+		}
 	}
-	return c.snapshot().State == childReady
+	return false
 }
+
+// childByKind is the n-th child (from 1) named name, or nil.
+func (s *supervisor) childByKind(name string, n int) *supervisedChild {
+	for _, c := range s.children {
+		if c.spec.Name == name {
+			if n--; n == 0 {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// notReady reports whether the child is not ready: routing asks it per request, so it reads
+// an atomic, not the status under its lock.
+func (c *supervisedChild) notReady() bool { return !c.ready.Load() }
 
 // Status returns a snapshot of every child, in spec order.
 func (s *supervisor) Status() []childStatus {
@@ -280,8 +324,7 @@ func (s *supervisor) Status() []childStatus {
 // Restart stops the named child's process group and starts it again, returning once it is
 // ready (dev --reload). A restart failure is also handled as a crash: backoff, then retry.
 func (s *supervisor) Restart(name string) error {
-	c := s.child(name)
-	if c == nil {
+	if s.child(name) == nil {
 		return fmt.Errorf("restart: no child named %q", name)
 	}
 	s.mu.Lock()
@@ -290,14 +333,20 @@ func (s *supervisor) Restart(name string) error {
 	if !started {
 		return fmt.Errorf("restart %s: supervisor not started", name)
 	}
-	reply := make(chan error, 1)
-	select {
-	case c.restartReq <- reply:
-	case <-c.loopDone:
-		return fmt.Errorf("restart %s: supervision has stopped", name)
-	}
-	if err := <-reply; err != nil {
-		return fmt.Errorf("restart %s: %w%s", name, err, c.lastLines())
+	// Every replica of the name, one after the other: the others serve meanwhile.
+	for _, c := range s.children {
+		if c.spec.Name != name {
+			continue
+		}
+		reply := make(chan error, 1)
+		select {
+		case c.restartReq <- reply:
+		case <-c.loopDone:
+			return fmt.Errorf("restart %s: supervision has stopped", name)
+		}
+		if err := <-reply; err != nil {
+			return fmt.Errorf("restart %s: %w%s", name, err, c.lastLines())
+		}
 	}
 	return nil
 }
@@ -653,6 +702,13 @@ func (c *supervisedChild) lastLines() string {
 	return "; last output: " + joined
 }
 
+// state is the child's state (readiness).
+func (c *supervisedChild) state() childState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.State
+}
+
 func (c *supervisedChild) snapshot() childStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -675,6 +731,7 @@ func (c *supervisedChild) setState(state childState, lastErr string) {
 func (c *supervisedChild) update(change func(*childStatus)) {
 	c.mu.Lock()
 	change(&c.status)
+	c.ready.Store(c.status.State == childReady)
 	st := c.status
 	st.Output = append([]string(nil), c.output...)
 	c.mu.Unlock()

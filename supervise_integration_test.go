@@ -464,14 +464,7 @@ func TestReloadScopeInvalidExits2(t *testing.T) {
 func TestIntegrationExampleHello(t *testing.T) {
 	requireIntegration(t, "streamlit")
 	requireIntegration(t, "fastapi")
-	dir := t.TempDir()
-	for _, name := range []string{"fluxlit.toml", "app.py", "streamlit_app.py"} {
-		data, err := os.ReadFile(filepath.Join("examples", "hello", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, name), string(data))
-	}
+	dir := exampleHelloProject(t)
 	p := launchFluxlit(t, dir, []string{"FLUXLIT_PYTHON=" + streamlitPython(t)}, "run")
 	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
 	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
