@@ -570,7 +570,6 @@ func (c *supervisedChild) launch() (*childProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	if c.spec.Ready == nil {
 		c.setState(childReady, "")
 		return p, nil
@@ -664,6 +663,9 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 		return
 	}
 	p.pid, p.startedAt = cmd.Process.Pid, time.Now()
+	// The status gets the pid here, before the exit below can clear it: set by the caller
+	// after spawn returned, it could land after a quick exit's and name a dead process.
+	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	started <- nil
 
 	werr := cmd.Wait()
