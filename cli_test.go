@@ -148,7 +148,11 @@ func TestCLIFlagMeanings(t *testing.T) {
 		{"dev", []string{"--no-reload", "--no-debug"}, map[string]string{"debug": "false", "reload": "false"}},
 		{"run", []string{"app:app", "--proxy-headers", "--no-pidfile", "--log-level", "trace"}, map[string]string{"trust_proxy": "true", "no_pidfile": "true", "log_level": "trace"}},
 	} {
-		cfg, err := runConfig(newCommandFlags(tt.mode, nil), tt.mode, tt.args)
+		in, err := runInput(newCommandFlags(tt.mode, nil), tt.mode, tt.args)
+		var cfg *Config
+		if err == nil {
+			cfg, err = loadConfig(in)
+		}
 		if err != nil {
 			t.Errorf("%s %v: %v", tt.mode, tt.args, err)
 			continue

@@ -1,13 +1,12 @@
-// logformat.go owns what a log line looks like: slog's text (on a terminal) or JSON lines,
-// with Python FluxLit's names where it has them. Level names are Python's (WARNING,
-// CRITICAL); JSON lines also carry its base fields "logger" and "message" (JSON_LOG_BASE_FIELDS:
-// time, level, logger, message), next to slog's own "msg", which fluxlit's runbooks read.
+// logformat.go owns what Python FluxLit's names add to fluxlit's JSON log lines (console.go
+// owns the formats): its level names (WARNING, CRITICAL) and its base fields "logger" and
+// "message" (JSON_LOG_BASE_FIELDS: time, level, logger, message), next to slog's own "msg",
+// which fluxlit's runbooks read.
 
 package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 )
 
@@ -18,39 +17,9 @@ const (
 	loggerFluxlit = "fluxlit"
 )
 
-func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slogLevel(cfg.LogLevel), ReplaceAttr: pythonLevelNames}
-	format := cfg.LogFormat
-	if format == "auto" {
-		format = "json"
-		if terminal {
-			format = "text"
-		}
-	}
-	if format == "json" {
-		return slog.New(pyJSONHandler{slog.NewJSONHandler(w, opts)})
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // slogLevelCritical is uvicorn's "critical": fluxlit logs nothing that severe through slog,
-// so only the one-line fatal errors (printed directly) remain.
+// so only the one-line fatal errors remain.
 const slogLevelCritical = slog.LevelError + 4
-
-// slogLevel maps log_level (uvicorn's names) onto slog; trace is slog's lowest, debug.
-func slogLevel(name string) slog.Level {
-	switch name {
-	case "trace", "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	case "critical":
-		return slogLevelCritical
-	}
-	return slog.LevelInfo
-}
 
 // pythonLevelNames writes levels as Python's logging does: WARNING (slog: WARN) and CRITICAL.
 func pythonLevelNames(groups []string, a slog.Attr) slog.Attr {

@@ -17,7 +17,7 @@ func logTestGateway(t *testing.T, settings map[string]string) (*httptest.Server,
 	t.Helper()
 	cfg := testConfig(t, settings)
 	logs := &obsLogBuffer{}
-	log := newLogger(cfg, logs, false)
+	log := newLogger(cfg, logs, logStyle{json: true})
 	g, err := newGateway(cfg, log, "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)

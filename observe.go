@@ -33,6 +33,7 @@ type accessRecord struct {
 	websocket     bool
 	wsOpen        bool // the tunnel opened: wsOpened/wsClosed log and count it, not end
 	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
+	probe         bool // healthz or readyz: a 503 is the answer "not ready", not a failure
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
@@ -128,6 +129,8 @@ type observer struct {
 	// trust is the proxy allow list (nil: trust off). The access log's client is the address
 	// fluxlit believes after proxy trust, the same one rate limiting keys on.
 	trust *ipAllowList
+	// failures are the recent 5xx answers, for naming the request in a child's traceback.
+	failures *failedRequests
 }
 
 // reset makes a the record of a request that started at start: the one constructor of an
@@ -158,22 +161,25 @@ func (o *observer) end(a *accessRecord) {
 		a.status = http.StatusOK
 	}
 	d := time.Since(a.start)
+	if a.status >= 500 && !a.upstreamStart.IsZero() {
+		o.failures.add(a.dispatch, a.id) // an upstream's own failure: its log may explain it
+	}
 	if !a.internal {
 		o.metrics.observeRequest(a.dispatch, a.metricsMethod(), a.status, a.body.n.Load(), a.bytes, d)
 		o.debug.add(a, d)
 	}
-	if level, ok := o.accessLevel(a.r); ok {
+	if level, ok := o.accessLevel(a); ok {
 		o.logAccess(a, d, level)
 	}
 }
 
-// accessLevel is the level of access lines: INFO with enable_gateway_access_log, else DEBUG
-// (as in Python FluxLit), when the log takes that level at all.
-func (o *observer) accessLevel(r *http.Request) (slog.Level, bool) {
+// accessLevel is the level of an access line: with enable_gateway_access_log the record's own
+// (INFO, WARN for a failure), else DEBUG (as in Python FluxLit), when the log takes that level.
+func (o *observer) accessLevel(a *accessRecord) (slog.Level, bool) {
 	if o.accessLog {
-		return slog.LevelInfo, true
+		return a.level(), true
 	}
-	return slog.LevelDebug, o.log.Enabled(r.Context(), slog.LevelDebug)
+	return slog.LevelDebug, o.log.Enabled(a.r.Context(), slog.LevelDebug)
 }
 
 // metricsMethod is the method_kind of the Python package: the method, or WEBSOCKET for an
@@ -248,6 +254,16 @@ func (o *observer) accessFields(dst []slog.Attr, a *accessRecord, method, msg st
 		slog.String("method", method))
 }
 
+// level is the level of an access line: a 5xx is a failure someone should see even with
+// log_level = "warn"; everything else is routine, and so is readyz's 503 while a child
+// starts (it answers the probe's question).
+func (a *accessRecord) level() slog.Level {
+	if a.status >= 500 && !a.probe {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
 // accessMS is a duration in milliseconds with microsecond precision, the unit of the log.
 func accessMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -259,7 +275,7 @@ func (o *observer) wsOpened(a *accessRecord) {
 	a.wsOpen = true
 	a.upstreamDur = time.Since(a.upstreamStart)
 	o.metrics.wsOpened(a.dispatch)
-	if level, ok := o.accessLevel(a.r); ok {
+	if level, ok := o.accessLevel(a); ok {
 		attrs := o.accessFields(nil, a, "websocket", "websocket open")
 		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)))
@@ -277,7 +293,7 @@ func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 	first, _ := t.firstClose.Load().(string)
 	o.metrics.wsClosed(a.dispatch, first, up, down)
 	o.debug.add(a, d)
-	if level, ok := o.accessLevel(a.r); ok {
+	if level, ok := o.accessLevel(a); ok {
 		attrs := o.accessFields(nil, a, "websocket", "websocket close")
 		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),

@@ -294,6 +294,7 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExcha
 }
 
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.probe = true
 	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
 	} else {
@@ -368,7 +369,11 @@ func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchan
 	up := x.plan.up
 	w.Header().Set("Retry-After", "1")
 	g.obs.upstreamError(up.name, "down")
-	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up.isAPI())
+	why := "restarting"
+	if up.child != nil {
+		why = up.child.state().why()
+	}
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running ("+why+"); retry shortly", up.isAPI())
 	return true
 }
 

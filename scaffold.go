@@ -3,7 +3,8 @@
 // files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
 // with --profile P (or --fluxlit, the minimal one) Python FluxLit's project of that name,
 // examples/fluxlit-profiles/P (fluxlit.toml and an app.py with app = FluxLit(...) and an
-// @app.page page).
+// @app.page page); each with a pinned requirements.txt (what Containerfile.python installs)
+// and a .gitignore.
 
 package main
 
@@ -21,7 +22,11 @@ import (
 	"strings"
 )
 
-//go:embed examples/hello examples/fluxlit-profiles
+// Files whose names start with a dot are embedded only when named.
+//
+//go:embed examples/hello examples/fluxlit-profiles examples/hello/.gitignore
+//go:embed examples/fluxlit-profiles/minimal/.gitignore examples/fluxlit-profiles/auth-ready/.gitignore
+//go:embed examples/fluxlit-profiles/deploy/.gitignore
 var scaffoldFS embed.FS
 
 // scaffoldRoot is the embedded folder whose files become a plain project; a profile's is
