@@ -296,8 +296,8 @@
 //
 // usage: fluxlit build [TARGET] [flags]
 //
-// Writes Containerfile.scratch, Containerfile.python, .dockerignore, fluxlit.service and
-// kubernetes.yaml for this configuration into deploy/ (or -o DIR). An existing file is not
+// Writes Containerfile.scratch and Containerfile.python (each with its .dockerignore beside
+// it), fluxlit.service and kubernetes.yaml for this configuration into deploy/ (or -o DIR). An existing file is not
 // overwritten: exit 1 naming it (use --force).
 //
 // Flags:

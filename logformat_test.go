@@ -1,13 +1,14 @@
 // logformat_test.go checks that fluxlit's JSON log lines read as Python FluxLit's: its base
 // fields (time, level, logger, message), its access-log fields (request_id, fluxlit_dispatch,
 // http_method_or_type, path, query), its level names, and DEBUG access lines when the access
-// log is off; fluxlit's own names (msg, dispatch, method) stay beside them.
+// log is off (5xx stay WARNING); fluxlit's own names (msg, dispatch, method) stay beside them.
 
 package main
 
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -86,5 +87,20 @@ func TestAccessLogOffIsDebug(t *testing.T) {
 		if n != tt.lines {
 			t.Errorf("log_level %s, access log off: %d access lines; want %d", tt.level, n, tt.lines)
 		}
+	}
+}
+
+// TestAccessLogOffFailureIsWarn: turning the access log off quiets routine lines, not
+// failures: an upstream's 5xx is still one WARNING line at log_level warn.
+func TestAccessLogOffFailureIsWarn(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	gw, logs, _ := logTestGateway(t, map[string]string{"streamlit_upstream": failing.URL, "enable_gateway_access_log": "false", "log_level": "warn"})
+	obsDo(t, "GET", gw.URL+"/some-streamlit-path", map[string]string{"X-Request-Id": "fail-1"}, "")
+	a := obsAccess(t, logs.records(t), "access", "fail-1")
+	if a["level"] != "WARNING" || a["status"] != float64(500) {
+		t.Errorf("access line %v; want level WARNING, status 500", a)
 	}
 }

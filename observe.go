@@ -174,12 +174,14 @@ func (o *observer) end(a *accessRecord) {
 }
 
 // accessLevel is the level of an access line: with enable_gateway_access_log the record's own
-// (INFO, WARN for a failure), else DEBUG (as in Python FluxLit), when the log takes that level.
+// (INFO, WARN for a failure); without it routine lines are DEBUG (as in Python FluxLit), but a
+// failure stays WARN: turning the access log off quiets traffic, not 5xx answers.
 func (o *observer) accessLevel(a *accessRecord) (slog.Level, bool) {
-	if o.accessLog {
-		return a.level(), true
+	level := a.level()
+	if !o.accessLog && level < slog.LevelWarn {
+		level = slog.LevelDebug
 	}
-	return slog.LevelDebug, o.log.Enabled(a.r.Context(), slog.LevelDebug)
+	return level, o.accessLog || o.log.Enabled(a.r.Context(), level)
 }
 
 // metricsMethod is the method_kind of the Python package: the method, or WEBSOCKET for an

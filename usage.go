@@ -164,8 +164,8 @@ that name (fluxlit.toml and an app.py with app = FluxLit(...) and @app.page page
 	{
 		name: "build", args: "[TARGET]",
 		summary: "write deployment files: Containerfiles, systemd unit, Kubernetes manifest",
-		about: `Writes Containerfile.scratch, Containerfile.python, .dockerignore, fluxlit.service and
-kubernetes.yaml for this configuration into deploy/ (or -o DIR). An existing file is not
+		about: `Writes Containerfile.scratch and Containerfile.python (each with its .dockerignore beside
+it), fluxlit.service and kubernetes.yaml for this configuration into deploy/ (or -o DIR). An existing file is not
 overwritten: exit 1 naming it (use --force).`,
 		flags: append([]helpFlag{
 			{"-o, --output, --out DIR", "where to write (default deploy)"},

@@ -19,8 +19,9 @@ import pytest
 
 from conftest import cli, free_port, runtimes
 
-BUILD_DIFFERS = ("fluxlit build writes Containerfile.scratch, Containerfile.python, .dockerignore, "
-                 "fluxlit.service and kubernetes.yaml (no Dockerfile) into deploy/ (or -o DIR)")
+BUILD_DIFFERS = ("fluxlit build writes Containerfile.scratch and Containerfile.python (each with its "
+                 ".dockerignore beside it), fluxlit.service and kubernetes.yaml (no Dockerfile) into "
+                 "deploy/ (or -o DIR)")
 NEW_DEFAULT_DIFFERS = ("fluxlit new NAME writes a plain FastAPI + Streamlit project; "
                        "--profile minimal (or --fluxlit) writes Python FluxLit's app")
 NEW_EXISTING_DIFFERS = "fluxlit new accepts an existing empty folder (Python FluxLit refuses any existing path)"
