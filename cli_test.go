@@ -96,8 +96,9 @@ var cliOptionValues = map[string]string{"--host": "127.0.0.1", "--port": "8000",
 	"--output": "out", "-o": "out", "--profile": "minimal", "--target": "app:app"}
 
 // TestPythonCLIFlagsAccepted: each command and option of Python FluxLit's CLI is accepted by
-// fluxlit. Commands that read the configuration get a broken one (FLUXLIT_GATEWAY_PORT=x)
-// so that they stop right after reading their flags, with that error and not a flag error.
+// fluxlit. Commands that read the configuration get a broken one (FLUXLIT_GATEWAY_PORT=x,
+// FLUXLIT_RATE_LIMIT_BURST=x) so that they stop right after reading their flags, with that
+// error and not a flag error.
 func TestPythonCLIFlagsAccepted(t *testing.T) {
 	surface := cliPythonSurface(t)
 	if len(surface) < 10 {
@@ -122,10 +123,13 @@ func TestPythonCLIFlagsAccepted(t *testing.T) {
 					case "new":
 						args = append(args, filepath.Join(dir, "proj"))
 					default:
+						// Two, as --port overrides the first one.
 						t.Setenv("FLUXLIT_GATEWAY_PORT", "x")
+						t.Setenv("FLUXLIT_RATE_LIMIT_BURST", "x")
 					}
 					code, out, errOut := cliRun(t, args...)
-					if strings.Contains(errOut, "not defined") || strings.Contains(errOut, "unexpected argument") || code == 2 && !strings.Contains(errOut+out, "gateway_port") && !strings.Contains(errOut+out, "pidfile") {
+					configErr := strings.Contains(errOut+out, "gateway_port") || strings.Contains(errOut+out, "rate_limit_burst")
+					if strings.Contains(errOut, "not defined") || strings.Contains(errOut, "unexpected argument") || code == 2 && !configErr && !strings.Contains(errOut+out, "pidfile") {
 						t.Errorf("fluxlit %s: exit %d: %s%s", strings.Join(args, " "), code, errOut, out)
 					}
 				})

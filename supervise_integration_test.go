@@ -294,7 +294,8 @@ func TestIntegrationSuperviseCrashLimit(t *testing.T) {
 	log := p.log.String()
 	lastLines := strings.Repeat("doomed-child-output | ", 4) + "doomed-child-output"
 	// The run logs JSON (launchFluxlit), so its last word is an ERROR record.
-	if want := `"level":"ERROR","msg":"streamlit: exited 5 times in 60s; last output: ` + lastLines + `"}` + "\n"; !strings.HasSuffix(log, want) {
+	final := "streamlit: exited 5 times in 60s; last output: " + lastLines
+	if want := `"level":"ERROR","msg":"` + final + `","logger":"fluxlit","message":"` + final + `"}` + "\n"; !strings.HasSuffix(log, want) {
 		t.Errorf("log does not say %q:\n%s", want, log)
 	}
 	if starts := strings.Count(log, `"msg":"doomed-child-output"`); starts != 5 {
