@@ -110,7 +110,10 @@ func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string
 	if cfg.App != nil {
 		head = []string{cfg.Python, "-c", appAPIEntry, cfg.Target, cfg.publicAPIMount()}
 	}
-	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header"}
+	// No access log of uvicorn's own: fluxlit's access line is the one (with the request id,
+	// the client after proxy trust, sensitive query values redacted), and uvicorn's would
+	// print the query as sent. A user's api_command keeps whatever it says.
+	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header", "--no-access-log"}
 	if sockDir != "" {
 		sock := filepath.Join(sockDir, "api.sock")
 		argv := append(append(head, "--uds", sock), common...)

@@ -182,7 +182,9 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	defer cancel()
 	var supDone <-chan struct{}
 	if len(plan.specs) > 0 {
-		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
+		opts := plan.options(r.cfg, r.log, r.onChildChange)
+		opts.Redact = newLineRedactor(r.gw.obs.redact, r.cfg.secretValues()).redact
+		r.sup = newSupervisor(plan.specs, opts)
 		r.gw.attachSupervisor(r.sup)
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()

@@ -122,6 +122,9 @@ type supervisorOptions struct {
 	StopGrace    time.Duration // SIGTERM, then SIGKILL after this
 	ReadyTimeout time.Duration // a start not ready by then counts as failed
 	Log          *slog.Logger  // child output: one record per line, attrs child and stream
+	// Redact hides secrets in each output line before it is logged or kept for the debug page
+	// and error messages (lineRedactor); nil keeps lines as they are.
+	Redact func(string) string
 	// OnChange is called on every state change, from the child's own goroutine: it must be
 	// quick and safe for concurrent use.
 	OnChange func(childStatus)
@@ -597,9 +600,13 @@ func (c *supervisedChild) terminate(p *childProcess) {
 
 // readOutput logs r line by line until EOF. Lines are cut at superviseLineMax and control
 // characters escaped, so neither a huge line nor binary output can stall the child or
-// corrupt the log.
+// corrupt the log, and redacted (opts.Redact) before they are logged or kept for Status,
+// the debug page and error messages.
 func (c *supervisedChild) readOutput(r io.Reader, stream string) {
 	superviseReadLines(r, func(line string) {
+		if c.sup.opts.Redact != nil {
+			line = c.sup.opts.Redact(line)
+		}
 		c.log.Info(line, "child", c.spec.Name, "stream", stream)
 		c.mu.Lock()
 		c.output = append(c.output, line)
