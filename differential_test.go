@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 package main
 
 // differential_test.go runs one table of client requests and one table of upstream answers,
@@ -71,9 +73,6 @@ func (u *diffUpstream) serve(c net.Conn) {
 		if err != nil {
 			u.record("unreadable request: " + diffErrClass(err))
 			return
-		}
-		if headerHasToken(req.Header["Expect"], "100-continue") {
-			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {

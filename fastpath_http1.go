@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath_http1.go owns the fast engine's HTTP/1.1 wire format towards the client: the strict
 // parser of the client's request head (anything it does not fully understand makes it say
 // "not mine", and net/http gets the connection), and the relay of response bodies in the
@@ -161,16 +163,12 @@ func fastValidQuery(q []byte) bool {
 		case c <= ' ' || c >= 0x7f || c == '#' || c == ';':
 			return false
 		case c == '%':
-			if i+2 >= len(q) || !fastIsHex(q[i+1]) || !fastIsHex(q[i+2]) {
+			if i+2 >= len(q) || !isHexDigit(q[i+1]) || !isHexDigit(q[i+2]) {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func fastIsHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // noteField checks one header against the fast path's rules and records what matters.
@@ -329,19 +327,6 @@ func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufi
 	}
 	m, err := copyStream(dst, src, -1)
 	return n + m, err
-}
-
-// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
-// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
-func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
-	if n < 0 {
-		return io.Copy(dst, src)
-	}
-	m, err := io.CopyN(dst, src, n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return m, err
 }
 
 // fastRelayChunked relays a chunked body verbatim (sizes, extensions, trailers), parsing the

@@ -1,9 +1,11 @@
+//go:build !nofastpath
+
+// fastpath_test.go: the fast engine's own tests. Both engines' helpers are in engines_test.go.
+
 package main
 
 import (
 	"bufio"
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,142 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// testFastPath makes startGateway serve through the fast path (the product default); run the
-// suite with -fastpath=false to test the net/http-only path.
-var testFastPath = flag.Bool("fastpath", true, "serve test gateways through fastServer (fastpath.go)")
-
-// startTestServer serves g on a loopback httptest.Server: through fastServer in front of the
-// test server's http.Server when -fastpath is on, else the plain server.
-func startTestServer(t testing.TB, g *gateway) *httptest.Server {
-	srv := httptest.NewUnstartedServer(g)
-	if !*testFastPath {
-		srv.Start()
-		return srv
-	}
-	startFastTestServer(t, g, srv)
-	return srv
-}
-
-func startFastTestServer(t testing.TB, g *gateway, srv *httptest.Server) *fastServer {
-	ln := srv.Listener
-	f := newFastServer(g, srv.Config)
-	f.handoff.addr = ln.Addr()
-	srv.Listener = f.handoff
-	srv.Start()
-	go f.serveFast(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
-	return f
-}
-
-// fastGateway starts a gateway with the fast path on, whatever -fastpath says.
-func fastGateway(t testing.TB, settings map[string]string) (*gateway, *fastServer, string) {
-	t.Helper()
-	g, err := newGateway(testConfig(t, settings), slog.New(slog.NewTextHandler(io.Discard, nil)), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatalf("newGateway: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(g)
-	f := startFastTestServer(t, g, srv)
-	t.Cleanup(srv.Close)
-	g.listen = f.handoff.addr.String()
-	return g, f, g.listen
-}
-
-// fastCountingListener counts the connections an upstream accepted.
-type fastCountingListener struct {
-	net.Listener
-	n atomic.Int64
-}
-
-func (l *fastCountingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
-	}
-	return c, err
-}
-
-// fastCountedUpstream is an httptest server running h that counts accepted connections.
-func fastCountedUpstream(t testing.TB, h http.Handler) (*httptest.Server, *fastCountingListener) {
-	srv := httptest.NewUnstartedServer(h)
-	cl := &fastCountingListener{Listener: srv.Listener}
-	srv.Listener = cl
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, cl
-}
-
-// fastRawUpstream runs handle on every connection to a loopback listener: for responses no
-// net/http server would send (close-delimited, odd chunking).
-func fastRawUpstream(t testing.TB, handle func(c net.Conn, br *bufio.Reader)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				handle(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
-// fastRawExchange sends raw bytes to addr and returns everything read until the server closes
-// or 2 s pass.
-func fastRawExchange(t testing.TB, addr, raw string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
-
-// fastReadResponses reads n responses from br.
-func fastReadResponses(t testing.TB, br *bufio.Reader, method string, n int) []*http.Response {
-	t.Helper()
-	var out []*http.Response
-	for i := 0; i < n; i++ {
-		res, err := http.ReadResponse(br, &http.Request{Method: method})
-		if err != nil {
-			t.Fatalf("response %d: %v", i+1, err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		res.Body = io.NopCloser(strings.NewReader(string(body)))
-		out = append(out, res)
-	}
-	return out
-}
-
-func fastBodyOf(res *http.Response) string {
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
 
 func TestFastPipelinedRequests(t *testing.T) {
 	up, conns := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -664,4 +533,66 @@ func TestFastUpConnAlive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzUpstreamAnswerPool is the pool invariant, end to end on the fast engine: whatever an
+// upstream answers one client, the next client's request, on a reused upstream connection or
+// a fresh one, gets its own answer and nothing else.
+func FuzzUpstreamAnswerPool(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET",
+		"HTTP/1.1 204 No Content\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	var up string
+	answer := make(chan []byte, 1)
+	up = fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Time{})
+		for {
+			// Ends what a cut answer leaves hanging; a reused connection's next request
+			// comes within this (one that comes later finds it closed, and dials).
+			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/first" {
+				c.Write(<-answer)
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
+		}
+	})
+	_, _, addr := fastGateway(f, map[string]string{"streamlit_upstream": up})
+	f.Fuzz(func(t *testing.T, data []byte, head bool) {
+		method := "GET"
+		if head {
+			method = "HEAD"
+		}
+		answer <- data
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		io.WriteString(c, method+" /first HTTP/1.1\r\nHost: a\r\n\r\n")
+		if res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method}); err == nil {
+			io.Copy(io.Discard, res.Body)
+		}
+		c.Close()
+		select {
+		case <-answer: // the gateway refused the request before it reached the upstream
+		default:
+		}
+		res, body := clientGet(t, addr, "GET", "/second")
+		if res.StatusCode != 200 || body != "own" {
+			t.Fatalf("after %s answered with %q, the next client got %d %q; want 200 own", method, data, res.StatusCode, body)
+		}
+	})
 }

@@ -13,24 +13,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
 
-// engineGateways starts one gateway per engine for settings: "fast" (the fast engine in
-// front, as in production) and "net/http" (the net/http engine alone).
+// engineGateways starts one gateway per engine built in (testEngines) for settings, and
+// returns their addresses by engine.
 func engineGateways(t *testing.T, settings map[string]string) map[string]string {
 	t.Helper()
-	_, _, fastAddr := fastGateway(t, settings)
-	g, err := newGateway(testConfig(t, settings), slog.New(slog.DiscardHandler), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
+	addrs := map[string]string{}
+	for _, e := range testEngines() {
+		g, err := newGateway(testConfig(t, settings), slog.New(slog.DiscardHandler), "127.0.0.1:0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[e.name] = e.start(t, g).Listener.Addr().String()
 	}
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	return map[string]string{"fast": fastAddr, "net/http": srv.Listener.Addr().String()}
+	return addrs
 }
 
 // scriptedUpstream answers a request for /first with first, and any other with an ordinary
@@ -292,68 +292,6 @@ func FuzzUpstreamAnswerHead(f *testing.F) {
 			t.Fatalf("chunked %v; net/http reads %v, for %q", res.chunked, goRes.TransferEncoding, data)
 		case !res.chunked && goRes.ContentLength != res.contentLength:
 			t.Fatalf("length %d; net/http reads %d, for %q", res.contentLength, goRes.ContentLength, data)
-		}
-	})
-}
-
-// FuzzUpstreamAnswerPool is the pool invariant, end to end on the fast engine: whatever an
-// upstream answers one client, the next client's request, on a reused upstream connection or
-// a fresh one, gets its own answer and nothing else.
-func FuzzUpstreamAnswerPool(f *testing.F) {
-	for _, s := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET",
-		"HTTP/1.1 204 No Content\r\n\r\nhello",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nhi",
-	} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
-	}
-	var up string
-	answer := make(chan []byte, 1)
-	up = fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
-		c.SetDeadline(time.Time{})
-		for {
-			// Ends what a cut answer leaves hanging; a reused connection's next request
-			// comes within this (one that comes later finds it closed, and dials).
-			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-			req, err := http.ReadRequest(br)
-			if err != nil {
-				return
-			}
-			if req.URL.Path == "/first" {
-				c.Write(<-answer)
-				continue
-			}
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
-		}
-	})
-	_, _, addr := fastGateway(f, map[string]string{"streamlit_upstream": up})
-	f.Fuzz(func(t *testing.T, data []byte, head bool) {
-		method := "GET"
-		if head {
-			method = "HEAD"
-		}
-		answer <- data
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-		io.WriteString(c, method+" /first HTTP/1.1\r\nHost: a\r\n\r\n")
-		if res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method}); err == nil {
-			io.Copy(io.Discard, res.Body)
-		}
-		c.Close()
-		select {
-		case <-answer: // the gateway refused the request before it reached the upstream
-		default:
-		}
-		res, body := clientGet(t, addr, "GET", "/second")
-		if res.StatusCode != 200 || body != "own" {
-			t.Fatalf("after %s answered with %q, the next client got %d %q; want 200 own", method, data, res.StatusCode, body)
 		}
 	})
 }

@@ -150,7 +150,7 @@ func (r *runner) run() int {
 		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
-	if cfg.FastPath {
+	if cfg.FastPath && fastEngineBuilt {
 		r.fast = newFastServer(gw, r.srv)
 		go func() { served <- r.fast.Serve(ln) }()
 	} else {

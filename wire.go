@@ -135,6 +135,19 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	return err
 }
 
+// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
+// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
+func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
+	if n < 0 {
+		return io.Copy(dst, src)
+	}
+	m, err := io.CopyN(dst, src, n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
+}
+
 // writeDecimal writes n >= 0 in decimal, a byte at a time: a digit buffer handed to Write
 // would escape (an allocation per request).
 func writeDecimal(bw *bufio.Writer, n int64) {
@@ -456,6 +469,10 @@ func hasToken(v []byte, token string) bool {
 		}
 	}
 	return false
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func indexCRLF(b []byte) int {
