@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -470,7 +472,7 @@ func TestFastChunkSize(t *testing.T) {
 		{"5 x\x01\r\n", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := fastChunkSize([]byte(tt.in))
+		got, ok := chunkSize([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%q: got %v %v; want %v %v", tt.in, got, ok, tt.want, tt.ok)
 		}
@@ -535,7 +537,7 @@ func TestFastUpConnAlive(t *testing.T) {
 	}
 }
 
-// FuzzUpstreamAnswerPool is the pool invariant, end to end on the fast engine: whatever an
+// FuzzUpstreamAnswerPool is the pool invariant, end to end on both engines: whatever an
 // upstream answers one client, the next client's request, on a reused upstream connection or
 // a fresh one, gets its own answer and nothing else.
 func FuzzUpstreamAnswerPool(f *testing.F) {
@@ -550,9 +552,8 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
-	var up string
-	answer := make(chan []byte, 1)
-	up = fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
+	var answer atomic.Pointer[[]byte]
+	up := fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
 		c.SetDeadline(time.Time{})
 		for {
 			// Ends what a cut answer leaves hanging; a reused connection's next request
@@ -563,36 +564,145 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 				return
 			}
 			if req.URL.Path == "/first" {
-				c.Write(<-answer)
+				c.Write(*answer.Load())
 				continue
 			}
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
 		}
 	})
-	_, _, addr := fastGateway(f, map[string]string{"streamlit_upstream": up})
+	settings := map[string]string{"streamlit_upstream": up}
+	_, _, fastAddr := fastGateway(f, settings)
+	g, err := newGateway(testConfig(f, settings), slog.New(slog.DiscardHandler), "127.0.0.1:0", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain := httptest.NewServer(g)
+	f.Cleanup(plain.Close)
+	engines := map[string]string{"fast": fastAddr, "net/http": plain.Listener.Addr().String()}
 	f.Fuzz(func(t *testing.T, data []byte, head bool) {
 		method := "GET"
 		if head {
 			method = "HEAD"
 		}
-		answer <- data
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-		io.WriteString(c, method+" /first HTTP/1.1\r\nHost: a\r\n\r\n")
-		if res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method}); err == nil {
-			io.Copy(io.Discard, res.Body)
-		}
-		c.Close()
-		select {
-		case <-answer: // the gateway refused the request before it reached the upstream
-		default:
-		}
-		res, body := clientGet(t, addr, "GET", "/second")
-		if res.StatusCode != 200 || body != "own" {
-			t.Fatalf("after %s answered with %q, the next client got %d %q; want 200 own", method, data, res.StatusCode, body)
+		answer.Store(&data)
+		for engine, addr := range engines {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			io.WriteString(c, method+" /first HTTP/1.1\r\nHost: a\r\n\r\n")
+			if res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method}); err == nil {
+				io.Copy(io.Discard, res.Body)
+			}
+			c.Close()
+			res, body := clientGet(t, addr, "GET", "/second")
+			if res.StatusCode != 200 || body != "own" {
+				t.Fatalf("%s engine: after %s answered with %q, the next client got %d %q; want 200 own", engine, method, data, res.StatusCode, body)
+			}
 		}
 	})
+}
+
+// FuzzUpstreamAnswer: whatever an upstream sends, both engines read the same answer out of it:
+// the fast engine's reader and relay (readFinal, then the body by its framing) and the
+// net/http engine's guard (guardConn, the bytes cut into reads anywhere) take the same heads,
+// refuse the same, and end the answer at the same byte, which is where the next answer on the
+// connection would start. A head they take, net/http's own ReadResponse reads with the same
+// status and framing: the rule is never looser than Go's.
+func FuzzUpstreamAnswer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, X-A\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nNEXT",
+		"HTTP/1.0 204 No Content\n\nhello",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 299 Weird\rX: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	} {
+		f.Add([]byte(s), false, uint8(7), uint8(30))
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), true, uint8(3), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, head bool, cut1, cut2 uint8) {
+		method := http.MethodGet
+		if head {
+			method = http.MethodHead
+		}
+		var res upResponse
+		fastEnd, fastErr := fastAnswerEnd(data, method, &res)
+		guardEnd, guardErr := guardAnswerEnd(data, method, []int{int(cut1), int(cut2)})
+		if (fastErr == nil) != (guardErr == nil) || fastErr == nil && fastEnd != guardEnd {
+			t.Fatalf("%s answered %q: the fast engine reads to %d (%v), the guard to %d (%v)", method, data, fastEnd, fastErr, guardEnd, guardErr)
+		}
+		if fastErr != nil {
+			return
+		}
+		br := bufio.NewReader(strings.NewReader(string(data)))
+		goRes, err := http.ReadResponse(br, &http.Request{Method: method})
+		for err == nil && goRes.StatusCode < 200 {
+			goRes, err = http.ReadResponse(br, &http.Request{Method: method})
+		}
+		if err != nil {
+			t.Fatalf("the rule takes a head net/http refuses (%v): %q", err, data)
+		}
+		chunked := len(goRes.TransferEncoding) == 1 && goRes.TransferEncoding[0] == "chunked"
+		switch {
+		case goRes.StatusCode != res.status:
+			t.Fatalf("status %d; net/http reads %d, for %q", res.status, goRes.StatusCode, data)
+		case !bodyAllowed(method, res.status):
+		case chunked != res.chunked:
+			t.Fatalf("chunked %v; net/http reads %v, for %q", res.chunked, goRes.TransferEncoding, data)
+		case !res.chunked && goRes.ContentLength != res.contentLength:
+			t.Fatalf("length %d; net/http reads %d, for %q", res.contentLength, goRes.ContentLength, data)
+		}
+	})
+}
+
+// fastAnswerEnd reads data as the fast engine reads an answer to method: the head, then the
+// body by its framing. It returns where the answer ends.
+func fastAnswerEnd(data []byte, method string, res *upResponse) (int, error) {
+	in := bytes.NewReader(data)
+	br := bufio.NewReaderSize(in, upReadBufferSize)
+	pc := &upConn{c: &splitConn{}, br: br}
+	if err := res.readFinal(pc, time.Minute, false); err != nil {
+		return 0, err
+	}
+	var err error
+	dbw := bufio.NewWriter(io.Discard)
+	switch {
+	case !bodyAllowed(method, res.status):
+	case res.chunked:
+		_, err = fastRelayChunked(dbw, br)
+	case res.contentLength >= 0:
+		err = copyBuffered(dbw, br, res.contentLength)
+	default:
+		return len(data), nil // ends with the connection
+	}
+	return len(data) - in.Len() - br.Buffered(), err
+}
+
+// guardAnswerEnd passes data through a guardConn as the Transport reads an answer to method,
+// in reads cut at cuts. It returns where the answer ends.
+func guardAnswerEnd(data []byte, method string, cuts []int) (int, error) {
+	g := &guardConn{Conn: &splitConn{in: data, cuts: cuts}}
+	g.arm(method)
+	buf := make([]byte, 1024)
+	total := 0
+	for {
+		n, err := g.Read(buf)
+		total += n
+		switch {
+		case g.state == guardIdle && err == nil:
+			return total, nil
+		case err == io.EOF && g.state == guardUntilClose:
+			return total, nil
+		case err == io.EOF:
+			return total, io.ErrUnexpectedEOF
+		case err != nil:
+			return total, err
+		}
+	}
 }
