@@ -514,7 +514,7 @@ func browserAppArtifact(t *testing.T, dir, name string) string {
 //   - 1 render: the app adding a user to what it fetched → "no the users from the API".
 //   - 2 interact: the app's button not incrementing → "no clicks: 1".
 //   - 3 upload: fluxlit dropping X-Xsrftoken on the Streamlit hop (proxy.go and fastpath.go) →
-//     the PUT was refused and "no the uploaded file's SHA-256".
+//     Streamlit answered the PUT 403 and "no the uploaded file's SHA-256".
 //   - 4 media: st.image(..., width=40) → "natural width 40 ... want 96 px"; one byte more in
 //     the app's download → "16406 bytes ... want ... 16405 bytes".
 //   - 5 multipage: url_path "two" instead of "second" → "no the second page ... path /two".

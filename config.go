@@ -63,6 +63,9 @@ type Config struct {
 	APIPort              int      `setting:"api_port"`
 	APIChildTransport    string   `setting:"api_child_transport"`
 	StreamlitPort        int      `setting:"streamlit_port"`
+	StreamlitReplicas    string   `setting:"streamlit_replicas"`
+	APIWorkers           int      `setting:"api_workers"`
+	ReloadDrainS         float64  `setting:"reload_drain_s"`
 	ChildEnvDeny         []string `setting:"child_env_deny"`
 	RestartMaxBackoffS   float64  `setting:"restart_max_backoff_s"`
 	ChildReadyTimeoutS   float64  `setting:"child_ready_timeout_s"`
@@ -147,6 +150,7 @@ type setting struct {
 	secret   bool
 	min, max float64 // numeric range; both zero means unchecked
 	doc      string
+	orInt    bool // a string setting that also takes a TOML integer ("auto" or 4)
 }
 
 // Durations are seconds; a day bounds every timeout so that a typo of extra zeros is caught.
@@ -182,6 +186,9 @@ var settingsTable = []setting{
 	{name: "api_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the API child (0: a free one)"},
 	{name: "api_child_transport", kind: kindString, def: "unix", doc: "how the uvicorn child listens: unix (a private socket) or tcp (loopback)"},
 	{name: "streamlit_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the Streamlit child (0: a free one)"},
+	{name: "streamlit_replicas", kind: kindString, def: "1", doc: "Streamlit children, each a process of its own with sticky sessions: a number (1-64), or auto (the CPUs fluxlit may use)", orInt: true},
+	{name: "api_workers", kind: kindInt, def: "1", min: 1, max: 64, doc: "uvicorn worker processes of the API child (uvicorn --workers)"},
+	{name: "reload_drain_s", kind: kindFloat, def: "5", min: 0, max: 3600, doc: "after a reload or upgrade, how long the old generation keeps its open WebSockets before closing them with 1001"},
 	{name: "child_env_deny", kind: kindList, doc: "environment names never passed to the Streamlit child"},
 	{name: "restart_max_backoff_s", kind: kindFloat, def: "30", min: 0.1, max: 3600, doc: "cap of the crash-restart backoff"},
 	{name: "child_ready_timeout_s", kind: kindFloat, def: "60", min: 1, max: 3600, doc: "how long a child may take to become ready"},
@@ -577,6 +584,9 @@ func convertTOMLValue(s *setting, val any) (any, error) {
 	case kindString:
 		if str, ok := val.(string); ok {
 			return str, nil
+		}
+		if n, ok := val.(int64); ok && s.orInt {
+			return strconv.FormatInt(n, 10), nil
 		}
 	case kindInt:
 		if n, ok := val.(int64); ok {

@@ -50,7 +50,6 @@ type fastServer struct {
 	g       *gateway
 	srv     *http.Server
 	handoff *handoffListener
-	pools   map[*upstream]*fastPool
 
 	ln      net.Listener
 	closing atomic.Bool
@@ -61,13 +60,7 @@ type fastServer struct {
 
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
-	f := &fastServer{g: g, srv: srv, handoff: newHandoffListener(), pools: map[*upstream]*fastPool{}, conns: map[*fastConn]struct{}{}}
-	for _, up := range []*upstream{g.api, g.ui} {
-		if up != nil && up.target.Scheme == "http" {
-			f.pools[up] = newFastPool(up, g.cfg)
-		}
-	}
-	return f
+	return &fastServer{g: g, srv: srv, handoff: newHandoffListener(), conns: map[*fastConn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown. The net/http server serves the handed-off
@@ -180,8 +173,12 @@ func (f *fastServer) closeAll() {
 }
 
 func (f *fastServer) closePools() {
-	for _, p := range f.pools {
-		p.closeIdle()
+	for _, gen := range f.g.gens.all() {
+		for _, up := range gen.upstreams() {
+			if up.fast != nil {
+				up.fast.closeIdle()
+			}
+		}
 	}
 }
 
@@ -190,6 +187,7 @@ const (
 	fastStateIdle int32 = iota
 	fastStateActive
 	fastStateClosed
+	fastStateNew // accepted, its first request not read yet: Shutdown lets it be served
 )
 
 var (
@@ -232,12 +230,20 @@ func (fc *fastConn) serve() {
 		fc.f.track(fc, false)
 	}()
 	for first := true; ; first = false {
-		fc.state.Store(fastStateIdle)
-		if fc.f.closing.Load() {
+		// A new connection's first request is served even once Shutdown has begun, as
+		// net/http does: the client sent it (it may be in the socket already) to a server
+		// that accepted the connection, and a binary upgrade hands the listener over with
+		// such connections accepted but not yet read.
+		state := fastStateIdle
+		if first {
+			state = fastStateNew
+		}
+		fc.state.Store(state)
+		if !first && fc.f.closing.Load() {
 			return
 		}
 		end, ok := fc.readHead(first)
-		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
+		if !fc.state.CompareAndSwap(state, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
 		if end < 0 {
@@ -251,6 +257,9 @@ func (fc *fastConn) serve() {
 		if !eligible {
 			handedOff = fc.handOff()
 			return
+		}
+		if fc.f.closing.Load() {
+			fc.req.close = true // the answer says Connection: close, as net/http's in a shutdown
 		}
 		fc.br.Discard(end)
 		if fc.bw == nil {
@@ -359,8 +368,16 @@ func (f *fastServer) route(req *fastRequest) (hopPlan, bool) {
 	if req.upgradeWS {
 		hr.upgrade = upgradeWebSocket
 	}
+	if aff := f.g.gens.aff; aff != nil {
+		for _, h := range req.cookies {
+			if v, ok := cookieValue(h, aff.name); ok {
+				hr.affinity = v
+				break
+			}
+		}
+	}
 	p := f.g.plan(&hr)
-	return p, p.steps&^fastEngineSteps == 0 && f.pools[p.up] != nil
+	return p, p.steps&^fastEngineSteps == 0 && p.up != nil && p.up.fast != nil
 }
 
 // serveRequest forwards one request and records it like the net/http engine does. It reports
@@ -372,6 +389,7 @@ func (f *fastServer) serveRequest(fc *fastConn, p *hopPlan) bool {
 	hr := fc.proxyRequest()
 	fc.rec.reset(hr, id, p.dispatch, req.method, req.path, req.query, start)
 	rec := &fc.rec
+	rec.rep = p.rep
 	keep := f.exchange(fc, p, hr, rec)
 	g.obs.end(rec)
 	return keep
@@ -402,7 +420,9 @@ func (fc *fastConn) upstreamHead(p *hopPlan, id string, fi *forwardedInfo) upstr
 // when it can be replayed, as Go's Transport does: the upstream closed the connection while it
 // sat idle, and nothing was processed.
 func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *accessRecord) bool {
-	req, pool := &fc.req, f.pools[p.up]
+	req, pool := &fc.req, p.up.fast
+	p.up.inflight.Add(1)
+	defer p.up.inflight.Add(-1)
 	fi := f.g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
 	if req.contentLength > 0 && int64(fc.br.Buffered()) < req.contentLength {
@@ -561,7 +581,7 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 	rec.status = fail.status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
 	g.obs.end(rec) // before the answer leaves, as the net/http engine records before it flushes
-	if !fastWriteError(fc.bw, fail.status, fail.msg, up == g.api, rec.id, !keep) {
+	if !fastWriteError(fc.bw, fail.status, fail.msg, up.isAPI(), rec.id, !keep) {
 		return false
 	}
 	return keep

@@ -32,6 +32,7 @@ type fastRequest struct {
 	connUpgrade   bool // Connection names "upgrade"
 	fields        []headerField
 	connection    [][]byte // the names its Connection header lists
+	cookies       [][]byte // the values of its Cookie headers
 	idempotent    bool     // Idempotency-Key or X-Idempotency-Key: the client says it may be sent twice
 }
 
@@ -64,7 +65,7 @@ func fastHeadEnd(buf []byte) (end int, bad bool) {
 // are handed to net/http, which parses them its own way.
 func fastParseRequest(head []byte, req *fastRequest) bool {
 	req.raw = append(req.raw[:0], head...)
-	*req = fastRequest{raw: req.raw, fields: req.fields[:0], connection: req.connection[:0], contentLength: -1, prevHost: req.host}
+	*req = fastRequest{raw: req.raw, fields: req.fields[:0], connection: req.connection[:0], cookies: req.cookies[:0], contentLength: -1, prevHost: req.host}
 	b := req.raw
 	eol := indexCRLF(b)
 	if eol < 0 || !req.parseRequestLine(b[:eol]) {
@@ -202,6 +203,8 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 		return req.noteConnection(value)
 	case asciiEqualFold(name, "Origin"):
 		req.hasOrigin = true
+	case asciiEqualFold(name, "Cookie"):
+		req.cookies = append(req.cookies, value)
 	case asciiEqualFold(name, "X-Request-Id"):
 		if req.requestID == "" && validRequestID(string(value)) {
 			req.requestID = string(value)

@@ -21,3 +21,9 @@ type fastServer struct{}
 func newFastServer(*gateway, *http.Server) *fastServer { return nil }
 func (*fastServer) Serve(net.Listener) error           { return errors.ErrUnsupported }
 func (*fastServer) Shutdown(ctx context.Context) error { return nil }
+
+// fastPool: an upstream has no fast engine's pool in this build.
+type fastPool struct{}
+
+func newFastPool(*upstream, *Config) *fastPool { return nil }
+func (*fastPool) closeIdle()                   {}

@@ -29,6 +29,7 @@ func (f *fastServer) serveUpgrade(fc *fastConn, p *hopPlan) (keep, tunnelled boo
 	rec := &accessRecord{}
 	rec.reset(hr, g.reqIDs.fromRequest(req.requestID), p.dispatch, req.method, req.path, req.query, time.Now())
 	rec.websocket = true
+	rec.rep = p.rep
 	fi := g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
 	rec.upstreamStart = time.Now()
@@ -41,5 +42,5 @@ func (f *fastServer) serveUpgrade(fc *fastConn, p *hopPlan) (keep, tunnelled boo
 	if fc.res.status != http.StatusSwitchingProtocols {
 		return f.relayResponse(fc, pc, nil, &fi, rec, nil), false
 	}
-	return false, g.openTunnel(fc.c, fc.bw, buffered(fc.br), pc, &fc.res, rec)
+	return false, g.openTunnel(fc.c, fc.bw, buffered(fc.br), pc, &fc.res, rec, p.up, fi.Proto == "https")
 }

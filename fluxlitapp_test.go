@@ -298,7 +298,7 @@ func TestAppChildSpecs(t *testing.T) {
 	joined := func(argv []string) string { return strings.Join(argv, " ") }
 
 	plain := load(nil)
-	plan, err := planChildren(plain, 8000, environ)
+	plan, err := planChildren(plain, 8000, environ, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestAppChildSpecs(t *testing.T) {
 
 	app := load(map[string]string{"debug": "true"})
 	app.App = &fluxlitApp{StreamlitMain: "/venv/fluxlit/streamlit/main.py", Source: "app.py"}
-	plan, err = planChildren(app, 8000, environ)
+	plan, err = planChildren(app, 8000, environ, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestAppChildSpecs(t *testing.T) {
 
 	own := load(map[string]string{"streamlit_script": "ui.py"})
 	own.App = app.App
-	plan, err = planChildren(own, 8000, environ)
+	plan, err = planChildren(own, 8000, environ, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ const (
 	stepBodyTooLarge                     // a declared body over the limit: 413 before any upstream connection
 	stepBodyCount                        // a body of unknown length, counted against the limit as it is sent
 	stepStripUpgrade                     // an Upgrade that is not a WebSocket handshake: dropped, served as plain HTTP
+	stepAffinity                         // a session placed on a Streamlit replica: the answer sets the cookie that keeps it there
 	stepTunnel                           // a WebSocket handshake: relayed, then tunnelled
 	stepProxy                            // proxied to the upstream
 	stepEnd                              // not a step: one past the last
@@ -44,7 +45,7 @@ const fastEngineSteps = stepProxy | stepTunnel
 var hopStepNames = map[hopStep]string{
 	stepLocal: "local", stepHealth: "health", stepCORS: "cors", stepJWT: "jwt", stepRateLimit: "rate_limit",
 	stepNoUpstream: "no_upstream", stepChildDown: "child_down", stepBodyTooLarge: "body_too_large",
-	stepBodyCount: "body_count", stepStripUpgrade: "strip_upgrade", stepTunnel: "tunnel", stepProxy: "proxy",
+	stepBodyCount: "body_count", stepStripUpgrade: "strip_upgrade", stepAffinity: "affinity", stepTunnel: "tunnel", stepProxy: "proxy",
 }
 
 // hopUpgrade is what a request asked to switch to.
@@ -64,12 +65,14 @@ type hopRequest struct {
 	// bodyLength is the declared body length: 0 without a body, -1 for one of unknown length.
 	bodyLength int64
 	upgrade    hopUpgrade
+	affinity   []byte // the value of fluxlit's affinity cookie (replicas.go), nil without one
 }
 
 // hopPlan is the outcome: the route, its upstream (nil when fluxlit answers) and the steps.
 type hopPlan struct {
 	route
 	up    *upstream
+	rep   *replica // the Streamlit replica up belongs to (nil for the API)
 	steps hopStep
 }
 
@@ -85,13 +88,13 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 		}
 		// Only GET and HEAD are redirected to the API's docs; anything else is Streamlit's.
 		p.route = route{dispatch: dispatchStreamlit, uiPath: g.rootPath + rt.local}
-		p.up = g.ui
+		g.planReplica(&p, req)
 	case dispatchAPI:
 		if rt.apiPath == "/healthz" || rt.apiPath == "/readyz" {
 			p.steps = stepHealth
 			return p
 		}
-		p.up = g.api
+		p.up = g.gens.api()
 		if g.cors != nil && req.hasOrigin {
 			p.steps |= stepCORS
 		}
@@ -99,7 +102,7 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 			p.steps |= stepJWT
 		}
 	default:
-		p.up = g.ui
+		g.planReplica(&p, req)
 	}
 	if g.limiter != nil && g.rateLimitedPath(req.path) {
 		p.steps |= stepRateLimit
@@ -130,6 +133,19 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 	}
 	p.steps |= stepProxy
 	return p
+}
+
+// planReplica picks the Streamlit replica of the request (replicas.go); a session placed on
+// one anew gets the affinity step.
+func (g *gateway) planReplica(p *hopPlan, req *hopRequest) {
+	rep, place := g.gens.pickStreamlit(req.affinity, req.upgrade == upgradeWebSocket)
+	if rep == nil {
+		return
+	}
+	p.up, p.rep = rep.up, rep
+	if place {
+		p.steps |= stepAffinity
+	}
 }
 
 // rateLimitedPath reports whether rate_limit_paths covers the request path p.
@@ -311,7 +327,7 @@ func (g *gateway) forwarded(fi *forwardedInfo, up *upstream) hopForwarded {
 	if g.rootPath == "" {
 		f.prefix = fi.Prefix
 	}
-	if up == g.api {
+	if up.isAPI() {
 		switch {
 		case g.rootPath != "":
 			f.prefix = g.apiPrefix

@@ -102,7 +102,7 @@ func TestHopPlan(t *testing.T) {
 	}
 
 	down := hopTestGateway(t, nil)
-	down.ui.down = func() bool { return true }
+	down.gens.current().ui[0].up.down = func() bool { return true }
 	if got := hopStepList(down.plan(&hopRequest{method: "GET", path: "/"}).steps); got != "child_down" {
 		t.Errorf("child down: steps %s; want child_down", got)
 	}
@@ -219,7 +219,7 @@ func TestHopForwarded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		g := hopTestGateway(t, map[string]string{"root_path": tt.root})
-		api, ui := g.forwarded(&tt.fi, g.api), g.forwarded(&tt.fi, g.ui)
+		api, ui := g.forwarded(&tt.fi, g.gens.api()), g.forwarded(&tt.fi, g.gens.current().ui[0].up)
 		if api.prefix != tt.wantAPI || ui.prefix != tt.wantUI {
 			t.Errorf("%s: prefixes %q, %q; want %q, %q", tt.name, api.prefix, ui.prefix, tt.wantAPI, tt.wantUI)
 		}
@@ -244,7 +244,7 @@ func TestUpstreamFailure(t *testing.T) {
 		{"MaxBytesError", &http.MaxBytesError{Limit: 1}, 413, "body_too_large"},
 	}
 	for _, tt := range tests {
-		f := g.upstreamFailure(g.api, tt.err, false)
+		f := g.upstreamFailure(g.gens.api(), tt.err, false)
 		if f.status != tt.status || f.reason != tt.reason || f.msg == "" {
 			t.Errorf("%s: got %d %q %q; want %d %q", tt.name, f.status, f.reason, f.msg, tt.status, tt.reason)
 		}

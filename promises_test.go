@@ -152,7 +152,7 @@ func TestAPISocketDirPrivateAndFresh(t *testing.T) {
 	cfg := testConfig(t, nil)
 	var dirs []string
 	for range 2 {
-		plan, err := planChildren(cfg, 8000, nil)
+		plan, err := planChildren(cfg, 8000, nil, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

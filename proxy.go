@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,7 @@ const (
 	debugPath = "/__fluxlit/debug"
 )
 
-// upstream is one proxied service: the API or Streamlit.
+// upstream is one proxied service: the API, or one Streamlit replica.
 type upstream struct {
 	name      string // "api" or "streamlit": the dispatch label in logs and metrics
 	target    *url.URL
@@ -34,17 +35,29 @@ type upstream struct {
 	dialer    *net.Dialer
 	transport guardedTransport // every request through it reads its answer through guardConn
 	proxy     *httputil.ReverseProxy
+	fast      *fastPool // the fast engine's idle connections (nil: not plain HTTP)
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
 	// a dial that would fail). nil for external upstreams: fluxlit cannot know, it dials.
-	down func() bool
+	down  func() bool
+	child *supervisedChild // the supervised child behind it, nil for an external upstream
+	gen   *generation      // the generation it belongs to
+	// inflight counts the HTTP exchanges in progress, so that a generation replaced by a
+	// reload is stopped only once its answers are out. It has a cache line of its own: it
+	// changes twice per request, while every core reads the fields above per request.
+	_        [64]byte
+	inflight atomic.Int64
+	_        [56]byte
 }
+
+// isAPI reports whether up is the API (else a Streamlit replica).
+func (up *upstream) isAPI() bool { return up.name == dispatchAPI }
 
 // gateway is the public handler. It is built once from a Config and read-only afterwards,
 // apart from counters and the tunnel set.
 type gateway struct {
 	cfg        *Config
 	log        *slog.Logger
-	api, ui    *upstream
+	gens       *generations // the children's upstreams, by generation (replicas.go)
 	rootPath   string
 	mount      string
 	apiPrefix  string // root_path + api_mount_path, sent as X-Forwarded-Prefix and the API's root path
@@ -102,6 +115,9 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	up.target = u
 	up.dialer = upstreamDialer(cfg, up)
 	up.transport = guardedTransport{newUpstreamTransport(cfg, up)}
+	if u.Scheme == "http" {
+		up.fast = newFastPool(up, cfg)
+	}
 	up.proxy = &httputil.ReverseProxy{
 		Rewrite:      func(pr *httputil.ProxyRequest) { g.rewrite(up, pr) },
 		Transport:    up.transport,
@@ -197,8 +213,16 @@ func exchangeOf(r *http.Request) *netExchange {
 }
 
 // netHopRequest is what the plan needs of r.
-func netHopRequest(r *http.Request) hopRequest {
+func (g *gateway) netHopRequest(r *http.Request) hopRequest {
 	req := hopRequest{method: r.Method, path: r.URL.Path, hasOrigin: len(r.Header["Origin"]) > 0, bodyLength: r.ContentLength}
+	if aff := g.gens.aff; aff != nil {
+		for _, h := range r.Header["Cookie"] {
+			if v, ok := cookieValue(h, aff.name); ok {
+				req.affinity = []byte(v)
+				break
+			}
+		}
+	}
 	if r.Body == nil || r.Body == http.NoBody {
 		req.bodyLength = 0
 	}
@@ -215,9 +239,10 @@ func netHopRequest(r *http.Request) hopRequest {
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := g.reqIDs.fromRequest(r.Header.Get("X-Request-Id"))
-	req := netHopRequest(r)
+	req := g.netHopRequest(r)
 	x := &netExchange{plan: g.plan(&req), fi: g.forwardedInfo(r)}
 	x.rec = g.obs.begin(w, r, id, x.plan.dispatch, start)
+	x.rec.rep = x.plan.rep
 	defer g.obs.end(x.rec)
 	x.rec.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), netExchangeKey{}, x))
@@ -241,6 +266,7 @@ var netStepRunners = map[hopStep]func(g *gateway, w http.ResponseWriter, r *http
 	stepBodyTooLarge: (*gateway).declaredBodyTooLarge,
 	stepBodyCount:    (*gateway).countBody,
 	stepStripUpgrade: (*gateway).stripUpgrade,
+	stepAffinity:     (*gateway).placeSession,
 	stepTunnel:       (*gateway).serveWebSocket,
 	stepProxy:        (*gateway).serveProxy,
 }
@@ -264,6 +290,7 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExcha
 }
 
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.probe = true
 	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
 	} else {
@@ -338,7 +365,11 @@ func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchan
 	up := x.plan.up
 	w.Header().Set("Retry-After", "1")
 	g.obs.upstreamError(up.name, "down")
-	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up == g.api)
+	why := "restarting"
+	if up.child != nil {
+		why = up.child.state().why()
+	}
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running ("+why+"); retry shortly", up.isAPI())
 	return true
 }
 
@@ -364,8 +395,19 @@ func (g *gateway) stripUpgrade(w http.ResponseWriter, r *http.Request, x *netExc
 
 func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
 	x.rec.upstreamStart = time.Now()
-	x.plan.up.proxy.ServeHTTP(w, r)
+	up := x.plan.up
+	up.inflight.Add(1)
+	defer up.inflight.Add(-1)
+	up.proxy.ServeHTTP(w, r)
 	return true
+}
+
+// placeSession is the affinity step: the answer (decorateResponse, or the 101 in
+// openTunnel) gives the browser the cookie naming its replica.
+func (g *gateway) placeSession(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.setCookie = true
+	x.plan.rep.placed.add(time.Now())
+	return false
 }
 
 // rewrite builds the outbound request (httputil calls it with the client's headers cloned,
@@ -378,7 +420,7 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	out.URL.Path = up.target.Path + x.plan.upstreamPath()
 	out.URL.RawPath = ""
 	out.URL.RawQuery = pr.In.URL.RawQuery
-	toUI := up == g.ui
+	toUI := !up.isAPI()
 	for k := range out.Header {
 		if !hopKeepRequestHeader(g, k, toUI) {
 			delete(out.Header, k)
@@ -428,6 +470,9 @@ func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
 			g.cors.decorate(res.Header, origin)
 		}
 	}
+	if x.rec.setCookie {
+		res.Header.Add("Set-Cookie", x.rec.rep.cookieHeader(x.fi.Proto == "https"))
+	}
 	// Ours is on the ResponseWriter already; set again, as ReverseProxy clears the writer's
 	// headers after relaying a 1xx answer.
 	delete(res.Header, "X-Request-Id")
@@ -472,7 +517,7 @@ func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstrea
 	if f.status == http.StatusRequestEntityTooLarge {
 		w.Header().Set("Connection", "close") // the rest of the body is not read
 	}
-	g.writeError(w, r, f.status, f.msg, up == g.api)
+	g.writeError(w, r, f.status, f.msg, up.isAPI())
 }
 
 func isTimeout(err error) bool {
@@ -484,7 +529,7 @@ func (g *gateway) bodyTooLarge(w http.ResponseWriter, r *http.Request, up *upstr
 	f := g.upstreamFailure(up, errBodyTooLarge, false)
 	g.obs.upstreamError(up.name, f.reason)
 	w.Header().Set("Connection", "close") // the rest of the body is not read
-	g.writeError(w, r, f.status, f.msg, up == g.api)
+	g.writeError(w, r, f.status, f.msg, up.isAPI())
 }
 
 // writeError answers with one short line and the request id: JSON under the API mount,

@@ -1,7 +1,8 @@
 // scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
 // The skeletons are embedded example folders, so the demo and a new project are the same
 // files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
-// with --fluxlit examples/fluxlit-new (fluxlit.toml and a Python FluxLit app.py).
+// with --fluxlit examples/fluxlit-new (fluxlit.toml and a Python FluxLit app.py); both with
+// a pinned requirements.txt (what Containerfile.python installs) and a .gitignore.
 
 package main
 
@@ -18,7 +19,9 @@ import (
 	"strings"
 )
 
-//go:embed examples/hello examples/fluxlit-new
+// Files whose names start with a dot are embedded only when named.
+//
+//go:embed examples/hello examples/fluxlit-new examples/hello/.gitignore examples/fluxlit-new/.gitignore
 var scaffoldFS embed.FS
 
 // The embedded folders whose files become the project: a plain one (FastAPI +

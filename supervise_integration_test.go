@@ -293,7 +293,8 @@ func TestIntegrationSuperviseCrashLimit(t *testing.T) {
 	}
 	log := p.log.String()
 	lastLines := strings.Repeat("doomed-child-output | ", 4) + "doomed-child-output"
-	if want := "\nfluxlit: streamlit: exited 5 times in 60s; last output: " + lastLines + "\n"; !strings.Contains(log, want) {
+	// The run logs JSON (launchFluxlit), so its last word is an ERROR record.
+	if want := `"level":"ERROR","msg":"streamlit: exited 5 times in 60s; last output: ` + lastLines + `"}` + "\n"; !strings.HasSuffix(log, want) {
 		t.Errorf("log does not say %q:\n%s", want, log)
 	}
 	if starts := strings.Count(log, `"msg":"doomed-child-output"`); starts != 5 {

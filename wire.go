@@ -85,7 +85,7 @@ type upstreamHead struct {
 // writeUpstreamHead writes h to bw.
 func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	up := h.up
-	toUI := up == g.ui
+	toUI := !up.isAPI()
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(up.target.Path)
