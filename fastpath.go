@@ -489,7 +489,7 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 // as RFC 9110 §15.2 asks of a proxy and the net/http engine's ReverseProxy does. A 101 is
 // refused: fluxlit asked for no upgrade.
 func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(time.Now().Add(f.g.cfg.readTimeout()))
+	pc.c.SetReadDeadline(deadlineAfter(f.g.cfg.readTimeout()))
 	defer pc.c.SetReadDeadline(time.Time{})
 	if _, err := pc.br.Peek(1); err != nil {
 		return false, err
@@ -614,7 +614,7 @@ func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
 // fastWriteError writes fluxlit's own error answer (the headers and body of writeError)
 // straight to the client's buffer and flushes it. It reports whether the write succeeded.
 func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
-	contentType, body := proxyErrorBody(msg, id, asJSON)
+	contentType, body := proxyErrorBody(status, msg, id, asJSON)
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)

@@ -249,7 +249,7 @@ func TestFastUpstreamErrors(t *testing.T) {
 		body       string
 	}{
 		{"refused API", "/api/x", map[string]string{"api_upstream": refused}, 502, `{"error":"api upstream is unreachable","request_id":"rid-1"}` + "\n"},
-		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
+		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "Bad Gateway: fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
 		{"slow API", "/api/x", map[string]string{"api_upstream": slow, "gateway_upstream_read_timeout_s": "0.2"}, 504, `{"error":"api did not answer within gateway_upstream_read_timeout_s","request_id":"rid-1"}` + "\n"},
 	}
 	for _, tt := range tests {

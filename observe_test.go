@@ -741,7 +741,7 @@ func TestMetricsEndpointRouting(t *testing.T) {
 
 func obsHasWarning(cfg *Config, part string) bool {
 	for _, w := range cfg.Warnings {
-		if strings.Contains(w, part) {
+		if strings.Contains(w.Msg, part) {
 			return true
 		}
 	}

@@ -119,6 +119,7 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	writeHeaderLine(bw, "X-Forwarded-For", h.fwd.xff)
 	writeHeaderLine(bw, "X-Forwarded-Host", h.fwd.host)
 	writeHeaderLine(bw, "X-Forwarded-Proto", h.fwd.proto)
+	writeHeaderLine(bw, "X-Forwarded-Port", h.fwd.port)
 	writeHeaderLine(bw, "X-Forwarded-Prefix", h.fwd.prefix)
 	writeHeaderLine(bw, "X-Request-Id", h.id)
 	if h.identity != nil {
@@ -238,10 +239,10 @@ func (res *upResponse) next(pc *upConn) error {
 	return nil
 }
 
-// readFinal reads up to the final head within timeout, skipping interim answers (the
-// WebSocket handshake's). A 101 is an error unless upgrade: fluxlit asked for none then.
+// readFinal reads up to the final head within timeout (0: no limit), skipping interim answers
+// (the WebSocket handshake's). A 101 is an error unless upgrade: fluxlit asked for none then.
 func (res *upResponse) readFinal(pc *upConn, timeout time.Duration, upgrade bool) error {
-	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	pc.c.SetReadDeadline(deadlineAfter(timeout))
 	defer pc.c.SetReadDeadline(time.Time{})
 	for {
 		if err := res.next(pc); err != nil {
