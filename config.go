@@ -956,6 +956,22 @@ func (c *Config) redactedSettings() map[string]any {
 	return out
 }
 
+// secretValues returns the values of the secret settings that are set: what a child's output
+// relayed by fluxlit must never show (lineRedactor).
+func (c *Config) secretValues() []string {
+	var out []string
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("setting"); name != "" && isSecretSetting(name) {
+			if s, ok := v.Field(i).Interface().(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 func redactURLCredentials(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {

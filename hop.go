@@ -36,6 +36,11 @@ const (
 	stepEnd                              // not a step: one past the last
 )
 
+// fastEngineSteps are the steps the fast engine runs itself (fastpath.go): a plan with any
+// other step is handed to net/http, so a step added here is run by the net/http engine until
+// the fast engine learns it.
+const fastEngineSteps = stepProxy | stepTunnel
+
 // hopStepNames name the steps in tests and errors.
 var hopStepNames = map[hopStep]string{
 	stepLocal: "local", stepHealth: "health", stepCORS: "cors", stepJWT: "jwt", stepRateLimit: "rate_limit",

@@ -121,7 +121,11 @@ func versionLine() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("fluxlit %s (commit %s, %s %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	engines := "net/http+fast"
+	if !fastEngineBuilt {
+		engines = "net/http" // go build -tags nofastpath
+	}
+	return fmt.Sprintf("fluxlit %s (commit %s, %s %s/%s, engines %s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH, engines)
 }
 
 func vcsRevision() string {

@@ -24,23 +24,8 @@ import (
 	"time"
 )
 
-// promiseEngines serves g through each engine in turn.
-var promiseEngines = []struct {
-	name  string
-	start func(t *testing.T, g *gateway) *httptest.Server
-}{
-	{"net/http", func(t *testing.T, g *gateway) *httptest.Server {
-		srv := httptest.NewServer(g)
-		t.Cleanup(srv.Close)
-		return srv
-	}},
-	{"fast path", func(t *testing.T, g *gateway) *httptest.Server {
-		srv := httptest.NewUnstartedServer(g)
-		startFastTestServer(t, g, srv)
-		t.Cleanup(srv.Close)
-		return srv
-	}},
-}
+// promiseEngines serves g through each engine built in, in turn.
+var promiseEngines = testEngines()
 
 // promiseGateway is a gateway for settings whose JSON log (access lines on) goes to the
 // returned buffer.

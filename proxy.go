@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -34,7 +33,7 @@ type upstream struct {
 	target    *url.URL
 	unixPath  string // set when the API listens on a Unix socket
 	dialer    *net.Dialer
-	transport *http.Transport
+	transport guardedTransport // every request through it reads its answer through guardConn
 	proxy     *httputil.ReverseProxy
 	fast      *fastPool // the fast engine's idle connections (nil: not plain HTTP)
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
@@ -115,7 +114,7 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	up.target = u
 	up.dialer = upstreamDialer(cfg, up)
-	up.transport = newUpstreamTransport(cfg, up)
+	up.transport = guardedTransport{newUpstreamTransport(cfg, up)}
 	if u.Scheme == "http" {
 		up.fast = newFastPool(up, cfg)
 	}
@@ -443,7 +442,6 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	} else {
 		out.Host = up.target.Host
 	}
-	pr.Out = out.WithContext(httptrace.WithClientTrace(out.Context(), guardTrace))
 }
 
 // setForwarded writes the forwarding headers of hop.go's forwarded into out.

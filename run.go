@@ -289,7 +289,7 @@ func (r *runner) run() int {
 	}
 	served := make(chan error, 1)
 	r.startServing = func() {
-		if cfg.FastPath {
+		if cfg.FastPath && fastEngineBuilt {
 			r.fast = newFastServer(gw, r.srv)
 			go func() { served <- r.fast.Serve(ln) }()
 		} else {
@@ -336,6 +336,7 @@ func (r *runner) run() int {
 func (r *runner) supervisorOptions(plan *childPlan, cfg *Config) supervisorOptions {
 	opts := plan.options(cfg, r.log, r.onChildChange)
 	opts.RequestID = r.gw.obs.failures.since
+	opts.Redact = newLineRedactor(r.gw.obs.redact, cfg.secretValues()).redact
 	if cfg.Reload { // with a next change to wait for, a broken save is not fatal
 		opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
 	}
