@@ -44,6 +44,10 @@ type reloadWatch struct {
 	pagesDir  string // Streamlit's multipage folder beside the script
 	configs   []string
 	streamlit bool // fluxlit runs Streamlit (else its files are only code)
+	// appPages: Streamlit runs FluxLit's page entry, which imports the app's modules once per
+	// process; the pages live in the project's *.py, outside what Streamlit watches, so only a
+	// restart shows an edited page.
+	appPages bool
 }
 
 func newReloadWatch(cfg *Config, runsStreamlit bool) reloadWatch {
@@ -58,7 +62,7 @@ func newReloadWatch(cfg *Config, runsStreamlit bool) reloadWatch {
 	}
 	return reloadWatch{root: root, script: script, pagesDir: filepath.Join(filepath.Dir(script), "pages"),
 		configs:   []string{configFile, filepath.Join(root, ".env"), filepath.Join(root, "pyproject.toml")},
-		streamlit: runsStreamlit}
+		streamlit: runsStreamlit, appPages: runsStreamlit && appUsesPageEntry(cfg)}
 }
 
 // kind classifies a path the snapshot holds.
@@ -108,7 +112,12 @@ func (w reloadWatch) describe(scope string, hasAPI bool) string {
 	if hasAPI {
 		parts = append(parts, "*.py restarts api")
 	}
-	if w.streamlit {
+	if w.appPages {
+		parts = []string{"*.py restarts streamlit (the app's pages)"}
+		if hasAPI {
+			parts[0] = "*.py restarts api and streamlit (the app's pages)"
+		}
+	} else if w.streamlit {
 		script := w.rel(w.script)
 		if scope == "full" {
 			parts = append(parts, script+" and pages/ restart streamlit")
@@ -188,7 +197,7 @@ func (r *runner) reloadFiles(w reloadWatch, changed []string, configChanged chan
 	restart := map[string]bool{}
 	if files := byKind[watchAPI]; len(files) > 0 {
 		restart[dispatchAPI] = true
-		restart[dispatchStreamlit] = full
+		restart[dispatchStreamlit] = full || w.appPages
 		r.restartFor(files, restart)
 	}
 	if files := byKind[watchStreamlit]; len(files) > 0 {
