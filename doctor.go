@@ -215,7 +215,7 @@ func doctorCount(rows []doctorRow, status string) int {
 // ---- configuration rows ----
 
 // doctorCoveredWarnings are Config.Warnings codes that have their own row.
-var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored"}
+var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored", "app_pages_unserved"}
 
 func doctorConfigFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	var extra []string

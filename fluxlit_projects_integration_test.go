@@ -86,6 +86,23 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		}
 	})
 
+	// The quick start with its optional scaffold step: `fluxlit new my-app` (fluxlit's plain
+	// project), then app.py written as the quick start shows. The app's page is what renders,
+	// not the scaffold's streamlit_app.py.
+	t.Run("quickstart after new", func(t *testing.T) {
+		dir := t.TempDir()
+		if code, out, errOut := fluxlitCLI(t, dir, nil, "new", "my-app"); code != 0 {
+			t.Fatalf("new my-app: exit %d: %s%s", code, out, errOut)
+		}
+		project := filepath.Join(dir, "my-app")
+		writeFile(t, filepath.Join(project, "app.py"), quickstartApp)
+		p := launchFluxlit(t, project, env, "dev", "--no-pidfile")
+		browserWaitReady(t, p, "")
+		page := browserOpenPage(t, cdp)
+		page.navigate(p.base + "/")
+		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
+	})
+
 	// Python FluxLit's examples/roadmap_09: typed pages (Depends, PageMeta, a query model) and
 	// a navigation order that puts About first, so its home page is the ?page=home deep link.
 	t.Run("sdist roadmap_09", func(t *testing.T) {
