@@ -265,6 +265,7 @@ func TestDoctorRows(t *testing.T) {
 		{name: "api_upstream_warn", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, row: "api_upstream", want: doctorWarn},
 		{name: "streamlit_upstream_warn", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=http://127.0.0.1:" + closedPort}, row: "streamlit_upstream", want: doctorWarn},
 		{name: "security_headers_warn", env: []string{"FLUXLIT_CORS_ALLOW_ORIGINS=https://web.example.com"}, row: "security_headers", want: doctorWarn},
+		{name: "security_headers_hsts_untrusted", env: []string{"FLUXLIT_ENABLE_SECURITY_HEADERS=1"}, row: "security_headers", want: doctorPass},
 		{name: "debug_exposure_warn", env: []string{"FLUXLIT_DEBUG=1", "FLUXLIT_GATEWAY_HOST=0.0.0.0"}, row: "debug_exposure", want: doctorWarn},
 		{name: "pidfile_stale_warn", pidfile: func(t *testing.T) string { return strconv.Itoa(doctorDeadPid(t)) + "\n" }, row: "pidfile", want: doctorWarn},
 		{name: "pidfile_live_warn", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, row: "pidfile", want: doctorWarn},
