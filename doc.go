@@ -82,8 +82,9 @@
 // usage: fluxlit dev [TARGET] [flags]
 //
 // Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
-// environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
-// both children with --reload-scope full.
+// environment and flags): the API child restarts when a *.py file changes (both children
+// with --reload-scope full, and in a FluxLit project, whose pages are in that code); a changed
+// fluxlit.toml, .env or pyproject.toml is read again.
 //
 // Flags:
 //

@@ -68,8 +68,9 @@ Exit 1 when a child keeps crashing or the port is taken, 2 on a configuration er
 		name: "dev", args: "[TARGET]",
 		summary: "run for development: debug and reload on (--no-debug, --no-reload)",
 		about: `Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
-environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
-both children with --reload-scope full.`,
+environment and flags): the API child restarts when a *.py file changes (both children
+with --reload-scope full, and in a FluxLit project, whose pages are in that code); a changed
+fluxlit.toml, .env or pyproject.toml is read again.`,
 		flags:    append(append([]helpFlag{}, runFlagsHelp...), configFlagsHelp...),
 		examples: []string{"fluxlit dev", "fluxlit dev --reload-scope full", "fluxlit dev --no-reload"},
 	},
