@@ -116,6 +116,24 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		fluxlitWaitText(t, page, browserSessionTimeout, "About", "Home")
 	})
 
+	// Python FluxLit's examples/reference_auth, run as its README says (`fluxlit dev app:app`):
+	// the page's injected client posts the dev login, then ApiClient.for_fluxlit sends the
+	// bearer token to the app's own JWT-checked route.
+	t.Run("sdist reference_auth", func(t *testing.T) {
+		dir := smokeCopy(t, sdist, "examples/reference_auth/app.py")
+		p := launchFluxlit(t, filepath.Join(dir, "examples", "reference_auth"), env, "dev", "app:app", "--no-pidfile")
+		browserWaitReady(t, p, "")
+		res, body := httpDo(t, "GET", p.base+"/api/me", nil, nil)
+		if res.StatusCode != 401 {
+			t.Errorf("GET /api/me without a token: %d %s; want the app's own 401", res.StatusCode, body)
+		}
+		page := browserOpenPage(t, cdp)
+		page.navigate(p.base + "/")
+		fluxlitWaitText(t, page, browserSessionTimeout, "Reference auth")
+		page.clickButton("Sign in (dev)")
+		fluxlitWaitText(t, page, browserSessionTimeout, "demo-user", "read")
+	})
+
 	// Python FluxLit's examples/multipage_apptest, run as its README says: from the folder
 	// above examples/, `fluxlit dev examples.multipage_apptest.app:app`; the Admin page
 	// (a ?page= deep link) shows the users its client fetched.
