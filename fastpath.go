@@ -56,6 +56,8 @@ type fastServer struct {
 	handoff *handoffListener
 	pools   map[*upstream]*fastPool
 
+	waits fastWaits // the timeout model's limits (timeouts.go)
+
 	ln      net.Listener
 	closing atomic.Bool
 	mu      sync.Mutex // guards conns; taken per connection, never per request
@@ -63,9 +65,17 @@ type fastServer struct {
 	active  sync.WaitGroup
 }
 
+// fastWaits are the limits of timeouts.go, as durations.
+type fastWaits struct {
+	clientBody, clientSend, upstreamSend, upstreamRead, upstreamBody time.Duration
+}
+
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
 	f := &fastServer{g: g, srv: srv, handoff: newHandoffListener(), pools: map[*upstream]*fastPool{}, conns: map[*fastConn]struct{}{}}
+	c := g.cfg
+	f.waits = fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
+		upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}
 	for _, up := range []*upstream{g.api, g.ui} {
 		if up != nil && up.target.Scheme == "http" {
 			f.pools[up] = newFastPool(up, g.cfg)
@@ -208,6 +218,8 @@ type fastConn struct {
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	sr     io.Reader // under br: the socket, its waits limited while a body is read
+	sw     io.Writer // under bw: the socket, each wait limited by gateway_client_send_timeout_s
 	state  atomic.Int32
 	req    fastRequest
 	res    upResponse
@@ -226,7 +238,8 @@ type fastConn struct {
 // net/http (then the connection is handed off and no longer ours).
 func (fc *fastConn) serve() {
 	fc.br = fastReaderPool.Get().(*bufio.Reader)
-	fc.br.Reset(newSocketReader(fc.c))
+	fc.sr = newSocketReader(fc.c)
+	fc.br.Reset(fc.sr)
 	handedOff := false
 	defer func() {
 		fc.release()
@@ -259,7 +272,9 @@ func (fc *fastConn) serve() {
 		fc.br.Discard(end)
 		if fc.bw == nil {
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
-			fc.bw.Reset(newSocketWriter(fc.c)) // only now: a connection handed off at once writes nothing
+			fc.sw = newSocketWriter(fc.c) // only now: a connection handed off at once writes nothing
+			setWaitLimit(fc.sw, fc.f.waits.clientSend)
+			fc.bw.Reset(fc.sw)
 		}
 		if p.steps&stepTunnel != 0 {
 			keep, tunnelled := fc.f.serveUpgrade(fc, &p)
@@ -457,15 +472,31 @@ func (fc *fastConn) upstreamHead(p *hopPlan, id string, fi *forwardedInfo) upstr
 		fwd: fc.f.g.forwarded(fi, p.up)}
 }
 
-// exchange sends the request upstream and relays the answer. A reused pooled connection that
-// ends before any response byte is retried once on a fresh one, for idempotent requests
-// without a body (the upstream closed it while idle; nothing was processed).
+// exchange sends the request upstream and relays the answer. A body that has not arrived
+// with the head is read whole first (bodybuffer.go), so the upstream is dialled only once
+// the client has sent it; one that cannot be buffered is streamed alongside. A reused pooled
+// connection that ends before any response byte is retried once on a fresh one, for
+// idempotent requests without a body (the upstream closed it while idle; nothing was
+// processed).
 func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *accessRecord) bool {
 	req, pool := &fc.req, f.pools[p.up]
 	fi := f.g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
-	if req.contentLength > 0 && int64(fc.br.Buffered()) < req.contentLength {
-		fc.c.SetReadDeadline(time.Time{}) // bodies are not time-bounded, as in net/http
+	var spooled *spooledBody
+	if req.contentLength > int64(fc.br.Buffered()) {
+		setWaitLimit(fc.sr, f.waits.clientBody)
+		defer setWaitLimit(fc.sr, 0)
+		if f.g.spool != nil {
+			sp, _, err := f.g.spool.spool(fc.br, req.contentLength)
+			if err != nil {
+				return f.clientBodyFailed(fc, p.up, rec, err)
+			}
+			if sp != nil {
+				spooled = sp
+				defer sp.release()
+				rec.body.n.Store(sp.size) // bytes_in, as accessBody counts it
+			}
+		}
 	}
 	rec.upstreamStart = time.Now()
 	for fresh := false; ; fresh = true {
@@ -474,27 +505,53 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 			return f.upstreamFailed(fc, p.up, rec, err)
 		}
 		err = f.g.writeUpstreamHead(pc.bw, &head)
-		var bodyDone chan error // set while a large body is still being sent
+		var bodyDone chan error // set while a body is still being streamed
+		var hd *headDeadline
 		switch {
 		case err != nil:
+		case spooled != nil:
+			if _, err = spooled.WriteTo(pc.bw); err == nil {
+				err = pc.bw.Flush()
+			}
 		case req.contentLength > 0 && req.contentLength <= int64(min(fc.br.Buffered(), pc.bw.Available())):
 			err = fastSendBody(fc, pc, rec) // already read, and fits the head's write
 		case req.contentLength > 0:
-			// Sent alongside reading the answer, as the Transport does: an upstream may
+			// Streamed alongside reading the answer, as the Transport does: an upstream may
 			// answer (401, 413) without reading the whole body, and that answer must reach
-			// the client instead of a 502 or a stalled write.
+			// the client instead of a 502 or a stalled write. The read timeout starts when
+			// the body has been sent.
+			hd = &headDeadline{c: pc.c, wait: f.waits.upstreamRead}
 			bodyDone = make(chan error, 1)
-			go func() { bodyDone <- fastSendBody(fc, pc, rec) }()
+			go func() {
+				err := fastSendBody(fc, pc, rec)
+				if err == nil {
+					hd.bodySent()
+				} else {
+					pc.c.Close() // no answer is coming to half a request
+				}
+				bodyDone <- err
+			}()
 		default:
 			err = pc.flushForAnswer()
 		}
 		gotBytes := false
 		if err == nil {
-			gotBytes, err = fc.res.read(pc, f.g.cfg.readTimeout(), false)
+			readWait := f.waits.upstreamRead
+			if hd != nil {
+				readWait = 0 // hd sets it once the body is sent
+			}
+			gotBytes, err = fc.res.read(pc, readWait, false)
+			if hd != nil {
+				hd.headRead()
+			}
 		}
 		if err != nil {
 			pc.c.Close()
-			fastAbandonBody(fc, bodyDone)
+			if bodyErr := fastAbandonBody(fc, bodyDone); bodyErr != nil && !fromWrite(bodyErr) {
+				return f.clientBodyFailed(fc, p.up, rec, bodyErr) // the client failed first
+			} else if bodyErr != nil {
+				err = bodyErr // the upstream stopped taking the body
+			}
 			if pc.reused && !gotBytes && !fresh && req.contentLength <= 0 && fastIdempotent(req.method) {
 				continue
 			}
@@ -505,10 +562,37 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 	}
 }
 
-// fastSendBody copies the request body (Content-Length bytes) from the client to the upstream.
+// headDeadline starts the read timeout of an exchange whose body is streamed when the body
+// has been sent (Go's Transport counts ResponseHeaderTimeout from there too), unless the
+// answer came first.
+type headDeadline struct {
+	mu   sync.Mutex
+	c    net.Conn
+	wait time.Duration
+	done bool
+}
+
+func (h *headDeadline) bodySent() {
+	h.mu.Lock()
+	if !h.done {
+		h.c.SetReadDeadline(time.Now().Add(h.wait))
+	}
+	h.mu.Unlock()
+}
+
+func (h *headDeadline) headRead() {
+	h.mu.Lock()
+	h.done = true
+	h.c.SetReadDeadline(time.Time{})
+	h.mu.Unlock()
+}
+
+// fastSendBody copies the request body (Content-Length bytes) from the client to the
+// upstream. An error from writing (fromWrite) is the upstream's; any other is the client's.
 func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 	n := fc.req.contentLength
-	err := fastCopyBody(pc.c, pc.bw, fc.c, fc.br, n)
+	w := fc.f.waits
+	_, err := fastCopyBody(pc.c, pc.bw, fc.c, fc.br, n, copyWaits{src: w.clientBody, dst: w.upstreamSend})
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -519,14 +603,20 @@ func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 }
 
 // fastAbandonBody stops a body still being sent (the upstream connection is closed already) by
-// failing its read from the client, and waits for it. The client's stream is then at an
-// unknown position, so the caller closes that connection too.
-func fastAbandonBody(fc *fastConn, bodyDone chan error) {
+// failing its read from the client, waits for it and returns its error. The client's stream
+// is then at an unknown position, so the caller closes that connection too.
+func fastAbandonBody(fc *fastConn, bodyDone chan error) error {
 	if bodyDone == nil {
-		return
+		return nil
+	}
+	select {
+	case err := <-bodyDone: // it ended first: its error says why the exchange failed
+		return err
+	default:
 	}
 	fc.c.SetReadDeadline(time.Unix(1, 0))
 	<-bodyDone
+	return nil
 }
 
 // fastBodySent waits for a body sent alongside the answer and reports whether it went out whole.
@@ -567,19 +657,36 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 	g.obs.upstreamError(up.name, fail.reason)
 	g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
 	keep := fc.req.contentLength <= 0 && !fc.req.close
-	rec.status = fail.status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
-	g.obs.end(rec) // before the answer leaves, as the net/http engine records before it flushes
-	if !fastWriteError(fc.bw, fail.status, fail.msg, up == g.api, rec.id, !keep) {
-		return false
-	}
-	return keep
+	return f.answer(fc, rec, fail, up == g.api, !keep) && keep
 }
 
-// fastWriteError writes fluxlit's own error answer (the headers and body of writeError)
-// straight to the client's buffer and flushes it. It reports whether the write succeeded.
-func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
-	contentType, body := proxyErrorBody(msg, id, asJSON)
+// clientBodyFailed ends an exchange whose client did not send its whole body (hop.go's
+// clientBodyFailure): 408 or 500 on a connection then closed, or nothing to a client gone.
+func (f *fastServer) clientBodyFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
+	fail := clientBodyFailure(err)
+	if fail.msg == "" {
+		rec.status = fail.status
+		f.g.obs.end(rec)
+		return false
+	}
+	f.answer(fc, rec, fail, up == f.g.api, true)
+	return false
+}
+
+// answer writes fluxlit's own answer, recorded first with its real status and size, as the
+// net/http engine records before it flushes. It reports whether the write succeeded.
+func (f *fastServer) answer(fc *fastConn, rec *accessRecord, fail hopFailure, asJSON, closeConn bool) bool {
+	contentType, body := proxyErrorBody(fail.msg, rec.id, asJSON)
+	rec.status, rec.bytes = fail.status, int64(len(body))
+	f.g.obs.end(rec)
+	return fastWriteError(fc.bw, fail.status, contentType, body, rec.id, closeConn)
+}
+
+// fastWriteError writes fluxlit's own error answer (the headers of writeError, the body of
+// proxyErrorBody) straight to the client's buffer and flushes it. It reports whether the
+// write succeeded.
+func fastWriteError(bw *bufio.Writer, status int, contentType, body, id string, closeConn bool) bool {
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)
@@ -606,17 +713,23 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *upConn, pool *fastPool, fi 
 	f.writeResponseHead(fc.bw, res, rec.id, fi.Proto == "https", noBody, closeClient)
 	var err error
 	var n int64
+	// The body's waits: the upstream's silences and the client's reading (timeouts.go).
+	waits := copyWaits{src: f.waits.upstreamBody, dst: f.waits.clientSend}
+	setWaitLimit(pc.r, waits.src)
 	switch {
 	case noBody:
 	case res.chunked:
 		n, err = fastRelayChunked(fc.bw, pc.br)
 	case res.contentLength >= 0:
-		n = res.contentLength
-		err = fastCopyBody(fc.c, fc.bw, pc.c, pc.br, n)
+		n, err = fastCopyBody(fc.c, fc.bw, pc.c, pc.br, res.contentLength, waits)
 	default:
-		n, err = fastCopyUntilClose(fc.c, fc.bw, pc.c, pc.br)
+		n, err = fastCopyUntilClose(fc.c, fc.bw, pc.c, pc.br, waits)
 	}
+	setWaitLimit(pc.r, 0)
 	rec.bytes = n
+	if err != nil && !fromWrite(err) {
+		f.g.upstreamBodyCut(rec, err)
+	}
 	// Recorded before the last flush, so a client that has the whole answer finds it in the
 	// metrics, the debug ring and the log, as with the net/http engine.
 	f.g.obs.end(rec)
@@ -684,12 +797,13 @@ func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *upResponse, id str
 type fastPool struct {
 	network, addr string
 	dialer        *net.Dialer
+	sendWait      time.Duration // gateway_upstream_send_timeout_s
 	mu            sync.Mutex
 	idle          []*upConn
 }
 
 func newFastPool(up *upstream, cfg *Config) *fastPool {
-	p := &fastPool{network: "tcp", dialer: up.dialer}
+	p := &fastPool{network: "tcp", dialer: up.dialer, sendWait: cfg.sendTimeout()}
 	if up.unixPath != "" {
 		p.network, p.addr = "unix", up.unixPath
 	} else {
@@ -729,6 +843,7 @@ func (p *fastPool) get(fresh bool) (*upConn, error) {
 	}
 	pc := &upConn{br: bufio.NewReaderSize(nil, upReadBufferSize), bw: bufio.NewWriterSize(nil, upWriteBufferSize)}
 	pc.attach(c)
+	setWaitLimit(pc.w, p.sendWait)
 	return pc, nil
 }
 

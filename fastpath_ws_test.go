@@ -74,8 +74,8 @@ func testFastWebSocketUpgrade(t *testing.T, settings map[string]string) {
 	}
 }
 
-// TestFastWebSocketRefusedKeepsConnection: a refused handshake is relayed with its body, an
-// unreachable upstream is a 502, and either way the connection then serves a plain request.
+// TestFastWebSocketRefusedKeepsConnection: a refused handshake is relayed with its body, a
+// refused connection is a 502, and either way the connection then serves a plain request.
 func TestFastWebSocketRefusedKeepsConnection(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
@@ -88,7 +88,7 @@ func TestFastWebSocketRefusedKeepsConnection(t *testing.T) {
 			ln, _ := net.Listen("tcp", "127.0.0.1:0")
 			ln.Close()
 			return "http://" + ln.Addr().String()
-		}, 502, "unreachable"},
+		}, 502, "refused the connection"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			api, _ := echoUpstream(t)

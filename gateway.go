@@ -36,6 +36,7 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 		g.obs.debug = &debugRing{}
 	}
 	g.ready = newReadiness(g)
+	g.spool = newBodySpooler(cfg, log)
 	if err := g.buildUpstreams(cfg, plan); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,10 @@ type accessRecord struct {
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
+	// The net/http engine's client send limit (timeouts.go): each write may wait sendWait,
+	// through ctl, made at the first write.
+	sendWait time.Duration
+	ctl      *http.ResponseController
 }
 
 // accessBody counts request body bytes as the upstream transport reads them. The count is
@@ -54,8 +58,10 @@ func (b *accessBody) Read(p []byte) (int, error) {
 
 func (b *accessBody) Close() error { return b.rc.Close() }
 
+// WriteHeader records the final status: an interim 1xx (100 Continue relayed from the
+// upstream) is passed on, not logged as the answer.
 func (a *accessRecord) WriteHeader(code int) {
-	if a.status == 0 {
+	if a.status == 0 && code >= 200 {
 		a.status = code
 		a.markUpstream()
 	}
@@ -67,6 +73,7 @@ func (a *accessRecord) Write(p []byte) (int, error) {
 		a.status = http.StatusOK
 		a.markUpstream()
 	}
+	a.armSend()
 	n, err := a.ResponseWriter.Write(p)
 	a.bytes += int64(n)
 	return n, err
@@ -84,6 +91,7 @@ func (a *accessRecord) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // Flush is called directly by httputil.ReverseProxy's flushing writer path.
 func (a *accessRecord) Flush() {
+	a.armSend()
 	if f, ok := a.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

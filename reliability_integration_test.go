@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -586,4 +587,205 @@ func TestReliabilityMaxConnections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// --- engine items: the timeout model, request buffering, error naming (#16 items 1, 5, 6) ---
+
+// relEngines runs f once per engine: the fast path (the default) and net/http alone.
+func relEngines(t *testing.T, f func(t *testing.T, fastPath string)) {
+	for _, fast := range []string{"true", "false"} {
+		t.Run("fast_path="+fast, func(t *testing.T) { f(t, fast) })
+	}
+}
+
+// relFront runs fluxlit in front of upstreams it does not supervise, with toml settings.
+func relFront(t *testing.T, api, ui, toml string) *relProc {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), fmt.Sprintf("api_upstream = %q\nstreamlit_upstream = %q\nenable_gateway_prometheus_metrics = true\n%s", api, ui, toml))
+	p := relLaunch(t, dir, nil, "--no-pidfile")
+	p.out.waitFor(t, `"msg":"fluxlit ready"`, 30*time.Second)
+	return p
+}
+
+// relAccessLine waits for the access line of request id and returns it decoded.
+func relAccessLine(t *testing.T, p *relProc, id string) map[string]any {
+	t.Helper()
+	key := `"request_id":"` + id + `"`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := p.out.waitFor(t, key, time.Until(deadline))
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, key) && strings.Contains(line, `"msg":"access"`) {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("access line %q: %v", line, err)
+				}
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access line for %s", id)
+		}
+		time.Sleep(20 * time.Millisecond) // the line with the key was not the access line yet
+	}
+}
+
+// relPaced is a request body sent at a fixed rate, as over a slow link: the client's pace,
+// not a test's wait.
+type relPaced struct {
+	r     io.Reader
+	rate  int // bytes per second
+	start time.Time
+	sent  int
+	step  int
+}
+
+func newRelPaced(b []byte, rate int) *relPaced {
+	return &relPaced{r: bytes.NewReader(b), rate: rate, step: 64 << 10}
+}
+
+func (p *relPaced) Read(b []byte) (int, error) {
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	if due := p.start.Add(time.Duration(float64(p.sent) / float64(p.rate) * float64(time.Second))); time.Until(due) > 0 {
+		time.Sleep(time.Until(due))
+	}
+	n, err := p.r.Read(b[:min(len(b), p.step)])
+	p.sent += n
+	return n, err
+}
+
+// relStreamlitSession opens a Streamlit session through fluxlit and returns its id (what
+// the browser learns from NewSession) and the XSRF cookie Streamlit set, for an upload.
+func relStreamlitSession(t *testing.T, base string) (session, xsrf string, ws *wsConn) {
+	t.Helper()
+	res, err := relClient(10 * time.Second).Get(base + "/_stcore/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == "_streamlit_xsrf" {
+			xsrf = c.Value
+		}
+	}
+	if xsrf == "" {
+		t.Fatalf("no _streamlit_xsrf cookie from /_stcore/health: %v", res.Header)
+	}
+	hostPort := strings.TrimPrefix(base, "http://")
+	h := http.Header{}
+	h.Set("Sec-WebSocket-Protocol", "streamlit")
+	h.Set("Origin", base)
+	h.Set("Cookie", "_streamlit_xsrf="+xsrf)
+	ws, _, err = dialWS(t, "ws://"+hostPort+"/_stcore/stream", h)
+	if err != nil {
+		t.Fatalf("WebSocket: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	back := wscAppendTag(nil, wscBackMsgRerunScript, 2)
+	if err := ws.WriteMessage(wscOpBinary, wscAppendVarint(back, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		op, msg, err := ws.ReadMessage(time.Until(deadline))
+		if err != nil || op != wscOpBinary {
+			t.Fatalf("Streamlit session: %v (opcode %#x)", err, op)
+		}
+		// ForwardMsg.new_session (4) > NewSession.initialize (1) > Initialize.session_id (6).
+		if id := relProtoString(msg, 4, 1, 6); id != "" {
+			return id, xsrf, ws
+		}
+	}
+	t.Fatal("no new_session from Streamlit")
+	return "", "", nil
+}
+
+// relProtoString follows nested length-delimited protobuf fields and returns the last as text.
+func relProtoString(msg []byte, path ...int) string {
+	for _, num := range path {
+		fields, err := wscProtoFields(msg)
+		if err != nil {
+			return ""
+		}
+		var next []byte
+		for _, f := range fields {
+			if f.num == num && f.wire == 2 {
+				next = f.bytes
+			}
+		}
+		if next == nil {
+			return ""
+		}
+		msg = next
+	}
+	return string(msg)
+}
+
+// Item 1: an upload slower than gateway_upstream_read_timeout_s succeeds: 20 MB at 2 MB/s
+// with the read timeout at 5 s, to the API and through Streamlit's own upload endpoint (PUT
+// /_stcore/upload_file/<session>/<file>, with the XSRF cookie and header a browser sends).
+// Before #16 the fast path started the read timeout when the request head was sent: both
+// uploads got 504 about 5 s in. Buffering off (the body streamed) and the net/http engine
+// must do the same.
+func TestReliabilitySlowUploadOutlastsReadTimeout(t *testing.T) {
+	requireIntegration(t, "streamlit")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	ui := startStreamlit(t, uiScript(t), "")
+	const size, rate = 20 << 20, 2 << 20
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreateFormFile("file", "big.bin")
+	part.Write(payload)
+	mw.Close()
+	for _, tc := range []struct{ name, toml string }{
+		{"buffered, fast path", ""},
+		{"streamed, fast path", "gateway_request_buffering = false\n"},
+		{"buffered, net/http", "gateway_fast_path = false\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := relFront(t, api, ui, "gateway_upstream_read_timeout_s = 5\n"+tc.toml)
+			session, xsrf, _ := relStreamlitSession(t, p.base)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				start := time.Now()
+				req, _ := http.NewRequest("POST", p.base+"/api/count", newRelPaced(payload, rate))
+				req.ContentLength = size
+				res, body := relDo(t, req)
+				if res.StatusCode != 200 || string(body) != fmt.Sprintf(`{"bytes":%d}`, size) {
+					t.Errorf("/api upload after %v: %d %s; want 200 with all %d bytes", time.Since(start).Round(time.Millisecond), res.StatusCode, relShort(string(body)), size)
+				}
+			})
+			wg.Go(func() {
+				start := time.Now()
+				req, _ := http.NewRequest("PUT", p.base+"/_stcore/upload_file/"+session+"/file-1", newRelPaced(form.Bytes(), rate))
+				req.ContentLength = int64(form.Len())
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+				req.Header.Set("X-Xsrftoken", xsrf)
+				req.Header.Set("Cookie", "_streamlit_xsrf="+xsrf)
+				req.Header.Set("Origin", p.base)
+				res, body := relDo(t, req)
+				if res.StatusCode != 204 {
+					t.Errorf("Streamlit upload after %v: %d %s; want 204 (stored)", time.Since(start).Round(time.Millisecond), res.StatusCode, relShort(string(body)))
+				}
+			})
+			wg.Wait()
+		})
+	}
+}
+
+// relDo sends req with a generous deadline and returns the answer, read whole.
+func relDo(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	res, err := relClient(60 * time.Second).Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", req.Method, relShort(req.URL.String()), err)
+		return &http.Response{StatusCode: 0}, nil
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
 }

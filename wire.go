@@ -37,7 +37,8 @@ type headerField struct{ name, value []byte }
 // upConn is one HTTP/1.1 connection to an upstream, with its buffers.
 type upConn struct {
 	c         net.Conn
-	r         io.Reader // under br: flushForAnswer's reader
+	r         io.Reader // under br: flushForAnswer's reader; its waits limited for a body
+	w         io.Writer // under bw: its waits limited by gateway_upstream_send_timeout_s
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time // pooled connections (fastpath.go)
@@ -47,7 +48,7 @@ type upConn struct {
 // attach makes c pc's connection, under pc's buffers, read and written as flushForAnswer needs.
 func (pc *upConn) attach(c net.Conn) {
 	r, w := newSocketReadWriter(c)
-	pc.c, pc.r = c, r
+	pc.c, pc.r, pc.w = c, r, w
 	pc.br.Reset(r)
 	pc.bw.Reset(w)
 }
@@ -207,12 +208,14 @@ type upResponse struct {
 // maxConnTokens bounds how many header names an upstream's Connection header may name.
 const maxConnTokens = 8
 
-// read reads the response head from pc within timeout, skipping interim 1xx responses.
-// gotBytes reports whether any byte arrived (a reused connection that ends before one is
-// stale, and the request can be retried).
+// read reads the response head from pc within timeout (0: the caller sets the deadline),
+// skipping interim 1xx responses. gotBytes reports whether any byte arrived (a reused
+// connection that ends before one is stale, and the request can be retried).
 func (res *upResponse) read(pc *upConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(time.Now().Add(timeout))
-	defer pc.c.SetReadDeadline(time.Time{})
+	if timeout > 0 {
+		pc.c.SetReadDeadline(time.Now().Add(timeout))
+		defer pc.c.SetReadDeadline(time.Time{})
+	}
 	for {
 		if _, err := pc.br.Peek(1); err != nil {
 			return gotBytes, err
