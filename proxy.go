@@ -113,6 +113,10 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 			return nil
 		},
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// Each piece of a body reaches the client as it arrives, as on the fast engine: a
+		// body the upstream stops halfway then reaches the client up to there (timeouts.go),
+		// not nothing at all from a buffer dropped with the connection.
+		FlushInterval: -1,
 	}
 	return up, nil
 }

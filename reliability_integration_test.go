@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -789,3 +790,268 @@ func relDo(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	b, _ := io.ReadAll(res.Body)
 	return res, b
 }
+
+// relSmallWindowDial connects with a small receive buffer, so that a client that does not
+// read stops taking bytes after kilobytes rather than the megabytes Linux would let it
+// buffer.
+func relSmallWindowDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Item 5: a client that never reads its response is cut off after
+// gateway_client_send_timeout_s, and its access line says how much it got. Before #16 it
+// held its connection (and the upstream's) for as long as it liked: this test saw no access
+// line after 15 s.
+func TestReliabilityClientNeverReads(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_client_send_timeout_s = 2\ngateway_fast_path = "+fast+"\n")
+		c := relSmallWindowDial(t, "127.0.0.1:"+strconv.Itoa(p.port))
+		const total = 200 << 20
+		id := "never-reads-" + fast
+		fmt.Fprintf(c, "GET /api/big?mb=200 HTTP/1.1\r\nHost: x\r\nX-Request-Id: %s\r\n\r\n", id)
+		start := time.Now()
+		line := relAccessLine(t, p, id) // written when fluxlit gave up on the client
+		took := time.Since(start)
+		if got := line["bytes"].(float64); got >= total || line["status"].(float64) != 200 {
+			t.Fatalf("access line %v; want status 200 and fewer than %d bytes", line, total)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, c)
+		if isTimeout(err) || n >= total {
+			t.Fatalf("after the cut the client read %d bytes, then %v; want the connection closed short of %d", n, err, total)
+		}
+		t.Logf("cut %v after the request (send timeout 2 s)", took.Round(time.Millisecond))
+	})
+}
+
+// Item 5: an upstream that stops in the middle of a body ends the client's response as
+// incomplete within gateway_upstream_body_timeout_s (the body promised 2,000 bytes and sent
+// 1,000). Before #16 the client waited until it gave up itself: this test saw its 10-s read
+// deadline fire.
+func TestReliabilityUpstreamStopsMidBody(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_upstream_body_timeout_s = 2\ngateway_fast_path = "+fast+"\n")
+		start := time.Now()
+		res, err := relClient(10 * time.Second).Get(p.base + "/api/stall?sent=1000&hold=600")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		n, err := io.Copy(io.Discard, res.Body)
+		took := time.Since(start)
+		if res.StatusCode != 200 || n != 1000 || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("got %d, %d bytes, then %v; want 200, 1000 bytes, then an unexpected EOF", res.StatusCode, n, err)
+		}
+		if took < 2*time.Second || took > 6*time.Second {
+			t.Fatalf("the response ended after %v; want about 2 s (gateway_upstream_body_timeout_s)", took)
+		}
+		p.out.waitFor(t, "gateway_upstream_body_timeout_s in the middle of a response body", 5*time.Second)
+	})
+}
+
+// Item 5: slow uploads do not pin the upstream. Twenty clients send 1 MB at 200 KB/s; while
+// their bodies trickle in, the API runs none of their requests (fluxlit holds the bodies),
+// and each then gets all its bytes counted. Before #16 every slow body held an upstream
+// connection and a running handler for its whole duration: this test saw 20 in flight.
+func TestReliabilitySlowUploadsDoNotPinUpstream(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_fast_path = "+fast+"\n")
+		const clients, size, rate = 20, 1 << 20, 200 << 10
+		payload := bytes.Repeat([]byte("u"), size)
+		var wg sync.WaitGroup
+		halfway := make(chan struct{}, clients)
+		for i := 0; i < clients; i++ {
+			wg.Go(func() {
+				body := &relSignal{r: newRelPaced(payload, rate), at: size / 2, reached: halfway}
+				req, _ := http.NewRequest("POST", p.base+"/api/count-inflight", body)
+				req.ContentLength = size
+				res, got := relDo(t, req)
+				if res.StatusCode != 200 || string(got) != fmt.Sprintf(`{"bytes":%d}`, size) {
+					t.Errorf("slow upload: %d %s; want 200 with all bytes", res.StatusCode, got)
+				}
+			})
+		}
+		for i := 0; i < clients; i++ {
+			<-halfway
+		}
+		_, body := relGet(t, relClient(5*time.Second), api+"/inflight")
+		if string(body) != `{"count":0}` {
+			t.Errorf("with %d uploads half sent, the API runs %s of them; want none", clients, body)
+		}
+		wg.Wait()
+	})
+}
+
+// relSignal passes a body through and signals once at bytes have been read from it.
+type relSignal struct {
+	r       io.Reader
+	n, at   int
+	reached chan<- struct{}
+}
+
+func (s *relSignal) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if s.n < s.at && s.n+n >= s.at {
+		s.reached <- struct{}{}
+	}
+	s.n += n
+	return n, err
+}
+
+// relRawUpstream serves each connection with serve, on a loopback port (a stand-in for an
+// upstream that misbehaves in a way uvicorn never does).
+func relRawUpstream(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); serve(c) }()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// relFullBacklog is a Unix socket whose listen backlog is full: a connect to it fails at once
+// with EAGAIN, as the API child's socket does when uvicorn falls behind on accepting.
+func relFullBacklog(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "api.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ { // fill it: nobody accepts
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+		if i > 100 {
+			t.Fatal("a backlog of 0 took 100 connections")
+		}
+	}
+	return "unix:" + path
+}
+
+// Item 6: each upstream failure gets the status and words of its cause, and each answer
+// fluxlit writes itself carries the request id and is logged with its real status and size.
+// Uvicorn stands for the slow upstream; Go stand-ins for the ones that refuse, reset, answer
+// garbage or stop reading, which uvicorn does not do on demand. Before #16 the full backlog
+// was an instant 504 blaming gateway_upstream_read_timeout_s, garbage a 502 calling the
+// upstream unreachable, the access lines of these answers said "bytes": 0, and the 413 of an
+// over-limit chunked upload with Expect: 100-continue was logged as status 100.
+func TestReliabilityUpstreamFailuresNamed(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	garbage := relRawUpstream(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		io.WriteString(c, "garbage, not HTTP\r\n\r\n")
+	})
+	closes := relRawUpstream(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
+	stopsReading := relRawUpstream(t, func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		bufio.NewReaderSize(c, 4096).Peek(1)
+		time.Sleep(10 * time.Second) // holds the connection, reads nothing more
+	})
+	refusedLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	refused := "http://" + refusedLn.Addr().String()
+	refusedLn.Close()
+	big := bytes.Repeat([]byte("b"), 32<<20)
+	tests := []struct {
+		name, upstream, method, path string
+		body                         []byte
+		status                       int
+		words                        string
+	}{
+		{"refused", refused, "GET", "/api/users", nil, 502, "api refused the connection"},
+		{"backlog full", relFullBacklog(t), "GET", "/api/users", nil, 502, "api refused the connection"},
+		{"closed without an answer", closes, "GET", "/api/users", nil, 502, "api closed the connection without an answer"},
+		{"garbage", garbage, "GET", "/api/users", nil, 502, "api sent an invalid response"},
+		{"slow", api, "GET", "/api/slow?s=5", nil, 504, "api did not answer within gateway_upstream_read_timeout_s"},
+		{"stops reading the body", stopsReading, "POST", "/api/count", big, 504, "api did not take the request within gateway_upstream_send_timeout_s"},
+	}
+	relEngines(t, func(t *testing.T, fast string) {
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				p := relFront(t, tt.upstream, relStreamlitStub(t), "gateway_upstream_read_timeout_s = 1\ngateway_upstream_send_timeout_s = 1\ngateway_fast_path = "+fast+"\n")
+				id := fmt.Sprintf("named-%s-%d", fast, i)
+				req, _ := http.NewRequest(tt.method, p.base+tt.path, bytes.NewReader(tt.body))
+				req.Header.Set("X-Request-Id", id)
+				res, body := relDo(t, req)
+				var got struct{ Error, Request_id string }
+				json.Unmarshal(body, &got)
+				if res.StatusCode != tt.status || got.Error != tt.words || got.Request_id != id || res.Header.Get("X-Request-Id") != id {
+					t.Fatalf("got %d %q (X-Request-Id %q); want %d {%q, %q}", res.StatusCode, body, res.Header.Get("X-Request-Id"), tt.status, tt.words, id)
+				}
+				line := relAccessLine(t, p, id)
+				if line["status"].(float64) != float64(tt.status) || line["bytes"].(float64) != float64(len(body)) {
+					t.Fatalf("access line status %v bytes %v; want %d and %d", line["status"], line["bytes"], tt.status, len(body))
+				}
+			})
+		}
+	})
+
+	// Over the limit, chunked, with Expect: 100-continue: fluxlit answers the 100 itself,
+	// counts the body as it buffers it, and answers 413 before the upstream sees a byte.
+	t.Run("413 after 100 Continue", func(t *testing.T) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_max_proxy_request_body_bytes = 1000\n")
+		c := relRawRequest(t, "127.0.0.1:"+strconv.Itoa(p.port),
+			"POST /api/count HTTP/1.1\r\nHost: x\r\nX-Request-Id: over-1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+			t.Fatalf("first answer %q %v; want 100 Continue", line, err)
+		}
+		br.ReadString('\n')
+		for i := 0; i < 4; i++ {
+			fmt.Fprintf(c, "%x\r\n%s\r\n", 500, strings.Repeat("c", 500))
+		}
+		io.WriteString(c, "0\r\n\r\n")
+		res, body := relReadResponse(t, &relReaderConn{Conn: c, r: br}, 5*time.Second)
+		if res.StatusCode != 413 || res.Header.Get("X-Request-Id") != "over-1" || !strings.Contains(string(body), "over-1") {
+			t.Fatalf("got %d %v %q; want 413 with the request id", res.StatusCode, res.Header, body)
+		}
+		line := relAccessLine(t, p, "over-1")
+		if line["status"].(float64) != 413 || line["bytes"].(float64) != float64(len(body)) {
+			t.Fatalf("access line %v; want status 413 and bytes %d", line, len(body))
+		}
+	})
+}
+
+// relReaderConn reads through r (which already holds what was read of c).
+type relReaderConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *relReaderConn) Read(p []byte) (int, error) { return c.r.Read(p) }
