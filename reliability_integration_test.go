@@ -913,27 +913,6 @@ func (s *relSignal) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// relRawUpstream serves each connection with serve, on a loopback port (a stand-in for an
-// upstream that misbehaves in a way uvicorn never does).
-func relRawUpstream(t *testing.T, serve func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); serve(c) }()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
 // relFullBacklog is a Unix socket whose listen backlog is full: a connect to it fails at once
 // with EAGAIN, as the API child's socket does when uvicorn falls behind on accepting.
 func relFullBacklog(t *testing.T) string {
@@ -965,22 +944,22 @@ func relFullBacklog(t *testing.T) string {
 
 // Item 6: each upstream failure gets the status and words of its cause, and each answer
 // fluxlit writes itself carries the request id and is logged with its real status and size.
-// Uvicorn stands for the slow upstream; Go stand-ins for the ones that refuse, reset, answer
-// garbage or stop reading, which uvicorn does not do on demand. Before #16 the full backlog
+// Uvicorn stands for the slow upstream; Go stand-ins (fastRawUpstream) for the ones that
+// refuse, reset, answer garbage or stop reading, which uvicorn does not do on demand. Before #16 the full backlog
 // was an instant 504 blaming gateway_upstream_read_timeout_s, garbage a 502 calling the
 // upstream unreachable, the access lines of these answers said "bytes": 0, and the 413 of an
 // over-limit chunked upload with Expect: 100-continue was logged as status 100.
 func TestReliabilityUpstreamFailuresNamed(t *testing.T) {
 	requireIntegration(t, "uvicorn")
 	api := startUvicorn(t, apiAppDir(t), "app:app")
-	garbage := relRawUpstream(t, func(c net.Conn) {
-		http.ReadRequest(bufio.NewReader(c))
+	garbage := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		http.ReadRequest(br)
 		io.WriteString(c, "garbage, not HTTP\r\n\r\n")
 	})
-	closes := relRawUpstream(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
-	stopsReading := relRawUpstream(t, func(c net.Conn) {
+	closes := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) { http.ReadRequest(br) })
+	stopsReading := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
 		c.(*net.TCPConn).SetReadBuffer(16 << 10)
-		bufio.NewReaderSize(c, 4096).Peek(1)
+		br.Peek(1)
 		time.Sleep(10 * time.Second) // holds the connection, reads nothing more
 	})
 	refusedLn, _ := net.Listen("tcp", "127.0.0.1:0")
