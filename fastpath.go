@@ -42,6 +42,15 @@ const fastEngineSteps = stepProxy | stepTunnel
 // load connections are reused within milliseconds and never probed.
 const fastProbeAfterIdle = time.Second
 
+// fastParkAfter is how long a kept-alive connection waits for its next request on its own
+// goroutine before it is parked (idlepark): a client with a request ready sends it within
+// microseconds, one that waits longer is a person or a pool keeping a connection warm, and
+// for those a goroutine's stack and two buffers (about 25 KiB) are all cost. Parking and
+// waking cost about 10 µs. A tenth of a second also bounds the goroutines a burst of new
+// connections holds at once, each of which the runtime keeps a record of for good (1 s:
+// 2.6 MiB more left after 10,000; BENCHMARKS.md).
+const fastParkAfter = 100 * time.Millisecond
+
 // fastBodyGrace is how long a request body may still be in flight after the upstream's
 // whole answer was relayed. An upstream that read the body has it all by then, so the sender
 // ends within moments (its goroutine may wait for a CPU under load, hence not zero); one that
@@ -56,12 +65,14 @@ type fastServer struct {
 	handoff *handoffListener
 	pools   map[*upstream]*fastPool
 
-	waits fastWaits // the timeout model's limits (timeouts.go)
+	waits  fastWaits // the timeout model's limits (timeouts.go)
+	parker *parker   // idle keep-alive connections wait here (idlepark_linux.go); nil elsewhere
 
 	ln      net.Listener
 	closing atomic.Bool
 	mu      sync.Mutex // guards conns; taken per connection, never per request
 	conns   map[*fastConn]struct{}
+	events  atomic.Uint64 // connections tracked and untracked: memory.go's measure of a burst
 	active  sync.WaitGroup
 }
 
@@ -73,6 +84,7 @@ type fastWaits struct {
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
 	f := &fastServer{g: g, srv: srv, handoff: newHandoffListener(), pools: map[*upstream]*fastPool{}, conns: map[*fastConn]struct{}{}}
+	f.parker = newParker()
 	c := g.cfg
 	f.waits = fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
 		upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}
@@ -131,6 +143,7 @@ func fastTemporaryAccept(err error) bool {
 func (f *fastServer) track(fc *fastConn, add bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.events.Add(1)
 	if add {
 		if f.closing.Load() {
 			return false
@@ -176,6 +189,7 @@ func (f *fastServer) Shutdown(ctx context.Context) error {
 }
 
 func (f *fastServer) closeIdle() {
+	f.parker.wakeAll() // their goroutines see the shutdown and close them
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for fc := range f.conns {
@@ -231,26 +245,54 @@ type fastConn struct {
 	rec accessRecord
 	// slot is the connection's place under max_connections (nil without a cap): marked idle
 	// while it waits for a request, so that a new connection at the cap may take it.
-	slot *connSlot
+	slot      *connSlot
+	idleSince time.Time // when its last answer was sent: the keep-alive timeout counts from it
+}
+
+// shed drops what a connection keeps between requests for reuse (the last heads and their
+// field lists), for a parked one: the next request grows them again.
+func (fc *fastConn) shed() {
+	fc.req = fastRequest{}
+	fc.res = upResponse{}
 }
 
 // serve reads requests until the client closes, a request asks to close, or one needs
 // net/http (then the connection is handed off and no longer ours).
 func (fc *fastConn) serve() {
-	fc.br = fastReaderPool.Get().(*bufio.Reader)
 	fc.sr = newSocketReader(fc.c)
+	fc.run(true, false)
+}
+
+// resume serves a parked connection whose next request (or end) has arrived (idlepark).
+func (fc *fastConn) resume() { fc.run(false, true) }
+
+// run is the connection's request loop. When it parks the connection it returns without
+// touching fc: the parker owns it until resume.
+func (fc *fastConn) run(first, resumed bool) {
+	fc.br = fastReaderPool.Get().(*bufio.Reader)
 	fc.br.Reset(fc.sr)
-	handedOff := false
+	handedOff, parked := false, false
 	defer func() {
+		if parked {
+			return
+		}
 		fc.release()
 		if !handedOff {
 			fc.c.Close()
 		}
 		fc.f.track(fc, false)
 	}()
-	for first := true; ; first = false {
+	for ; ; first = false {
 		fc.state.Store(fastStateIdle)
 		if fc.f.closing.Load() {
+			return
+		}
+		if !first && !resumed {
+			fc.idleSince = time.Now()
+		}
+		resumed = false
+		var arrived bool
+		if arrived, parked = fc.awaitRequest(first); !arrived {
 			return
 		}
 		end, ok := fc.readHead(first)
@@ -271,9 +313,11 @@ func (fc *fastConn) serve() {
 		}
 		fc.br.Discard(end)
 		if fc.bw == nil {
+			if fc.sw == nil {
+				fc.sw = newSocketWriter(fc.c) // only now: a connection handed off at once writes nothing
+				setWaitLimit(fc.sw, fc.f.waits.clientSend)
+			}
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
-			fc.sw = newSocketWriter(fc.c) // only now: a connection handed off at once writes nothing
-			setWaitLimit(fc.sw, fc.f.waits.clientSend)
 			fc.bw.Reset(fc.sw)
 		}
 		if p.steps&stepTunnel != 0 {
@@ -290,27 +334,60 @@ func (fc *fastConn) serve() {
 	}
 }
 
-// readHead waits for a complete request head in the read buffer. end is its length (-1: the
-// client closed or timed out; close quietly); ok false means the bytes are not for the fast
-// path (bare LF, NUL, a head bigger than the buffer): hand off. A new connection (first) has
-// gateway_client_header_timeout_s from its start, as net/http's ReadHeaderTimeout; a kept-
-// alive one waits serverIdleTimeout for the next request's first byte, then has that long.
-func (fc *fastConn) readHead(first bool) (end int, ok bool) {
-	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
+// awaitRequest waits for the first byte of the next request: on a new connection within
+// gateway_client_header_timeout_s, as net/http's ReadHeaderTimeout; on a kept-alive one
+// within serverIdleTimeout of its last answer. A kept-alive connection silent for
+// fastParkAfter gives back its buffers and is parked (idlepark): parked true, and the
+// caller's goroutine leaves. arrived false: the client closed, timed out or was closed to
+// make room (max_connections).
+func (fc *fastConn) awaitRequest(first bool) (arrived, parked bool) {
+	deadline := fc.idleSince.Add(serverIdleTimeout)
 	if first {
-		fc.c.SetReadDeadline(time.Now().Add(headTimeout))
-	} else {
-		fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+		deadline = time.Now().Add(fc.f.g.cfg.clientHeaderTimeout())
 	}
 	if fc.slot != nil {
 		fc.slot.markIdle()
 	}
-	if _, err := fc.br.Peek(1); err != nil {
-		return -1, false
+	if fc.br.Buffered() == 0 && !first && fc.f.parker != nil {
+		wait := time.Now().Add(fastParkAfter)
+		if deadline.Before(wait) {
+			wait = deadline
+		}
+		fc.c.SetReadDeadline(wait)
+		_, err := fc.br.Peek(1)
+		switch {
+		case err == nil:
+		case isTimeout(err) && time.Now().Before(deadline):
+			fc.release() // silent: it waits with no buffer and no goroutine
+			fc.shed()
+			if fc.f.parker.park(fc, deadline) {
+				return false, true
+			}
+			fc.br = fastReaderPool.Get().(*bufio.Reader)
+			fc.br.Reset(fc.sr)
+		default:
+			return false, false
+		}
+	}
+	if fc.br.Buffered() == 0 {
+		fc.c.SetReadDeadline(deadline)
+		if _, err := fc.br.Peek(1); err != nil {
+			return false, false
+		}
 	}
 	if fc.slot != nil && !fc.slot.markBusy() {
-		return -1, false // closed to make room for a new connection
+		return false, false // closed to make room for a new connection
 	}
+	return true, false
+}
+
+// readHead waits for a complete request head in the read buffer, whose first byte has
+// arrived (awaitRequest). end is its length (-1: the client closed or timed out; close
+// quietly); ok false means the bytes are not for the fast path (bare LF, NUL, a head bigger
+// than the buffer): hand off. A new connection's deadline is already set; a kept-alive one
+// has gateway_client_header_timeout_s from the first byte.
+func (fc *fastConn) readHead(first bool) (end int, ok bool) {
+	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
 	deadlineSet := first
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())

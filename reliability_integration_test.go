@@ -1034,3 +1034,88 @@ type relReaderConn struct {
 }
 
 func (c *relReaderConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// relMetricValue reads one unlabelled sample from fluxlit's metrics.
+func relMetricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	_, body := relGet(t, relClient(5*time.Second), base+"/__fluxlit/metrics")
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// relWaitMetric polls a metric until ok says so, failing after within with the last value.
+func relWaitMetric(t *testing.T, base, name string, within time.Duration, ok func(float64) bool) float64 {
+	t.Helper()
+	var v float64
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if v = relMetricValue(t, base, name); ok(v) {
+			return v
+		}
+	}
+	t.Fatalf("%s still %.0f after %v", name, v, within)
+	return v
+}
+
+// Item 8: idle keep-alive connections cost little, and their memory goes back. With 2,000
+// of them held, fluxlit keeps no goroutine for each (they are parked, idlepark_linux.go), and
+// once they close its resident memory returns to near where it was. Before #16 each held a
+// goroutine and 12 KiB of buffers (go_goroutines stayed over 2,000), and the memory stayed
+// resident for minutes after they closed. (bench/idle measures 10,000: BENCHMARKS.md.)
+func TestReliabilityIdleConnectionsCostLittle(t *testing.T) {
+	dir := relProject(t, "")
+	p := relStart(t, dir, nil, "--no-pidfile")
+	warm := relClient(5 * time.Second) // the code of a request and a scrape paged in first
+	for i := 0; i < 50; i++ {
+		relGet(t, warm, p.base+"/api/users")
+	}
+	relMetricValue(t, p.base, "process_resident_memory_bytes")
+	before := relMetricValue(t, p.base, "process_resident_memory_bytes")
+	const n = 2000
+	conns := make([]net.Conn, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Go(func() {
+			for i := range next {
+				c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p.port), 5*time.Second)
+				if err != nil {
+					t.Errorf("dial %d: %v", i, err)
+					continue
+				}
+				io.WriteString(c, "GET /api/users HTTP/1.1\r\nHost: x\r\n\r\n")
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				res, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil || res.StatusCode != 200 {
+					t.Errorf("request %d: %v %v", i, res, err)
+					c.Close()
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				conns[i] = c
+			}
+		})
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	g := relWaitMetric(t, p.base, "go_goroutines", 10*time.Second, func(v float64) bool { return v < n/4 })
+	t.Logf("%d idle keep-alive connections held, %0.f goroutines", n, g)
+	for _, c := range conns {
+		c.Close()
+	}
+	// What stays is the runtime's for good: a record per goroutine and per socket the burst
+	// had at once, and the pooled goroutines' stacks (BENCHMARKS.md).
+	after := relWaitMetric(t, p.base, "process_resident_memory_bytes", 40*time.Second, func(v float64) bool { return v < before+12<<20 })
+	t.Logf("resident memory %.1f MiB before, %.1f MiB after they closed", before/(1<<20), after/(1<<20))
+}

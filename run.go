@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -47,21 +48,22 @@ func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 }
 
 type runner struct {
-	cfg       *Config
-	mode      string
-	stdout    io.Writer
-	stderr    io.Writer
-	env       []string
-	log       *slog.Logger
-	gw        *gateway
-	srv       *http.Server
-	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
-	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
-	sup       *supervisor
-	notify    *sdNotifier
-	pid       string       // pidfile path when one is written
-	logOut    *bufferedLog // stderr: every log line and the final error go through it
-	outOut    *bufferedLog // stdout: the workbench banner
+	cfg        *Config
+	mode       string
+	stdout     io.Writer
+	stderr     io.Writer
+	env        []string
+	log        *slog.Logger
+	gw         *gateway
+	srv        *http.Server
+	fast       *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit  *overLimitServer // answers connections over max_connections; nil without a cap
+	connEvents atomic.Uint64    // net/http's connections opened and closed (memory.go)
+	sup        *supervisor
+	notify     *sdNotifier
+	pid        string       // pidfile path when one is written
+	logOut     *bufferedLog // stderr: every log line and the final error go through it
+	outOut     *bufferedLog // stdout: the workbench banner
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -133,11 +135,11 @@ func (r *runner) run() int {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	r.srv.ConnState = r.connState
 	if cfg.MaxConnections > 0 {
 		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
 		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
 		ln = lim
-		r.srv.ConnState = markConnState
 		if gw.obs.metrics != nil {
 			gw.obs.metrics.connLimit = lim.stats
 		}
@@ -205,6 +207,13 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
+	go releaseAfterBursts(ctx, func() uint64 {
+		n := r.connEvents.Load()
+		if r.fast != nil {
+			n += r.fast.events.Load()
+		}
+		return n
+	})
 	select {
 	case sig := <-sigs:
 		r.log.Info("stopping", "signal", sig.String())
@@ -217,6 +226,18 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	case err := <-served:
 		r.fatalf("serve: %v\n", err)
 		return 1
+	}
+}
+
+// connState is net/http's ConnState hook: it counts connections for memory.go and tells
+// max_connections which wait for a request (markConnState).
+func (r *runner) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew, http.StateClosed, http.StateHijacked:
+		r.connEvents.Add(1)
+	}
+	if r.overLimit != nil {
+		markConnState(c, st)
 	}
 }
 
