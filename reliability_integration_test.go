@@ -440,6 +440,17 @@ func TestReliabilityStaleSocketDirRemoved(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(left[0], "api.sock")); err != nil {
 		t.Fatalf("after kill -9 the socket is gone already (%v): nothing to test", err)
 	}
+	// Its uvicorn dies of Pdeathsig a moment later: until then the socket still answers.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("unix", filepath.Join(left[0], "api.sock"))
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the killed instance's API child still accepts after 10 s")
+		}
+	}
 
 	// Decoys the sweep must not touch.
 	live := filepath.Join(tmp, fmt.Sprintf("fluxlit-api-%d-1", os.Getpid())) // a live owner
