@@ -84,7 +84,7 @@ type fastWaits struct {
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
 	f := &fastServer{g: g, srv: srv, handoff: newHandoffListener(), pools: map[*upstream]*fastPool{}, conns: map[*fastConn]struct{}{}}
-	f.parker = newParker()
+	f.parker = idleParker()
 	c := g.cfg
 	f.waits = fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
 		upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}
@@ -561,6 +561,8 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 	head := fc.upstreamHead(p, rec.id, &fi)
 	var spooled *spooledBody
 	if req.contentLength > int64(fc.br.Buffered()) {
+		// The head's deadline is done with; each wait for the body has its own limit.
+		fc.c.SetReadDeadline(time.Time{})
 		setWaitLimit(fc.sr, f.waits.clientBody)
 		defer setWaitLimit(fc.sr, 0)
 		if f.g.spool != nil {

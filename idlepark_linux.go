@@ -41,6 +41,10 @@ type parkSlot struct {
 	deadline time.Time
 }
 
+// idleParker is the process's one parker, made when the first fast engine starts: one epoll
+// set and one goroutine serve every connection (and every test's fast engine).
+var idleParker = sync.OnceValue(newParker)
+
 // newParker makes the epoll set and starts its goroutine; nil when the set cannot be made
 // (connections then wait on their goroutines, as before).
 func newParker() *parker {

@@ -9,7 +9,7 @@ import "time"
 
 type parker struct{}
 
-func newParker() *parker { return nil }
+func idleParker() *parker { return nil }
 
 func (p *parker) park(*fastConn, time.Time) bool { return false }
 
