@@ -86,12 +86,9 @@ type socketIO struct {
 	n                   int
 	err                 error // from the syscall; io.EOF when a read found the end
 
-	// The wait limit (timeouts.go): when a call has to wait for the socket, it arms conn's
-	// deadline wait from now, and clears it when the call returns. Zero: the caller's own
-	// deadline, if any, stands.
-	conn  net.Conn
-	wait  time.Duration
-	armed bool
+	// The wait limit (timeouts.go): a call that has to wait for the socket arms conn's
+	// deadline. No limit: the caller's own deadline, if any, stands.
+	clock waitClock
 
 	// A question and its answer in one RawConn.Read (flushOnRead): the reader's writer, the
 	// bytes it holds for its next Read to write first, askThenRead as a callback, and, on the
@@ -109,23 +106,14 @@ func newSocketIO(c net.Conn) (*socketIO, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &socketIO{rc: rc, net: c.LocalAddr().Network(), conn: c}, true
+	return &socketIO{rc: rc, net: c.LocalAddr().Network(), clock: waitClock{conn: c}}, true
 }
 
-// limitWait sets how long a call may wait for the socket (timeouts.go); zero: no limit of its own.
-func (s *socketIO) limitWait(d time.Duration) { s.wait = d }
-
-// arm starts the wait limit before the socket is waited for; read says which deadline.
-func (s *socketIO) arm(read bool) {
-	if s.wait <= 0 {
-		return
-	}
-	if read {
-		s.conn.SetReadDeadline(time.Now().Add(s.wait))
-	} else {
-		s.conn.SetWriteDeadline(time.Now().Add(s.wait))
-	}
-	s.armed = true
+// limitWait sets how long a call may wait for the socket (timeouts.go); zero: no limit of its
+// own. A socketIO reads or writes, never both, so its clock is of that direction.
+func (s *socketIO) limitWait(d time.Duration) {
+	s.clock.read = s.readSome != nil
+	s.clock.setLimit(d)
 }
 
 // newSocketReader returns a socketIO reading c, or a deadlineIO when c is not a plain socket.
@@ -224,26 +212,20 @@ func (s *socketIO) askThenRead(fd uintptr) bool {
 		}
 		s.asked += n
 	}
-	s.arm(true)
+	s.clock.beforeWait()
 	return false
 }
 
 // call runs cb on p through f (RawConn.Read or Write), which repeats it until the socket is
 // ready. Errors come back as net.Conn's would.
 func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uintptr) bool, p []byte) (int, error) {
+	if s.clock.limit > 0 {
+		s.clock.beforeCall()
+	}
 	s.p, s.n, s.err = p, 0, nil
 	err := f(cb)
 	n, serr := s.n, s.err
 	s.p = nil
-	if s.armed {
-		// A deadline left behind would fail the next call before it tried the socket.
-		s.armed = false
-		if op == "read" {
-			s.conn.SetReadDeadline(time.Time{})
-		} else {
-			s.conn.SetWriteDeadline(time.Time{})
-		}
-	}
 	switch {
 	case serr == io.EOF:
 		return n, io.EOF
@@ -259,7 +241,7 @@ func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uin
 func (s *socketIO) readOnce(fd uintptr) bool {
 	n, err := rawRead(fd, s.p)
 	if err == syscall.EAGAIN {
-		s.arm(true)
+		s.clock.beforeWait()
 		return false
 	}
 	if err == nil && n == 0 {
@@ -274,7 +256,7 @@ func (s *socketIO) writeAll(fd uintptr) bool {
 	for s.n < len(s.p) {
 		m, err := rawWrite(fd, s.p[s.n:])
 		if err == syscall.EAGAIN {
-			s.arm(false)
+			s.clock.beforeWait()
 			return false
 		}
 		if err != nil {
@@ -467,15 +449,13 @@ func copyStream(dst, src net.Conn, n int64, waits copyWaits) (int64, error) {
 	defer bodyBuffersInUse.Add(-1)
 	w := newSocketWriter(dst)
 	setWaitLimit(w, waits.dst)
+	defer setWaitLimit(w, 0)
 	var wait func()
 	if waits.src > 0 {
-		armed := false
-		wait = func() { src.SetReadDeadline(time.Now().Add(waits.src)); armed = true }
-		defer func() {
-			if armed {
-				src.SetReadDeadline(time.Time{})
-			}
-		}()
+		clock := &waitClock{conn: src, read: true}
+		clock.setLimit(waits.src)
+		wait = clock.beforeWait
+		defer clock.setLimit(0)
 	}
 	var copied int64
 	err := readSocket(rc, &bodyBufferPool, func(buf []byte) (int, int) {

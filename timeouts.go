@@ -39,6 +39,57 @@ import (
 // copyWaits bound the waits of a copy: for its source to send, for its destination to take.
 type copyWaits struct{ src, dst time.Duration }
 
+// waitClock limits a socket's waits in one direction with the connection's deadline, armed
+// only when a wait begins, and rarely: a deadline armed less than an eighth of the limit ago
+// is kept (the wait still gets at least seven eighths of it), so a body that waits a
+// thousand times costs a timer change every few seconds, not two per wait. A deadline armed
+// over half the limit ago is cleared before the next call, so it can never fail a call that
+// does not wait (Go checks the deadline before it tries the socket).
+type waitClock struct {
+	conn    net.Conn
+	read    bool // the read deadline, else the write one
+	limit   time.Duration
+	armedAt time.Time // zero: no deadline of ours
+}
+
+// setLimit starts or (0) ends limiting; ending clears a deadline left armed.
+func (w *waitClock) setLimit(d time.Duration) {
+	if d <= 0 && !w.armedAt.IsZero() {
+		w.set(time.Time{})
+		w.armedAt = time.Time{}
+	}
+	w.limit = d
+}
+
+// beforeCall clears a deadline too old to leave in place.
+func (w *waitClock) beforeCall() {
+	if !w.armedAt.IsZero() && time.Since(w.armedAt) > w.limit/2 {
+		w.set(time.Time{})
+		w.armedAt = time.Time{}
+	}
+}
+
+// beforeWait arms the deadline for a wait that begins now.
+func (w *waitClock) beforeWait() {
+	if w.limit <= 0 {
+		return
+	}
+	now := time.Now()
+	if !w.armedAt.IsZero() && now.Sub(w.armedAt) < w.limit/8 {
+		return
+	}
+	w.set(now.Add(w.limit))
+	w.armedAt = now
+}
+
+func (w *waitClock) set(t time.Time) {
+	if w.read {
+		w.conn.SetReadDeadline(t)
+	} else {
+		w.conn.SetWriteDeadline(t)
+	}
+}
+
 // waitLimited is a connection's reader or writer that limits its own waits (socketIO,
 // deadlineIO).
 type waitLimited interface{ limitWait(time.Duration) }
