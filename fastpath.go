@@ -44,12 +44,11 @@ const fastProbeAfterIdle = time.Second
 
 // fastParkAfter is how long a kept-alive connection waits for its next request on its own
 // goroutine before it is parked (idlepark): a client with a request ready sends it within
-// microseconds, one that waits longer is a person or a pool keeping a connection warm, and
-// for those a goroutine's stack and two buffers (about 25 KiB) are all cost. Parking and
-// waking cost about 10 µs. A tenth of a second also bounds the goroutines a burst of new
-// connections holds at once, each of which the runtime keeps a record of for good (1 s:
-// 2.6 MiB more left after 10,000; BENCHMARKS.md).
-const fastParkAfter = 100 * time.Millisecond
+// microseconds, one that waits a second is a person or a pool keeping a connection warm, and
+// for those a goroutine's stack and two buffers (about 25 KiB) are all cost. A tenth of a
+// second parked busy connections whose client the scheduler had set aside on a loaded
+// machine, at a few percent of the CPU of small requests (BENCHMARKS.md).
+const fastParkAfter = time.Second
 
 // fastBodyGrace is how long a request body may still be in flight after the upstream's
 // whole answer was relayed. An upstream that read the body has it all by then, so the sender
@@ -287,12 +286,13 @@ func (fc *fastConn) run(first, resumed bool) {
 		if fc.f.closing.Load() {
 			return
 		}
+		now := time.Now()
 		if !first && !resumed {
-			fc.idleSince = time.Now()
+			fc.idleSince = now
 		}
 		resumed = false
 		var arrived bool
-		if arrived, parked = fc.awaitRequest(first); !arrived {
+		if arrived, parked = fc.awaitRequest(first, now); !arrived {
 			return
 		}
 		end, ok := fc.readHead(first)
@@ -340,16 +340,16 @@ func (fc *fastConn) run(first, resumed bool) {
 // fastParkAfter gives back its buffers and is parked (idlepark): parked true, and the
 // caller's goroutine leaves. arrived false: the client closed, timed out or was closed to
 // make room (max_connections).
-func (fc *fastConn) awaitRequest(first bool) (arrived, parked bool) {
+func (fc *fastConn) awaitRequest(first bool, now time.Time) (arrived, parked bool) {
 	deadline := fc.idleSince.Add(serverIdleTimeout)
 	if first {
-		deadline = time.Now().Add(fc.f.g.cfg.clientHeaderTimeout())
+		deadline = now.Add(fc.f.g.cfg.clientHeaderTimeout())
 	}
 	if fc.slot != nil {
 		fc.slot.markIdle()
 	}
 	if fc.br.Buffered() == 0 && !first && fc.f.parker != nil {
-		wait := time.Now().Add(fastParkAfter)
+		wait := now.Add(fastParkAfter)
 		if deadline.Before(wait) {
 			wait = deadline
 		}
