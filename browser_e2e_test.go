@@ -267,6 +267,7 @@ type browserPage struct {
 	t       *testing.T
 	c       *cdpClient
 	session string
+	context string // the browser context id (downloads are set per context)
 }
 
 // browserOpenPage opens about:blank in a new browser context and enables the Page and Network
@@ -295,7 +296,7 @@ func browserOpenPage(t *testing.T, c *cdpClient) *browserPage {
 		// Best effort: the browser dies at cleanup anyway, and may already be gone.
 		_ = c.call("", "Target.disposeBrowserContext", map[string]any{"browserContextId": ctx.BrowserContextID}, nil)
 	})
-	p := &browserPage{t: t, c: c, session: att.SessionID}
+	p := &browserPage{t: t, c: c, session: att.SessionID, context: ctx.BrowserContextID}
 	for _, m := range []string{"Page.enable", "Network.enable"} {
 		if err := c.call(p.session, m, nil, nil); err != nil {
 			t.Fatal(err)
@@ -356,6 +357,14 @@ func (p *browserPage) response(url string) cdpResponse {
 // returned by value as JSON, into out. A thrown exception fails the test with its text.
 func (p *browserPage) eval(expression string, out any) {
 	p.t.Helper()
+	if err := p.tryEval(expression, out); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// tryEval is eval returning the failure, for a caller that polls across a navigation (while
+// the page reloads, Chromium answers "Inspected target navigated or closed").
+func (p *browserPage) tryEval(expression string, out any) error {
 	var res struct {
 		Result struct {
 			Type  string          `json:"type"`
@@ -370,16 +379,17 @@ func (p *browserPage) eval(expression string, out any) {
 	}
 	params := map[string]any{"expression": expression, "awaitPromise": true, "returnByValue": true}
 	if err := p.c.call(p.session, "Runtime.evaluate", params, &res); err != nil {
-		p.t.Fatal(err)
+		return err
 	}
 	if e := res.ExceptionDetails; e != nil {
-		p.t.Fatalf("page JavaScript threw: %s %s\n(expression: %.300s)", e.Text, e.Exception.Description, expression)
+		return fmt.Errorf("page JavaScript threw: %s %s\n(expression: %.300s)", e.Text, e.Exception.Description, expression)
 	}
 	if out != nil {
 		if err := json.Unmarshal(res.Result.Value, out); err != nil {
-			p.t.Fatalf("page JavaScript returned %.300s (%s): %v", res.Result.Value, res.Result.Type, err)
+			return fmt.Errorf("page JavaScript returned %.300s (%s): %v", res.Result.Value, res.Result.Type, err)
 		}
 	}
+	return nil
 }
 
 // screenshot saves a PNG of the page to path and checks that it is one.
@@ -448,9 +458,12 @@ func browserMakeCert(t *testing.T, dir string) browserCert {
 
 // browserNginxConf is nginx terminating TLS for the app under /apps/demo/, as DESIGN's
 // deployment notes describe: Host kept (Streamlit compares it with Origin), X-Forwarded-* set
-// (fluxlit trusts them from loopback), WebSocket upgrades passed on, no buffering (Streamlit
-// streams), and an hour of read timeout (a session is idle between reruns). Every path nginx
-// writes is in the test's directory. Arguments: pid/log dir, port, cert, key, fluxlit port.
+// (fluxlit trusts them from loopback), WebSocket upgrades passed on, no buffering either way
+// (Streamlit streams; an st.file_uploader PUT is passed on as it comes, and Streamlit's own
+// 200 MB upload limit applies, not nginx's 1 MB default), and an hour of read timeout (a
+// session is idle between reruns). Every path nginx writes is in the test's directory (its
+// workers run as nobody, so a request body nginx spooled to disk there failed with EACCES:
+// the upload test caught that). Arguments: pid/log dir, port, cert, key, fluxlit port.
 const browserNginxConf = `worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log stderr notice;
@@ -481,6 +494,8 @@ http {
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 3600s;
             proxy_buffering off;
+            proxy_request_buffering off;
+            client_max_body_size 200m;
         }
     }
 }
@@ -599,12 +614,12 @@ func (p *browserPage) waitText(what string, timeout time.Duration, ok func(brows
 	deadline := time.Now().Add(timeout)
 	for {
 		var got browserPageText
-		p.eval(browserPageTextJS, &got)
-		if ok(got) {
+		err := p.tryEval(browserPageTextJS, &got)
+		if err == nil && ok(got) {
 			return got
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("page: no %s within %v; it shows (connection %q, path %q):\n%s", what, timeout, got.Connection, got.Path, got.Text)
+			p.t.Fatalf("page: no %s within %v (last read: %v); it shows (connection %q, path %q):\n%s", what, timeout, err, got.Connection, got.Path, got.Text)
 		}
 		time.Sleep(browserPollInterval)
 	}

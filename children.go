@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,8 +32,8 @@ const (
 type childPlan struct {
 	specs   []childSpec
 	apiURL  string
-	uiURL   string
-	sockDir string // private directory of the API child's Unix socket, removed at stop
+	uiURLs  []string // one per Streamlit replica
+	sockDir string   // private directory of the API child's Unix socket, removed at stop
 }
 
 // cleanup removes what the plan created on disk.
@@ -42,8 +43,10 @@ func (p *childPlan) cleanup() {
 	}
 }
 
-// planChildren decides which children to start: an upstream without a URL is run by fluxlit.
-func planChildren(cfg *Config, gatewayPort int, environ []string) (*childPlan, error) {
+// planChildren decides which children generation gen starts: an upstream without a URL is
+// run by fluxlit, Streamlit as streamlit_replicas children of their own. Each child gets its
+// own free port (a generation starts beside the one it replaces), its ID "<gen>.<n>".
+func planChildren(cfg *Config, gatewayPort int, environ []string, gen int) (*childPlan, error) {
 	plan := &childPlan{}
 	if cfg.APIUpstream == "" {
 		if apiOverUnixSocket(cfg) {
@@ -55,18 +58,29 @@ func planChildren(cfg *Config, gatewayPort int, environ []string) (*childPlan, e
 		}
 		spec, url, err := apiChildSpec(cfg, gatewayPort, environ, plan.sockDir)
 		if err != nil {
+			plan.cleanup()
 			return nil, err
 		}
+		spec.ID = childID(gen, 1)
 		plan.specs = append(plan.specs, spec)
 		plan.apiURL = url
 	}
 	if cfg.StreamlitUpstream == "" {
-		spec, url, err := streamlitChildSpec(cfg, gatewayPort, environ)
-		if err != nil {
-			return nil, err
+		for i := range cfg.replicaCount() {
+			spec, url, err := streamlitChildSpec(cfg, gatewayPort, environ, i)
+			// A free port is found by binding port 0 and closing it: with many replicas the
+			// kernel may hand the same one out twice.
+			for try := 0; err == nil && slices.Contains(plan.uiURLs, url) && try < 10; try++ {
+				spec, url, err = streamlitChildSpec(cfg, gatewayPort, environ, i)
+			}
+			if err != nil {
+				plan.cleanup()
+				return nil, err
+			}
+			spec.ID = childID(gen, i+1)
+			plan.specs = append(plan.specs, spec)
+			plan.uiURLs = append(plan.uiURLs, url)
 		}
-		plan.specs = append(plan.specs, spec)
-		plan.uiURL = url
 	}
 	return plan, nil
 }
@@ -102,11 +116,31 @@ func apiOverUnixSocket(cfg *Config) bool {
 }
 
 func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string) (childSpec, string, error) {
-	env := childEnv(environ, childContract(cfg, gatewayPort), func(string) bool { return false })
-	common := []string{"--app-dir", cfg.ProjectDir, "--root-path", cfg.publicAPIMount(), "--no-server-header"}
+	env := childEnv(environ, appChildEnv(cfg, childContract(cfg, gatewayPort)), func(string) bool { return false })
+	// uvicorn TARGET, or for a FluxLit project its API entry, which passes the uvicorn flags
+	// on and sets the root path itself (fluxlitapp.go).
+	head := []string{cfg.Python, "-m", "uvicorn", cfg.Target, "--root-path", cfg.publicAPIMount()}
+	if cfg.App != nil {
+		head = []string{cfg.Python, "-c", appAPIEntry, cfg.Target, cfg.publicAPIMount()}
+	}
+	// fluxlit logs every request once, with its request id: uvicorn's own access log would
+	// say it again without one.
+	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header", "--no-access-log"}
+	if cfg.APIWorkers > 1 {
+		// uvicorn's own workers, not N children balanced by fluxlit: they share the one socket
+		// (the kernel spreads connections), so there is one upstream, one pool and one probe;
+		// API requests carry no session to keep on a worker; and uvicorn restarts a worker
+		// that dies while the others serve.
+		if cfg.App != nil {
+			// Its workers would import the entry module by name, and it exists only in the
+			// memory of the process that made it.
+			return childSpec{}, "", fmt.Errorf("api_workers %d: a FluxLit project's API child runs one uvicorn worker (its entry is built in memory); set api_workers = 1, or run uvicorn yourself with api_command", cfg.APIWorkers)
+		}
+		common = append(common, "--workers", itoa(cfg.APIWorkers))
+	}
 	if sockDir != "" {
 		sock := filepath.Join(sockDir, "api.sock")
-		argv := append([]string{cfg.Python, "-m", "uvicorn", cfg.Target, "--uds", sock}, common...)
+		argv := append(append(head, "--uds", sock), common...)
 		spec := childSpec{Name: dispatchAPI, Argv: argv, Dir: cfg.ProjectDir, Env: env, Ready: unixReadyProbe(sock, cfg.APIHealthPath)}
 		return spec, "unix:" + sock, nil
 	}
@@ -114,7 +148,7 @@ func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string
 	if err != nil {
 		return childSpec{}, "", err
 	}
-	argv := append([]string{cfg.Python, "-m", "uvicorn", cfg.Target, "--host", "127.0.0.1", "--port", itoa(port)}, common...)
+	argv := append(append(head, "--host", "127.0.0.1", "--port", itoa(port)), common...)
 	if len(cfg.APICommand) > 0 {
 		argv = substituteArgv(cfg.APICommand, port, cfg.publicAPIMount())
 	}
@@ -134,14 +168,28 @@ func unixReadyProbe(sock, healthPath string) func(ctx context.Context) error {
 	}
 	return httpReadyProbe("http://api.sock"+healthPath, dial)
 }
-func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSpec, string, error) {
-	port, err := pickPort(cfg.StreamlitPort)
+
+// streamlitChildSpec is Streamlit replica i (from 0). A fixed streamlit_port is replica 0's;
+// replica i listens on the port i above it.
+func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string, i int) (childSpec, string, error) {
+	fixed := cfg.StreamlitPort
+	if fixed > 0 {
+		fixed += i
+	}
+	port, err := pickPort(fixed)
 	if err != nil {
 		return childSpec{}, "", err
 	}
-	argv := []string{cfg.Python, "-m", "streamlit", "run", cfg.StreamlitScript,
-		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1",
-		"--browser.gatherUsageStats", "false"}
+	script := cfg.StreamlitScript
+	if appUsesPageEntry(cfg) {
+		script = cfg.App.StreamlitMain
+	}
+	argv := []string{cfg.Python, "-m", "streamlit", "run", script,
+		"--server.headless", "true", "--server.port", itoa(port), "--server.address", "127.0.0.1"}
+	if cfg.App != nil {
+		argv = append(argv, appStreamlitFlags...)
+	}
+	argv = append(argv, "--browser.gatherUsageStats", "false")
 	if cfg.RootPath != "" {
 		argv = append(argv, "--server.baseUrlPath", cfg.RootPath)
 	}
@@ -151,14 +199,65 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string) (childSp
 	}
 	base := "http://127.0.0.1:" + itoa(port)
 	deny := streamlitEnvDenied(cfg.ChildEnvDeny)
+	if cfg.App != nil {
+		// The page entry imports app.py, which may read its JWT/OIDC settings at import:
+		// the child gets what Python FluxLit gives it, less child_env_deny (doctor's
+		// streamlit_child_secrets row names what that exposes).
+		deny = func(name string) bool { return slices.Contains(cfg.ChildEnvDeny, name) }
+	}
+	env := appChildEnv(cfg, childContract(cfg, gatewayPort))
+	if streamlitLogFormatFree(cfg, environ) {
+		env[streamlitLogFormatEnv] = streamlitLogFormat
+	}
 	spec := childSpec{
 		Name:  dispatchStreamlit,
 		Argv:  argv,
 		Dir:   cfg.ProjectDir,
-		Env:   childEnv(environ, childContract(cfg, gatewayPort), deny),
+		Env:   childEnv(environ, env, deny),
 		Ready: httpReadyProbe(base+cfg.RootPath+"/_stcore/health", nil),
 	}
 	return spec, base, nil
+}
+
+// streamlitScriptExists catches a missing script before Streamlit starts: Streamlit itself
+// would print its usage text and exit, which reads like a fluxlit bug.
+func streamlitScriptExists(cfg *Config) error {
+	if cfg.StreamlitUpstream != "" || len(cfg.StreamlitCommand) > 0 || appUsesPageEntry(cfg) {
+		return nil // fluxlit runs no script of its own
+	}
+	p := cfg.StreamlitScript
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cfg.ProjectDir, p)
+	}
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return fmt.Errorf("streamlit_script %s: no such file in %s (create it, set streamlit_script or --streamlit-script, or set streamlit_upstream to run without one)", cfg.StreamlitScript, cfg.ProjectDir)
+	}
+	return nil
+}
+
+// streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so
+// that fluxlit logs them at their level (childlog.go). Streamlit's default format starts
+// with a timestamp and has no level; fluxlit's own record has the time.
+const (
+	streamlitLogFormatEnv = "STREAMLIT_LOGGER_MESSAGE_FORMAT"
+	streamlitLogFormat    = "%(levelname)s: %(message)s"
+)
+
+// streamlitLogFormatFree reports whether the user left Streamlit's log format to fluxlit:
+// neither the environment nor streamlit_run_cli_args set it (a .streamlit/config.toml
+// setting loses to the environment, as Streamlit ranks its sources).
+func streamlitLogFormatFree(cfg *Config, environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, streamlitLogFormatEnv+"=") {
+			return false
+		}
+	}
+	for _, a := range cfg.StreamlitRunCLIArgs {
+		if strings.HasPrefix(a, "--logger.messageFormat") {
+			return false
+		}
+	}
+	return true
 }
 
 // childContract is the environment both children receive (DESIGN §4).
@@ -241,6 +340,7 @@ func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childSt
 		StopGrace:    childStopGrace,
 		ReadyTimeout: seconds(cfg.ChildReadyTimeoutS),
 		Log:          log,
+		Project:      cfg.ProjectDir,
 		OnChange:     onChange,
 	}
 }
@@ -249,13 +349,19 @@ func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childSt
 func (p *childPlan) describe() []string {
 	var lines []string
 	for _, s := range p.specs {
-		lines = append(lines, fmt.Sprintf("child %s: %s", s.Name, strings.Join(s.Argv, " ")))
+		argv := slices.Clone(s.Argv)
+		for i, a := range argv {
+			if a == appAPIEntry {
+				argv[i] = "<fluxlit API entry>" // a script of its own; fluxlitapp.go holds it
+			}
+		}
+		lines = append(lines, fmt.Sprintf("child %s: %s", s.Name, strings.Join(argv, " ")))
 	}
 	if p.apiURL != "" {
 		lines = append(lines, "child api upstream: "+p.apiURL)
 	}
-	if p.uiURL != "" {
-		lines = append(lines, "child streamlit upstream: "+p.uiURL)
+	for _, u := range p.uiURLs {
+		lines = append(lines, "child streamlit upstream: "+u)
 	}
 	return lines
 }

@@ -1,5 +1,6 @@
 // config.go owns fluxlit's settings: the table of every setting (name, kind, default, secrecy),
-// loading them with one precedence for all (flag > environment > fluxlit.toml > default),
+// loading them with one precedence for all (flag > FluxLit app code > environment >
+// fluxlit.toml > default; the app-code layer is read by fluxlitapp.go),
 // and validating the result into one immutable Config that the rest of the program reads.
 // Nothing else in fluxlit reads FLUXLIT_* variables or fluxlit.toml.
 
@@ -69,6 +70,9 @@ type Config struct {
 	APIPort              int      `setting:"api_port"`
 	APIChildTransport    string   `setting:"api_child_transport"`
 	StreamlitPort        int      `setting:"streamlit_port"`
+	StreamlitReplicas    string   `setting:"streamlit_replicas"`
+	APIWorkers           int      `setting:"api_workers"`
+	ReloadDrainS         float64  `setting:"reload_drain_s"`
 	ChildEnvDeny         []string `setting:"child_env_deny"`
 	RestartMaxBackoffS   float64  `setting:"restart_max_backoff_s"`
 	ChildReadyTimeoutS   float64  `setting:"child_ready_timeout_s"`
@@ -126,6 +130,8 @@ type Config struct {
 	Sources    map[string]string // setting name -> "flag", "env FLUXLIT_X", "fluxlit.toml:12", "default"
 	Warnings   []string          // configuration warnings (doctor and config show them)
 	UnknownEnv []string          // FLUXLIT_* variables that are no setting, with a suggestion
+	App        *fluxlitApp       // the Python FluxLit object target names; nil for a plain project (fluxlitapp.go)
+	AppErr     string            // why the app model could not be decided ("" when it was, or was not needed)
 }
 
 type settingKind int
@@ -151,6 +157,7 @@ type setting struct {
 	secret   bool
 	min, max float64 // numeric range; both zero means unchecked
 	doc      string
+	orInt    bool // a string setting that also takes a TOML integer ("auto" or 4)
 }
 
 // Durations are seconds; a day bounds every timeout so that a typo of extra zeros is caught.
@@ -193,6 +200,9 @@ var settingsTable = []setting{
 	{name: "api_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the API child (0: a free one)"},
 	{name: "api_child_transport", kind: kindString, def: "unix", doc: "how the uvicorn child listens: unix (a private socket) or tcp (loopback)"},
 	{name: "streamlit_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the Streamlit child (0: a free one)"},
+	{name: "streamlit_replicas", kind: kindString, def: "1", doc: "Streamlit children, each a process of its own with sticky sessions: a number (1-64), or auto (the CPUs fluxlit may use)", orInt: true},
+	{name: "api_workers", kind: kindInt, def: "1", min: 1, max: 64, doc: "uvicorn worker processes of the API child (uvicorn --workers)"},
+	{name: "reload_drain_s", kind: kindFloat, def: "5", min: 0, max: 3600, doc: "after a reload or upgrade, how long the old generation keeps its open WebSockets before closing them with 1001"},
 	{name: "child_env_deny", kind: kindList, doc: "environment names never passed to the Streamlit child"},
 	{name: "restart_max_backoff_s", kind: kindFloat, def: "30", min: 0.1, max: 3600, doc: "cap of the crash-restart backoff"},
 	{name: "child_ready_timeout_s", kind: kindFloat, def: "60", min: 1, max: 3600, doc: "how long a child may take to become ready"},
@@ -219,7 +229,7 @@ var settingsTable = []setting{
 	{name: "jwt_algorithms", kind: kindList, doc: "allowed algorithms (default: those the keys can verify)"},
 	{name: "jwt_leeway_seconds", kind: kindFloat, def: "0", max: 3600, doc: "clock skew allowed on exp/nbf/iat"},
 	{name: "jwt_required_scopes", kind: kindList, doc: "scopes every token must carry"},
-	{name: "jwt_protect", kind: kindList, doc: "path patterns under the API mount that need a token"},
+	{name: "jwt_protect", kind: kindList, doc: "path patterns under the API mount that need a token at the edge (\"/*\": all); empty: edge JWT off"},
 	{name: "jwt_public_paths", kind: kindList, doc: "path patterns exempt from jwt_protect"},
 	{name: "oidc_bff_secret", kind: kindString, secret: true, doc: "kept from the Python package; never passed to Streamlit"},
 	{name: "rate_limit_rps", kind: kindFloat, def: "0", max: 1e6, doc: "requests per second per client (0: off)"},
@@ -292,6 +302,8 @@ type loadInput struct {
 	ConfigPath string            // --config; FLUXLIT_CONFIG is read from Env
 	Positional string            // TARGET argument; a flag-level value for "target"
 	Defaults   map[string]string // a command's own defaults (dev: debug on), below every source
+	Code       map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
+	CodeSource string            // where Code came from, as config shows it ("app.py")
 }
 
 type rawValue struct {
@@ -300,8 +312,8 @@ type rawValue struct {
 	where  string // error prefix: "fluxlit.toml:12", "env FLUXLIT_X", "flag --port"
 }
 
-// loadConfig resolves every setting by precedence flag > environment > file > default,
-// parses and validates it, and returns the Config or the first *configError.
+// loadConfig resolves every setting by precedence flag > app code > environment > file >
+// default, parses and validates it, and returns the Config or the first *configError.
 func loadConfig(in loadInput) (*Config, error) {
 	env := envMap(in.Env)
 	raw := map[string]rawValue{}
@@ -335,6 +347,11 @@ func loadConfig(in loadInput) (*Config, error) {
 		}
 	}
 	sort.Strings(cfg.UnknownEnv)
+	// Settings made in a FluxLit app's code beat the environment, as FluxlitSettings(...)
+	// keyword arguments do in Python; they are parsed like environment values.
+	for name, value := range in.Code {
+		raw[name] = rawValue{value: value, source: in.CodeSource, where: in.CodeSource}
+	}
 	if _, set := raw["public_base_url"]; !set && env["PUBLIC_BASE_URL"] != "" {
 		raw["public_base_url"] = rawValue{value: env["PUBLIC_BASE_URL"], source: "env PUBLIC_BASE_URL", where: "env PUBLIC_BASE_URL"}
 	}
@@ -581,6 +598,9 @@ func convertTOMLValue(s *setting, val any) (any, error) {
 	case kindString:
 		if str, ok := val.(string); ok {
 			return str, nil
+		}
+		if n, ok := val.(int64); ok && s.orInt {
+			return strconv.FormatInt(n, 10), nil
 		}
 	case kindInt:
 		if n, ok := val.(int64); ok {

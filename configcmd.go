@@ -24,6 +24,9 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	warnings := append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...)
+	if cfg.AppErr != "" {
+		warnings = append(warnings, "settings in the app's code were not read: "+cfg.AppErr)
+	}
 	if *asJSON {
 		writeConfigJSON(stdout, cfg, warnings)
 	} else {

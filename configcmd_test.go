@@ -157,7 +157,8 @@ func TestConfigCommandNoSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			configTestIsolate(t, map[string]string{"fluxlit.toml": tt.file})
+			// jwt_protect: key settings without it are refused in a plain project (appEdgeJWT).
+			configTestIsolate(t, map[string]string{"fluxlit.toml": "jwt_protect = [\"/*\"]\n" + tt.file})
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}

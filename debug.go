@@ -106,6 +106,8 @@ type debugPage struct {
 	Gateway          debugGateway             `json:"gateway"`
 	Settings         map[string]any           `json:"settings"`
 	Children         []debugChildInfo         `json:"children"`
+	Generation       int                      `json:"generation"` // of the children: 1, then one more per reload
+	Replicas         []debugReplica           `json:"streamlit_replicas"`
 	Upstreams        map[string]debugUpstream `json:"upstreams"`
 	WebSocketsOpen   int64                    `json:"websockets_open"`
 	RecentDispatches []dispatchEntry          `json:"recent_dispatches"`
@@ -118,8 +120,15 @@ type debugGateway struct {
 	Listen    string `json:"listen"`
 }
 
+// debugReplica is one Streamlit replica: its state as readyz sees it and its open sessions.
+type debugReplica struct {
+	replicaState
+	State string `json:"state"`
+}
+
 type debugChildInfo struct {
 	Name      string   `json:"name"`
+	ID        string   `json:"id"`
 	State     string   `json:"state"`
 	PID       int      `json:"pid"`
 	Restarts  int      `json:"restarts"`
@@ -148,6 +157,7 @@ func (g *gateway) debugSnapshot(ctx context.Context) debugPage {
 		Gateway:      debugGateway{APIPrefix: g.cfg.APIMountPath, RootMount: g.rootPath, PublicAPI: g.apiPrefix, Listen: g.listen},
 		Settings:     g.cfg.redactedSettings(),
 		Children:     []debugChildInfo{},
+		Replicas:     []debugReplica{},
 		Upstreams:    map[string]debugUpstream{},
 	}
 	for _, name := range debugURLSettings {
@@ -161,9 +171,22 @@ func (g *gateway) debugSnapshot(ctx context.Context) debugPage {
 			page.Children = append(page.Children, debugChildFrom(c, now))
 		}
 	}
-	_, states, details := g.ready.check(ctx)
+	_, states, details, replicas := g.ready.check(ctx)
 	lastErr := g.ready.lastErrors()
-	for name, up := range map[string]*upstream{dispatchAPI: g.api, dispatchStreamlit: g.ui} {
+	gen := g.gens.current()
+	page.Generation = gen.n
+	for _, r := range g.replicaStatus() {
+		st := replicas[r.ID]
+		if !r.Current {
+			st = "draining"
+		}
+		page.Replicas = append(page.Replicas, debugReplica{replicaState: r, State: st})
+	}
+	var ui *upstream
+	if len(gen.ui) > 0 {
+		ui = gen.ui[0].up
+	}
+	for name, up := range map[string]*upstream{dispatchAPI: gen.api, dispatchStreamlit: ui} {
 		if up == nil {
 			page.Upstreams[name] = debugUpstream{}
 			continue
@@ -184,7 +207,7 @@ func (g *gateway) debugSnapshot(ctx context.Context) debugPage {
 }
 
 func debugChildFrom(c childStatus, now time.Time) debugChildInfo {
-	out := debugChildInfo{Name: c.Name, State: string(c.State), PID: c.PID, Restarts: c.Restarts, LastExit: c.LastExit,
+	out := debugChildInfo{Name: c.Name, ID: c.ID, State: string(c.State), PID: c.PID, Restarts: c.Restarts, LastExit: c.LastExit,
 		Output: c.Output, LastError: c.LastError}
 	if out.Output == nil {
 		out.Output = []string{}

@@ -1,6 +1,6 @@
 // deploy.go owns "fluxlit build": the deployment files derived from the configuration — a
-// scratch and a Python Containerfile, a .dockerignore, a systemd unit and a Kubernetes
-// manifest. Each is generated from the loaded Config, starts with a comment naming the
+// scratch and a Python Containerfile, each with the ignore file BuildKit reads beside it, a
+// systemd unit and a Kubernetes manifest. Each is generated from the loaded Config, starts with a comment naming the
 // settings it came from, and is never overwritten without --force.
 
 package main
@@ -41,6 +41,14 @@ const (
 	deployStartMarginS = 30 // above child_ready_timeout_s: uvicorn/streamlit import time
 )
 
+// deployPods is the Kubernetes Deployment's replica count: two, so that a node drain or a
+// rolling update (with the PodDisruptionBudget) always leaves a pod serving.
+const deployPods = 2
+
+// deployIngressBodyMB is the ingress's request body limit: Streamlit's own default upload
+// limit (server.maxUploadSize, 200 MB); ingress-nginx's default of 1 MB would refuse uploads.
+const deployIngressBodyMB = 200
+
 // deployFile is one generated file: its name in the output folder and its content.
 type deployFile struct {
 	Name    string
@@ -70,7 +78,19 @@ func buildCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(*out, f.Name))
 	}
+	if deployNeedsPython(cfg) && !deployHasRequirements(cfg) {
+		fmt.Fprintf(stderr, "fluxlit: build: note: %s installs %s, which %s lacks; list your Python packages there with their versions (pip freeze > %s pins what you tested; fluxlit new writes one)\n",
+			filepath.Join(*out, "Containerfile.python"), deployRequirements, cfg.ProjectDir, deployRequirements)
+	}
 	return 0
+}
+
+// deployRequirements is the file the Python image installs from, in the project folder.
+const deployRequirements = "requirements.txt"
+
+func deployHasRequirements(cfg *Config) bool {
+	st, err := os.Stat(filepath.Join(cfg.ProjectDir, deployRequirements))
+	return err == nil && !st.IsDir()
 }
 
 // writeDeployFiles refuses before writing anything when a file exists and force is off, so
@@ -100,8 +120,9 @@ func writeDeployFiles(dir string, files []deployFile, force bool) error {
 func deployFiles(cfg *Config) []deployFile {
 	return []deployFile{
 		{"Containerfile.scratch", deployContainerfileScratch(cfg)},
+		{"Containerfile.scratch.dockerignore", deployScratchIgnore(cfg)},
 		{"Containerfile.python", deployContainerfilePython(cfg)},
-		{".dockerignore", deployDockerignore(cfg)},
+		{"Containerfile.python.dockerignore", deployPythonIgnore(cfg)},
 		{"fluxlit.service", deploySystemdUnit(cfg)},
 		{"kubernetes.yaml", deployKubernetes(cfg)},
 	}
@@ -180,9 +201,10 @@ func deployContainerfileScratch(cfg *Config) string {
 `)
 	b.WriteString(deployBinaryContext)
 	fmt.Fprintf(&b, `# Then, from the project folder:
-#   podman build --format docker -f deploy/Containerfile.scratch -t %[1]s .
+#   podman build --format docker --ignorefile deploy/Containerfile.scratch.dockerignore -f deploy/Containerfile.scratch -t %[1]s .
 #   docker build -f deploy/Containerfile.scratch -t %[1]s .
-# podman keeps HEALTHCHECK only with --format docker. The classic docker builder (not
+# BuildKit reads Containerfile.scratch.dockerignore beside this file by itself; podman and
+# buildah are given it. podman keeps HEALTHCHECK only with --format docker. The classic docker builder (not
 # BuildKit) does not set TARGETARCH: add --build-arg TARGETARCH=amd64.
 # Outbound HTTPS (jwt_jwks_url, https upstreams) needs CA certificates: see
 # "Outbound HTTPS in a scratch image" in the README.
@@ -223,19 +245,27 @@ func deployContainerfilePython(cfg *Config) string {
 	b.WriteString(deployHeader(cfg, "gateway_port", "api_mount_path", "root_path", "target", "streamlit_script"))
 	b.WriteString(`#
 # fluxlit supervising uvicorn and streamlit.
-` + deployBinaryContext + `# Copy deploy/.dockerignore to the project folder, then from the project folder:
+` + deployBinaryContext + `# Then, from the project folder:
+#   podman build --format docker --ignorefile deploy/Containerfile.python.dockerignore -f deploy/Containerfile.python -t ` + deployImagePython + ` .
 #   docker build -f deploy/Containerfile.python -t ` + deployImagePython + ` .
-# Pin python by digest and your requirements by version for reproducible images.
-FROM python:3.12-slim
+# BuildKit reads Containerfile.python.dockerignore beside this file by itself; podman and
+# buildah are given it. The Python packages come from requirements.txt in the project
+# folder, pinned there (fluxlit new writes one; pip freeze > requirements.txt pins what you
+# tested). Pin the base image by digest too for reproducible images.
+`)
+	if !deployHasRequirements(cfg) {
+		b.WriteString("# NOTE: the project folder has no requirements.txt yet, so the build below fails until\n# you write one.\n")
+	}
+	b.WriteString(`FROM python:3.12-slim
 ARG TARGETARCH
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir streamlit uvicorn fastapi
-# Add your own dependencies here, e.g.:
-#   COPY requirements.txt /app/requirements.txt
-#   RUN pip install --no-cache-dir -r /app/requirements.txt
+COPY requirements.txt /app/requirements.txt
+RUN pip install --no-cache-dir -r /app/requirements.txt
 `)
+	b.WriteString(deployFluxLitPackage(cfg))
+	b.WriteString(``)
 	fmt.Fprintf(&b, `RUN groupadd --gid %d fluxlit \
     && useradd --uid %d --gid %d --create-home --home-dir /home/fluxlit --shell /usr/sbin/nologin fluxlit
 COPY dist/fluxlit-linux-${TARGETARCH} %s
@@ -253,11 +283,40 @@ CMD ["run"]
 	return b.String()
 }
 
-// deployDockerignore keeps caches, virtualenvs and secrets out of the build context (the
-// Python package's list), and keeps only the Linux release binaries of dist/.
-func deployDockerignore(cfg *Config) string {
-	return deployHeader(cfg) + `# Copy it to the build context (the project folder): docker reads it from there.
-__pycache__
+// deployFluxLitPackage is what a FluxLit project's requirements.txt must hold besides its
+// own packages: the Python package its app imports, at the version fluxlit found (its own
+// "fluxlit" command is then overwritten by the binary copied to the same path).
+func deployFluxLitPackage(cfg *Config) string {
+	if cfg.App == nil {
+		return ""
+	}
+	pkg := "fluxlit"
+	if cfg.App.Version != "" {
+		pkg += "==" + cfg.App.Version
+	}
+	return "# " + cfg.Target + " is a FluxLit app: requirements.txt lists the Python package it imports,\n# " +
+		pkg + " (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).\n"
+}
+
+// deployIgnoreHow is the opening of both ignore files: who reads them, and how.
+const deployIgnoreHow = `# BuildKit (docker build, the default builder since Docker 23) reads <Containerfile>.dockerignore
+# beside the Containerfile by itself; podman and buildah take it with --ignorefile.
+`
+
+// deployScratchIgnore sends the builder only what the scratch image takes: fluxlit.toml and
+// the Linux release binaries.
+func deployScratchIgnore(cfg *Config) string {
+	return deployHeader(cfg) + deployIgnoreHow + `*
+!fluxlit.toml
+!dist/fluxlit-linux-amd64
+!dist/fluxlit-linux-arm64
+`
+}
+
+// deployPythonIgnore keeps caches, virtualenvs and secrets out of the Python image's build
+// context (the Python package's list), and keeps only the Linux release binaries of dist/.
+func deployPythonIgnore(cfg *Config) string {
+	return deployHeader(cfg) + deployIgnoreHow + `__pycache__
 *.py[cod]
 .git
 .venv
@@ -299,11 +358,20 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-NotifyAccess=main
+# all: after "systemctl reload" the new fluxlit process names itself the main process
+# (MAINPID=) and sends READY=1 before the old one exits.
+NotifyAccess=all
 User=fluxlit
 Group=fluxlit
 WorkingDirectory=%[1]s
 ExecStart=%[2]s run
+# Zero-downtime deploys: replace the binary and/or the project, then "systemctl reload fluxlit".
+# The running fluxlit starts the binary on disk on its own listening socket; the new process
+# starts its children with the current code and fluxlit.toml and takes over once they are
+# ready; the old one drains and exits. Nothing is refused meanwhile; if the new one cannot
+# start, the reload fails with its reason and the old one keeps serving. (A change of
+# EnvironmentFile or of gateway_host/gateway_port needs "systemctl restart".)
+ExecReload=%[2]s upgrade --pid $MAINPID
 EnvironmentFile=-%[3]s
 Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/var/lib/fluxlit
 StateDirectory=fluxlit
@@ -312,7 +380,8 @@ Restart=on-failure
 RestartSec=1
 # Exit 2 is a configuration error: restarting cannot fix it.
 RestartPreventExitStatus=2
-# READY=1 comes once both children answer: child_ready_timeout_s plus import time.
+# READY=1 comes once both children answer: child_ready_timeout_s plus import time. It also
+# bounds ExecReload (an upgrade waits for the new process's children).
 TimeoutStartSec=%[6]d
 # SIGTERM to fluxlit only; it drains (shutdown_timeout_s), stops its children (5 s grace),
 # then systemd SIGKILLs whatever is left in the cgroup.
@@ -343,9 +412,20 @@ func deployPidfileDir(cfg *Config) string {
 	return filepath.Dir(p)
 }
 
-// deployKubernetes is a Deployment and a Service. The preStop sleep (a kubelet action, so it
-// works in the scratch image that has no sleep binary; Kubernetes ≥ 1.30) keeps the pod
-// serving while its endpoint is removed, then SIGTERM starts fluxlit's drain.
+// deployKubernetes is a Deployment of deployPods pods, a Service, an Ingress and a
+// PodDisruptionBudget. The preStop sleep (a kubelet action, so it works in the scratch image
+// that has no sleep binary; Kubernetes ≥ 1.30) keeps the pod serving while its endpoint is
+// removed, then SIGTERM starts fluxlit's drain (shutdown_timeout_s: requests finish,
+// WebSockets get 1001 and reconnect to another pod); terminationGracePeriodSeconds covers
+// both.
+//
+// Session affinity: a Streamlit session lives in one pod's memory (its WebSocket, uploads,
+// media), and inside the pod fluxlit's own cookie keeps it on one replica. Between pods, the
+// Ingress pins a browser with a cookie (ingress-nginx's affinity annotations), not by client
+// address: behind a NAT or a corporate proxy many browsers share one address and would all
+// land on one pod, and ingress-nginx balances over the pods itself, past the Service, so the
+// Service's affinity would not apply to it. The Service keeps sessionAffinity: ClientIP for
+// clients that reach it without the Ingress (a LoadBalancer Service, port-forward).
 func deployKubernetes(cfg *Config) string {
 	image, home := deployImagePython, "/home/fluxlit"
 	if !deployNeedsPython(cfg) {
@@ -354,8 +434,10 @@ func deployKubernetes(cfg *Config) string {
 	var b strings.Builder
 	b.WriteString(deployHeader(cfg, "gateway_port", "api_mount_path", "root_path", "shutdown_timeout_s"))
 	fmt.Fprintf(&b, `#
-# kubectl apply -f deploy/kubernetes.yaml (after pushing the image and renaming it below).
-# Streamlit keeps each session in the pod's memory: the Service pins a client to one pod.
+# kubectl apply -f deploy/kubernetes.yaml (after pushing the image and renaming it below,
+# and setting the Ingress's host).
+# Streamlit keeps each session in the pod's memory: the Ingress pins a browser to one pod
+# with a cookie (ingress-nginx), the Service pins a client address for direct traffic.
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -363,7 +445,14 @@ metadata:
   labels:
     app.kubernetes.io/name: %[1]s
 spec:
-  replicas: 1
+  # More pods for more sessions; each also runs streamlit_replicas Streamlit processes.
+  replicas: %[9]d
+  # A rolling update starts the new pod before it stops an old one.
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
   selector:
     matchLabels:
       app.kubernetes.io/name: %[1]s
@@ -372,6 +461,14 @@ spec:
       labels:
         app.kubernetes.io/name: %[1]s
     spec:
+      # Pods on different nodes where there are several, so one node's loss keeps half.
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: kubernetes.io/hostname
+          whenUnsatisfiable: ScheduleAnyway
+          labelSelector:
+            matchLabels:
+              app.kubernetes.io/name: %[1]s
       # preStop + shutdown_timeout_s + child stop grace + margin
       terminationGracePeriodSeconds: %[2]d
       securityContext:
@@ -428,7 +525,7 @@ spec:
             - name: tmp
               mountPath: /tmp
 `, deployAppName, deployPreStopS+deployStopSeconds(cfg), deployUID, image, cfg.GatewayPort,
-		deployProbePath(cfg, "healthz"), deployProbePath(cfg, "readyz"), deployPreStopS)
+		deployProbePath(cfg, "healthz"), deployProbePath(cfg, "readyz"), deployPreStopS, deployPods)
 	if home != "" {
 		fmt.Fprintf(&b, "            - name: home\n              mountPath: %s\n", home)
 	}
@@ -450,11 +547,68 @@ spec:
     - name: http
       port: %[2]d
       targetPort: http
+  # For clients that reach the Service directly (the Ingress below keeps its own cookie):
   # Streamlit sessions live in one pod's memory; three hours covers a working session.
   sessionAffinity: ClientIP
   sessionAffinityConfig:
     clientIP:
       timeoutSeconds: 10800
-`, deployAppName, cfg.GatewayPort)
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: %[1]s
+  labels:
+    app.kubernetes.io/name: %[1]s
+  annotations:
+    # Cookie affinity: a browser stays on the pod that holds its Streamlit session, across
+    # page reloads; "persistent" keeps it there when pods are added; a pod that is gone
+    # gets the browser a new one (its WebSocket reconnects there by itself).
+    nginx.ingress.kubernetes.io/affinity: "cookie"
+    nginx.ingress.kubernetes.io/affinity-mode: "persistent"
+    nginx.ingress.kubernetes.io/session-cookie-name: "fluxlit_pod"
+    nginx.ingress.kubernetes.io/session-cookie-path: "%[3]s"
+    nginx.ingress.kubernetes.io/session-cookie-samesite: "Lax"
+    nginx.ingress.kubernetes.io/session-cookie-change-on-failure: "true"
+    # Streamlit's WebSocket stays open for the whole session; uploads up to its 200 MB.
+    nginx.ingress.kubernetes.io/proxy-read-timeout: "3600"
+    nginx.ingress.kubernetes.io/proxy-send-timeout: "3600"
+    nginx.ingress.kubernetes.io/proxy-body-size: "%[4]dm"
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: app.example.com
+      http:
+        paths:
+          - path: %[3]s
+            pathType: Prefix
+            backend:
+              service:
+                name: %[1]s
+                port:
+                  name: http
+---
+# At most one pod down at a time for voluntary disruptions (node drains, cluster upgrades):
+# the sessions of the pod that goes get 1001 and reconnect to the others.
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: %[1]s
+  labels:
+    app.kubernetes.io/name: %[1]s
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: %[1]s
+`, deployAppName, cfg.GatewayPort, deployIngressPath(cfg), deployIngressBodyMB)
 	return b.String()
+}
+
+// deployIngressPath is the prefix the Ingress routes to fluxlit: root_path, or everything.
+func deployIngressPath(cfg *Config) string {
+	if cfg.RootPath == "" {
+		return "/"
+	}
+	return cfg.RootPath
 }

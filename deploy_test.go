@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,8 @@ func deployMissing(t *testing.T, why string) {
 
 func deployLines(s string) []string { return strings.Split(s, "\n") }
 
+// The files' lines. Containerfile.scratch is also built and run (TestIntegrationScratchImage);
+// Containerfile.python is checked here only: its base image cannot be pulled on this machine.
 func TestDeployFilesContent(t *testing.T) {
 	cfg := deployTestConfig(t)
 	files := map[string]string{}
@@ -67,20 +70,27 @@ func TestDeployFilesContent(t *testing.T) {
 		{"Containerfile.scratch", "USER 65532:65532"},
 		{"Containerfile.scratch", "EXPOSE 8000"},
 		{"Containerfile.scratch", "ENV FLUXLIT_GATEWAY_HOST=0.0.0.0 \\"},
-		{"Containerfile.scratch", "#   podman build --format docker -f deploy/Containerfile.scratch -t fluxlit-gateway:latest ."},
+		{"Containerfile.scratch", "#   podman build --format docker --ignorefile deploy/Containerfile.scratch.dockerignore -f deploy/Containerfile.scratch -t fluxlit-gateway:latest ."},
 		{"Containerfile.scratch", `HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["/fluxlit", "healthcheck"]`},
 		{"Containerfile.scratch", `ENTRYPOINT ["/fluxlit"]`},
 		{"Containerfile.python", "FROM python:3.12-slim"},
-		{"Containerfile.python", "RUN pip install --no-cache-dir streamlit uvicorn fastapi"},
+		{"Containerfile.python", "COPY requirements.txt /app/requirements.txt"},
+		{"Containerfile.python", "RUN pip install --no-cache-dir -r /app/requirements.txt"},
+		{"Containerfile.python", "#   docker build -f deploy/Containerfile.python -t fluxlit-app:latest ."},
 		{"Containerfile.python", "COPY dist/fluxlit-linux-${TARGETARCH} /usr/local/bin/fluxlit"},
 		{"Containerfile.python", "COPY . /app"},
 		{"Containerfile.python", "USER 65532:65532"},
 		{"Containerfile.python", "EXPOSE 8000"},
 		{"Containerfile.python", `HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["fluxlit", "healthcheck"]`},
-		{".dockerignore", ".venv"},
-		{".dockerignore", ".env"},
-		{".dockerignore", "!dist/fluxlit-linux-arm64"},
+		{"Containerfile.python.dockerignore", ".venv"},
+		{"Containerfile.python.dockerignore", ".env"},
+		{"Containerfile.python.dockerignore", "!dist/fluxlit-linux-arm64"},
+		{"Containerfile.scratch.dockerignore", "*"},
+		{"Containerfile.scratch.dockerignore", "!fluxlit.toml"},
+		{"Containerfile.scratch.dockerignore", "!dist/fluxlit-linux-amd64"},
 		{"fluxlit.service", "Type=notify"},
+		{"fluxlit.service", "NotifyAccess=all"},
+		{"fluxlit.service", "ExecReload=/usr/local/bin/fluxlit upgrade --pid $MAINPID"},
 		{"fluxlit.service", "WatchdogSec=30"},
 		{"fluxlit.service", "Restart=on-failure"},
 		{"fluxlit.service", "RestartSec=1"},
@@ -160,6 +170,15 @@ func TestDeployFilesFollowSettings(t *testing.T) {
 	noPid := deployTestConfig(t, "FLUXLIT_NO_PIDFILE=1")
 	if unit := deploySystemdUnit(noPid); strings.Contains(unit, "ReadWritePaths=") {
 		t.Errorf("no_pidfile unit: got ReadWritePaths; want none")
+	}
+	// A FluxLit project's Python image installs the Python package its app imports: its
+	// requirements.txt must list it, and the file says at which version.
+	if py := deployContainerfilePython(noPid); strings.Contains(py, "fluxlit==") {
+		t.Errorf("plain project's Containerfile.python installs the fluxlit package")
+	}
+	noPid.App = &fluxlitApp{Version: "0.13.2"}
+	if want := `# fluxlit==0.13.2 (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).`; !slices.Contains(deployLines(deployContainerfilePython(noPid)), want) {
+		t.Errorf("FluxLit project's Containerfile.python: no line %q", want)
 	}
 }
 
@@ -257,7 +276,7 @@ func TestDeploySystemdAnalyzeVerify(t *testing.T) {
 			t.Fatalf("copy units: %v", err)
 		}
 		// Only the ExecStart path's existence and mode are checked.
-		if err := os.WriteFile(filepath.Join(root, deployBinaryPath[1:]), []byte("#!/bin/false\n"), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(root, "usr/local/bin/fluxlit"), []byte("#!/bin/false\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(root, "etc/systemd/system/fluxlit.service"), []byte(unit), 0o644); err != nil {
@@ -342,13 +361,23 @@ func TestDeployKubernetesParses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			docs := deployParseYAML(t, deployKubernetes(deployTestConfig(t, tt.in...)))
-			if len(docs) != 2 {
-				t.Fatalf("got %d documents; want 2 (Deployment, Service)", len(docs))
+			cfg := deployTestConfig(t, tt.in...)
+			docs := deployParseYAML(t, deployKubernetes(cfg))
+			if len(docs) != 4 {
+				t.Fatalf("got %d documents; want 4 (Deployment, Service, Ingress, PodDisruptionBudget)", len(docs))
 			}
-			dep, svc := docs[0], docs[1]
-			if dep["kind"] != "Deployment" || svc["kind"] != "Service" {
-				t.Fatalf("got kinds %v, %v; want Deployment, Service", dep["kind"], svc["kind"])
+			dep, svc, ing, pdb := docs[0], docs[1], docs[2], docs[3]
+			if dep["kind"] != "Deployment" || svc["kind"] != "Service" || ing["kind"] != "Ingress" || pdb["kind"] != "PodDisruptionBudget" {
+				t.Fatalf("got kinds %v, %v, %v, %v; want Deployment, Service, Ingress, PodDisruptionBudget", dep["kind"], svc["kind"], ing["kind"], pdb["kind"])
+			}
+			annotations := deployDig(ing, "metadata", "annotations")
+			ingressPath := "/"
+			if cfg.RootPath != "" {
+				ingressPath = cfg.RootPath
+			}
+			// The pod's grace covers the preStop sleep, then fluxlit's whole drain.
+			if grace, ok := deployDig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(float64); !ok || grace < 5+cfg.ShutdownTimeoutS+childStopGrace.Seconds() {
+				t.Errorf("terminationGracePeriodSeconds %v; want at least preStop 5 + shutdown_timeout_s %v + child grace", grace, cfg.ShutdownTimeoutS)
 			}
 			pod := deployDig(dep, "spec", "template", "spec")
 			c := deployDig(pod, "containers", 0)
@@ -363,12 +392,22 @@ func TestDeployKubernetesParses(t *testing.T) {
 				{"container port", deployDig(c, "ports", 0, "containerPort"), tt.wantPort},
 				{"port env", deployDig(c, "env", 1, "value"), strconv.Itoa(int(tt.wantPort))},
 				{"grace", deployDig(pod, "terminationGracePeriodSeconds"), tt.wantGrace},
-				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(deployPreStopS)},
+				{"preStop", deployDig(c, "lifecycle", "preStop", "sleep", "seconds"), float64(5)}, // README: preStop sleep 5 s
 				{"runAsNonRoot", deployDig(pod, "securityContext", "runAsNonRoot"), true},
-				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(deployUID)},
+				{"runAsUser", deployDig(pod, "securityContext", "runAsUser"), float64(65532)}, // README: user 65532
 				{"image", deployDig(c, "image"), tt.wantImage},
 				{"service port", deployDig(svc, "spec", "ports", 0, "port"), tt.wantPort},
 				{"affinity", deployDig(svc, "spec", "sessionAffinity"), "ClientIP"},
+				{"pods", deployDig(dep, "spec", "replicas"), float64(2)},
+				{"rolling update surge", deployDig(dep, "spec", "strategy", "rollingUpdate", "maxUnavailable"), float64(0)},
+				{"ingress cookie affinity", deployDig(annotations, "nginx.ingress.kubernetes.io/affinity"), "cookie"},
+				{"ingress affinity mode", deployDig(annotations, "nginx.ingress.kubernetes.io/affinity-mode"), "persistent"},
+				{"ingress cookie path", deployDig(annotations, "nginx.ingress.kubernetes.io/session-cookie-path"), ingressPath},
+				{"ingress body size", deployDig(annotations, "nginx.ingress.kubernetes.io/proxy-body-size"), "200m"},
+				{"ingress path", deployDig(ing, "spec", "rules", 0, "http", "paths", 0, "path"), ingressPath},
+				{"ingress backend", deployDig(ing, "spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), deployDig(svc, "metadata", "name")},
+				{"pdb", deployDig(pdb, "spec", "maxUnavailable"), float64(1)},
+				{"pdb selector", deployDig(pdb, "spec", "selector", "matchLabels", "app.kubernetes.io/name"), deployDig(dep, "spec", "selector", "matchLabels", "app.kubernetes.io/name")},
 				{"selector", deployDig(svc, "spec", "selector", "app.kubernetes.io/name"), deployDig(dep, "spec", "selector", "matchLabels", "app.kubernetes.io/name")},
 			}
 			for _, ck := range checks {
@@ -392,7 +431,7 @@ func TestBuildCommandWritesAndRefuses(t *testing.T) {
 	if code, out, errs := run(); code != 0 {
 		t.Fatalf("first build: got exit %d (%s%s); want 0", code, out, errs)
 	}
-	names := []string{"Containerfile.scratch", "Containerfile.python", ".dockerignore", "fluxlit.service", "kubernetes.yaml"}
+	names := []string{"Containerfile.scratch", "Containerfile.scratch.dockerignore", "Containerfile.python", "Containerfile.python.dockerignore", "fluxlit.service", "kubernetes.yaml"}
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, "deploy", n)); err != nil {
 			t.Errorf("deploy/%s: %v", n, err)
@@ -459,12 +498,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		}
 	}))
 	defer ok.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/api/healthz"
-	ln.Close()
+	refused := refusedPort(t) + "/api/healthz"
 	tests := []struct {
 		name    string
 		in      string
@@ -555,6 +589,41 @@ func FuzzHealthcheckParseURL(f *testing.F) {
 	})
 }
 
+// TestScaffoldRequirementsPinned: the requirements.txt that "fluxlit new" writes pins the
+// versions the test suite runs on (requirements/newest.txt), so a new project starts on
+// what was tested; this fails when that file moves and the scaffold does not.
+func TestScaffoldRequirementsPinned(t *testing.T) {
+	tested, err := os.ReadFile("requirements/newest.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z0-9_.-]+)==([^ \\]+)`).FindAllStringSubmatch(string(tested), -1) {
+		pins[m[1]] = m[2]
+	}
+	for _, root := range []string{scaffoldRoot, scaffoldFluxLitRoot} {
+		data, err := scaffoldFS.ReadFile(path.Join(root, "requirements.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, ver, ok := strings.Cut(line, "==")
+			name, _, _ = strings.Cut(name, "[")
+			if !ok || pins[name] == "" || ver != pins[name] {
+				t.Errorf("%s/requirements.txt: %q; want NAME==%s as requirements/newest.txt pins it", root, line, pins[name])
+			}
+			n++
+		}
+		if n < 3 {
+			t.Errorf("%s/requirements.txt pins %d packages; want fastapi, streamlit, uvicorn at least", root, n)
+		}
+	}
+}
+
 func TestNewCommand(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -566,11 +635,11 @@ func TestNewCommand(t *testing.T) {
 	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "cd myapp && fluxlit dev") {
 		t.Fatalf("new myapp: got exit %d, %q; want 0 and the next step", code, out)
 	}
-	names, err := scaffoldFiles()
+	names, err := scaffoldFiles(scaffoldRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"app.py", "fluxlit.toml", "streamlit_app.py"}; !slices.Equal(names, want) {
+	if want := []string{".gitignore", "app.py", "fluxlit.toml", "requirements.txt", "streamlit_app.py"}; !slices.Equal(names, want) {
 		t.Errorf("scaffold files: got %v; want %v", names, want)
 	}
 	for _, n := range names {
@@ -601,6 +670,9 @@ func TestNewCommand(t *testing.T) {
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
 		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/"},
+		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -610,13 +682,23 @@ func TestNewCommand(t *testing.T) {
 			}
 		})
 	}
+	for _, n := range []string{".gitignore", "app.py", "fluxlit.toml", "requirements.txt"} {
+		got, err := os.ReadFile(filepath.Join(dir, "flapp", n))
+		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldFluxLitRoot, n))
+		if err != nil || !bytes.Equal(got, want) || (n == "app.py" && !bytes.Contains(got, []byte("app = FluxLit("))) {
+			t.Errorf("flapp/%s: got %d bytes (err %v); want the %d embedded bytes of the FluxLit skeleton", n, len(got), err, len(want))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flapp", "streamlit_app.py")); err == nil {
+		t.Errorf("flapp/streamlit_app.py exists; a FluxLit project has its pages in app.py")
+	}
 }
 
 // The Python files at least compile (py_compile needs neither FastAPI nor Streamlit).
 func TestScaffoldPythonCompiles(t *testing.T) {
 	py := deployRequireTool(t, "python3")
-	for _, n := range []string{"app.py", "streamlit_app.py"} {
-		src, _ := scaffoldFS.ReadFile(path.Join(scaffoldRoot, n))
+	for _, n := range []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py", scaffoldFluxLitRoot + "/app.py"} {
+		src, _ := scaffoldFS.ReadFile(n)
 		cmd := exec.Command(py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", n)
 		cmd.Stdin = bytes.NewReader(src)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -687,5 +769,32 @@ func TestBuildHeaderNamesConfigFile(t *testing.T) {
 	}
 	if code := fluxlitMain([]string{"build", "--config", "missing.toml", "--out", "e"}, &out, &errb); code != 2 {
 		t.Errorf("build --config missing.toml: got exit %d; want 2", code)
+	}
+}
+
+// TestBuildPythonImageRequirements: the Python image installs the project's requirements.txt;
+// without one, fluxlit build says so and the file says why its build would fail. Before #19
+// the image ran an unpinned "pip install streamlit uvicorn fastapi".
+func TestBuildPythonImageRequirements(t *testing.T) {
+	for _, withReq := range []bool{false, true} {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		if withReq {
+			writeFile(t, filepath.Join(dir, "requirements.txt"), "fastapi==0.136.1\n")
+		}
+		var out, errb bytes.Buffer
+		if code := fluxlitMain([]string{"build"}, &out, &errb); code != 0 {
+			t.Fatalf("build: exit %d: %s", code, errb.String())
+		}
+		file, err := os.ReadFile(filepath.Join(dir, "deploy", "Containerfile.python"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		note := "fluxlit: build: note: deploy/Containerfile.python installs requirements.txt, which " + dir + " lacks"
+		hasNote := strings.HasPrefix(errb.String(), note)
+		hasFileNote := strings.Contains(string(file), "# NOTE: the project folder has no requirements.txt yet")
+		if hasNote == withReq || hasFileNote == withReq {
+			t.Errorf("requirements.txt present %v: stderr %q, NOTE in the file %v", withReq, errb.String(), hasFileNote)
+		}
 	}
 }

@@ -11,6 +11,8 @@
 //	fluxlit doctor                   # check this deployment: PASS / WARN / FAIL rows
 //	fluxlit config --json            # the effective configuration and where each value came from
 //	fluxlit shutdown                 # stop the instance named by the pidfile
+//	fluxlit reload                   # new children with the current code and config, no downtime
+//	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
 //	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
 //	fluxlit build --out deploy       # Containerfiles, systemd unit, Kubernetes manifest
 //	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
@@ -23,7 +25,9 @@
 //	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
 //	config [TARGET]     print the effective configuration; --json, --strict
 //	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-//	new NAME            scaffold a project in the folder NAME
+//	reload              start a new generation of children, switch to it, drain the old; --pidfile, --pid, --wait
+//	upgrade             start the fluxlit binary on disk on the running listener, then stop the old; --pidfile, --pid, --wait
+//	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 //	build               write deployment files; --out DIR, --force
 //	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 //	version             print version, commit and Go version
@@ -55,5 +59,6 @@
 //	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 //
 // Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-// Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+// Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+// fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 package main

@@ -31,10 +31,6 @@ const (
 	doctorSkip = "SKIP"
 )
 
-// doctorPythonTimeout bounds the one interpreter run: importing streamlit takes 1-3 s on a
-// warm disk, so 5 s leaves room without letting a module that blocks on import hang doctor.
-const doctorPythonTimeout = 5 * time.Second
-
 // doctorDialTimeout bounds each upstream connect. The Python package used 0.25 s (loopback);
 // fluxlit's upstreams may be across a network, and a doctor run can afford a second.
 const doctorDialTimeout = time.Second
@@ -69,7 +65,7 @@ func doctorOne(name, status, detail string) []doctorRow {
 // doctorDeps is what the checks may use besides the Config and the environment: the bounds
 // on real work (the interpreter run, upstream connects) and the interpreter's answer.
 type doctorDeps struct {
-	PythonTimeout time.Duration
+	PythonTimeout time.Duration // 0: child_ready_timeout_s
 	DialTimeout   time.Duration
 	// Build is --build: doctor runs in a container build, so the rows that look at the
 	// machine it runs on (its ports, its processes, its network) say nothing about the
@@ -78,6 +74,7 @@ type doctorDeps struct {
 	// build host holds the port.
 	Build bool
 	py    doctorPython // filled by doctorProbePython before the checks run
+	live  *doctorLive  // the project's running fluxlit, if any (doctor_live.go)
 }
 
 // doctorOptions are doctor's own flags. Their effect on the exit code: none, 1 on a FAIL
@@ -97,8 +94,8 @@ var doctorChecks = []doctorCheck{
 	doctorConfigFile, doctorUnknownEnvCheck,
 	doctorPythonCheck, doctorImportShadowing, doctorImportTarget, doctorImportModuleFile,
 	doctorDependencies, doctorStreamlitVersion,
-	doctorStreamlitScript, doctorAPICommand, doctorStreamlitCommand,
-	doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew,
+	doctorAppModel, doctorStreamlitScript, doctorAPICommand, doctorStreamlitCommand,
+	doctorStreamlitChildSecrets, doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew, doctorJWTEdge,
 	doctorConfigValues, doctorPublicBaseURLPrecedence, doctorOAuthPublicBaseURL,
 	doctorProxyHeaders, doctorForwardedAllowIPs, doctorMaxProxyBody, doctorPublicBaseURL,
 	doctorReadinessRoute, doctorL7WebSocket, doctorUpstreamTimeouts,
@@ -113,7 +110,9 @@ func doctorCommand(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, err)
 	}
 	opts.Color = doctorUseColor(isTerminal(stdout), envMap(in.Env))
-	deps := doctorDeps{PythonTimeout: doctorPythonTimeout, DialTimeout: doctorDialTimeout}
+	// The interpreter run waits as long as a start would (child_ready_timeout_s): an app
+	// that imports slowly but within it starts, so doctor must not call it broken.
+	deps := doctorDeps{DialTimeout: doctorDialTimeout}
 	return doctorMain(in, opts, deps, stdout)
 }
 
@@ -140,7 +139,7 @@ func doctorUseColor(terminal bool, env map[string]string) bool {
 func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Writer) int {
 	env := envMap(in.Env)
 	deps.Build = opts.Build
-	cfg, err := loadConfig(in)
+	cfg, err := loadAppConfigWithin(in, deps.PythonTimeout)
 	rows := doctorCollect(cfg, err, env, deps)
 	if opts.Strict {
 		rows = doctorApplyStrict(rows)
@@ -168,6 +167,7 @@ func doctorCollect(cfg *Config, loadErr error, env map[string]string, deps docto
 		return append(rows, doctorJWTClockSkew(nil, env, deps)...)
 	}
 	deps.py = doctorProbePython(cfg, env, deps)
+	deps.live = doctorFindLive(cfg, deps)
 	var rows []doctorRow
 	for _, check := range doctorChecks {
 		rows = append(rows, check(cfg, env, deps)...)
@@ -253,6 +253,9 @@ func doctorStreamlitScript(c *Config, env map[string]string, d doctorDeps) []doc
 	if c.StreamlitUpstream != "" || len(c.StreamlitCommand) > 0 {
 		return doctorOne("streamlit_script", doctorSkip, "fluxlit does not run streamlit_script ("+doctorHowRun(c.StreamlitUpstream, "streamlit")+" is set)")
 	}
+	if appUsesPageEntry(c) {
+		return doctorOne("streamlit_script", doctorPass, "FluxLit's page entry "+c.App.StreamlitMain+" (target is a FluxLit app)")
+	}
 	p := c.StreamlitScript
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(c.ProjectDir, p)
@@ -306,6 +309,9 @@ func doctorGatewayBind(c *Config, env map[string]string, d doctorDeps) []doctorR
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(c.GatewayPort))
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && d.live != nil {
+		return doctorLiveRow(addr, d.live)
+	}
 	if err != nil {
 		return doctorOne("gateway_bind", doctorFail, fmt.Sprintf("cannot bind %s (%s); stop what holds it (\"fluxlit shutdown\" if it is fluxlit) or choose another --port", addr, errText(err)))
 	}
@@ -576,6 +582,8 @@ func doctorPidfile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 		return doctorOne("pidfile", doctorWarn, path+" does not hold a pid; delete it")
 	case err != nil:
 		return doctorOne("pidfile", doctorWarn, fmt.Sprintf("cannot read %s (%s); fix its permissions or delete it", path, errText(err)))
+	case d.live != nil && d.live.PID == pid:
+		return doctorOne("pidfile", doctorPass, fmt.Sprintf("%s names pid %d, this project's running fluxlit (see gateway_bind)", path, pid))
 	case processAlive(pid):
 		return doctorOne("pidfile", doctorWarn, fmt.Sprintf("%s names pid %d, which is running; run \"fluxlit shutdown\" before starting another fluxlit", path, pid))
 	}

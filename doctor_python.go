@@ -37,8 +37,9 @@ type doctorPyReport struct {
 	ImportErrors map[string]string `json:"import_errors"` // module -> one-line exception
 	TargetError  string            `json:"target_error"`  // "" when TARGET imported
 	TargetFile   string            `json:"target_file"`
-	Candidates   []string          `json:"candidates"` // files the top-level module could load from
-	Shadowed     []string          `json:"shadowed"`   // dependencies with a same-named file in the project
+	TargetSecs   float64           `json:"target_seconds"` // how long importing TARGET took
+	Candidates   []string          `json:"candidates"`     // files the top-level module could load from
+	Shadowed     []string          `json:"shadowed"`       // dependencies with a same-named file in the project
 }
 
 // doctorProbeScript runs inside the configured interpreter. argv: TARGET ("" for none), the
@@ -46,7 +47,7 @@ type doctorPyReport struct {
 // is swapped for stderr until the report is written. No f-strings: an old Python must still
 // answer with a version rather than a SyntaxError.
 const doctorProbeScript = `
-import importlib, json, os, sys
+import importlib, json, os, sys, time
 out_stream = sys.stdout
 sys.stdout = sys.stderr
 target, project, wanted = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -73,6 +74,7 @@ if target:
         for c in (os.path.join(base, top + ".py"), os.path.join(base, top, "__init__.py")):
             if os.path.isfile(c) and c not in rep["candidates"]:
                 rep["candidates"].append(c)
+    started = time.time()
     try:
         m = importlib.import_module(mod)
         rep["target_file"] = str(getattr(m, "__file__", "") or "")
@@ -81,6 +83,7 @@ if target:
             obj = getattr(obj, part)
     except BaseException as e:
         rep["target_error"] = one_line(e)
+    rep["target_seconds"] = time.time() - started
 out_stream.write(json.dumps(rep) + "\n")
 out_stream.flush()
 `
@@ -112,7 +115,11 @@ func doctorProbePython(c *Config, env map[string]string, d doctorDeps) doctorPyt
 	if py.UI {
 		wanted = append(wanted, "streamlit")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.PythonTimeout)
+	timeout := d.PythonTimeout
+	if timeout <= 0 {
+		timeout = seconds(c.ChildReadyTimeoutS)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "-c", doctorProbeScript, target, c.ProjectDir, strings.Join(wanted, ","))
 	cmd.Dir = c.ProjectDir
@@ -123,7 +130,7 @@ func doctorProbePython(c *Config, env map[string]string, d doctorDeps) doctorPyt
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		py.Err = fmt.Sprintf("%s did not answer within %v; check that importing %s does not block (start-up code belongs in a main guard)", path, d.PythonTimeout, c.Target)
+		py.Err = fmt.Sprintf("%s did not answer within %v (child_ready_timeout_s, as long as a start may take): importing %s is that slow, or blocks; raise child_ready_timeout_s if it is slow, or move blocking start-up code out of the import (under a main guard, or into the app's lifespan)", path, timeout, c.Target)
 		return py
 	}
 	if err := doctorParseReport(stdout.Bytes(), &py.Report); err != nil {
@@ -266,9 +273,20 @@ func doctorImportTarget(c *Config, env map[string]string, d doctorDeps) []doctor
 			mod := strings.SplitN(c.Target, ":", 2)[0]
 			return doctorOne("import_target", doctorFail, fmt.Sprintf("%s: %s; run %s -c 'import %s' in %s to see the traceback and fix it", c.Target, py.Report.TargetError, py.Path, mod, c.ProjectDir))
 		}
+		took := py.Report.TargetSecs
+		switch {
+		case took > c.ChildReadyTimeoutS/2:
+			return doctorOne("import_target", doctorWarn, fmt.Sprintf("%s imports in %.1fs, over half of child_ready_timeout_s = %g: a busy machine may time a start out; raise child_ready_timeout_s", c.Target, took, c.ChildReadyTimeoutS))
+		case took >= doctorSlowImportS:
+			return doctorOne("import_target", doctorPass, fmt.Sprintf("%s (imports in %.1fs; a start waits up to child_ready_timeout_s = %g)", c.Target, took, c.ChildReadyTimeoutS))
+		}
 		return doctorOne("import_target", doctorPass, c.Target)
 	})
 }
+
+// doctorSlowImportS: an import this slow is worth a word in the row (most apps import in
+// well under a second; Streamlit's own import takes 1-3 s and is not the target).
+const doctorSlowImportS = 2.0
 
 func doctorImportModuleFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	return doctorPyRow("import_module_file", d, func(py doctorPython) []doctorRow {

@@ -59,24 +59,7 @@ func doctorTestPython(t *testing.T) string {
 
 // doctorUpstream is a real loopback listener that accepts and closes connections: enough for
 // the reachability rows. It returns its URL.
-func doctorUpstream(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
+func doctorUpstream(t *testing.T) string { return closingUpstream(t) }
 
 // doctorDeadPid returns the pid of a process that has exited: the test binary run for nothing.
 func doctorDeadPid(t *testing.T) int {
@@ -528,7 +511,8 @@ func TestDoctorUsageError(t *testing.T) {
 func TestDoctorVerboseRedacts(t *testing.T) {
 	t.Parallel()
 	dir := doctorProject(t, nil)
-	env := append(doctorExternalEnv(t), "FLUXLIT_JWT_HS256_SECRET=hs-secret-value-1234", "FLUXLIT_OIDC_BFF_SECRET=bff-secret-value-5678")
+	env := append(doctorExternalEnv(t), "FLUXLIT_JWT_HS256_SECRET=hs-secret-value-1234", "FLUXLIT_OIDC_BFF_SECRET=bff-secret-value-5678",
+		"FLUXLIT_JWT_PROTECT=") // the API checks its own tokens (appEdgeJWT)
 	for _, args := range [][]string{{"--verbose"}, {"--verbose", "--json"}} {
 		code, out := doctorCase{dir: dir, env: env, args: args}.run(t)
 		if code != 0 {

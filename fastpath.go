@@ -36,12 +36,6 @@ const (
 // is handed to net/http.
 const fastEngineSteps = stepProxy | stepTunnel
 
-// fastProbeAfterIdle: a pooled upstream connection idle longer than this is probed with a
-// non-blocking read before reuse, because uvicorn closes idle keep-alive connections after
-// 5 s, and a POST sent on a connection the upstream already closed cannot be retried. Under
-// load connections are reused within milliseconds and never probed.
-const fastProbeAfterIdle = time.Second
-
 // fastParkAfter is how long a kept-alive connection waits for its next request on its own
 // goroutine before it is parked (idlepark): a client with a request ready sends it within
 // microseconds, one that waits a second is a person or a pool keeping a connection warm, and
@@ -62,7 +56,6 @@ type fastServer struct {
 	g       *gateway
 	srv     *http.Server
 	handoff *handoffListener
-	pools   map[*upstream]*fastPool
 
 	waits  fastWaits // the timeout model's limits (timeouts.go)
 	parker *parker   // idle keep-alive connections wait here (idlepark_linux.go); nil elsewhere
@@ -82,17 +75,10 @@ type fastWaits struct {
 
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
-	f := &fastServer{g: g, srv: srv, handoff: newHandoffListener(), pools: map[*upstream]*fastPool{}, conns: map[*fastConn]struct{}{}}
-	f.parker = idleParker()
 	c := g.cfg
-	f.waits = fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
-		upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}
-	for _, up := range []*upstream{g.api, g.ui} {
-		if up != nil && up.target.Scheme == "http" {
-			f.pools[up] = newFastPool(up, g.cfg)
-		}
-	}
-	return f
+	return &fastServer{g: g, srv: srv, handoff: newHandoffListener(), conns: map[*fastConn]struct{}{},
+		parker: idleParker(), waits: fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
+			upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}}
 }
 
 // Serve accepts connections on ln until Shutdown. The net/http server serves the handed-off
@@ -207,8 +193,12 @@ func (f *fastServer) closeAll() {
 }
 
 func (f *fastServer) closePools() {
-	for _, p := range f.pools {
-		p.closeIdle()
+	for _, gen := range f.g.gens.all() {
+		for _, up := range gen.upstreams() {
+			if up.fast != nil {
+				up.fast.closeIdle()
+			}
+		}
 	}
 }
 
@@ -217,6 +207,7 @@ const (
 	fastStateIdle int32 = iota
 	fastStateActive
 	fastStateClosed
+	fastStateNew // accepted, its first request not read yet: Shutdown lets it be served
 )
 
 var (
@@ -282,8 +273,16 @@ func (fc *fastConn) run(first, resumed bool) {
 		fc.f.track(fc, false)
 	}()
 	for ; ; first = false {
-		fc.state.Store(fastStateIdle)
-		if fc.f.closing.Load() {
+		// A new connection's first request is served even once Shutdown has begun, as
+		// net/http does: the client sent it (it may be in the socket already) to a server
+		// that accepted the connection, and a binary upgrade hands the listener over with
+		// such connections accepted but not yet read.
+		state := fastStateIdle
+		if first {
+			state = fastStateNew
+		}
+		fc.state.Store(state)
+		if !first && fc.f.closing.Load() {
 			return
 		}
 		now := time.Now()
@@ -296,7 +295,7 @@ func (fc *fastConn) run(first, resumed bool) {
 			return
 		}
 		end, ok := fc.readHead(first)
-		if !fc.state.CompareAndSwap(fastStateIdle, fastStateActive) {
+		if !fc.state.CompareAndSwap(state, fastStateActive) {
 			return // Shutdown closed it while idle
 		}
 		if end < 0 {
@@ -310,6 +309,9 @@ func (fc *fastConn) run(first, resumed bool) {
 		if !eligible {
 			handedOff = fc.handOff()
 			return
+		}
+		if fc.f.closing.Load() {
+			fc.req.close = true // the answer says Connection: close, as net/http's in a shutdown
 		}
 		fc.br.Discard(end)
 		if fc.bw == nil {
@@ -511,8 +513,16 @@ func (f *fastServer) route(req *fastRequest) (hopPlan, bool) {
 	if req.upgradeWS {
 		hr.upgrade = upgradeWebSocket
 	}
+	if aff := f.g.gens.aff; aff != nil {
+		for _, h := range req.cookies {
+			if v, ok := cookieValue(h, aff.name); ok {
+				hr.affinity = v
+				break
+			}
+		}
+	}
 	p := f.g.plan(&hr)
-	return p, p.steps&^fastEngineSteps == 0 && f.pools[p.up] != nil
+	return p, p.steps&^fastEngineSteps == 0 && p.up != nil && p.up.fast != nil
 }
 
 // serveRequest forwards one request and records it like the net/http engine does. It reports
@@ -524,6 +534,7 @@ func (f *fastServer) serveRequest(fc *fastConn, p *hopPlan) bool {
 	hr := fc.proxyRequest()
 	fc.rec.reset(hr, id, p.dispatch, req.method, req.path, req.query, start)
 	rec := &fc.rec
+	rec.rep = p.rep
 	keep := f.exchange(fc, p, hr, rec)
 	g.obs.end(rec)
 	return keep
@@ -550,13 +561,15 @@ func (fc *fastConn) upstreamHead(p *hopPlan, id string, fi *forwardedInfo) upstr
 }
 
 // exchange sends the request upstream and relays the answer. A body that has not arrived
-// with the head is read whole first (bodybuffer.go), so the upstream is dialled only once
-// the client has sent it; one that cannot be buffered is streamed alongside. A reused pooled
-// connection that ends before any response byte is retried once on a fresh one, for
-// idempotent requests without a body (the upstream closed it while idle; nothing was
-// processed).
+// with the head is read whole first (bodybuffer.go), so the upstream is dialled only once the
+// client has sent it; one that cannot be buffered is streamed alongside. A request on a reused
+// pooled connection that ends before any byte of an answer is sent once more on a fresh
+// connection when it can be replayed, as Go's Transport does: the upstream closed the
+// connection while it sat idle, and nothing was processed.
 func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *accessRecord) bool {
-	req, pool := &fc.req, f.pools[p.up]
+	req, pool := &fc.req, p.up.fast
+	p.up.inflight.Add(1)
+	defer p.up.inflight.Add(-1)
 	fi := f.g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
 	var spooled *spooledBody
@@ -581,7 +594,7 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 	for fresh := false; ; fresh = true {
 		pc, err := pool.get(fresh)
 		if err != nil {
-			return f.upstreamFailed(fc, p.up, rec, err)
+			return f.upstreamFailed(fc, p.up, rec, err, false)
 		}
 		err = f.g.writeUpstreamHead(pc.bw, &head)
 		var bodyDone chan error // set while a body is still being streamed
@@ -597,8 +610,12 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 		case req.contentLength > 0:
 			// Streamed alongside reading the answer, as the Transport does: an upstream may
 			// answer (401, 413) without reading the whole body, and that answer must reach
-			// the client instead of a 502 or a stalled write. The read timeout starts when
-			// the body has been sent.
+			// the client instead of a 502 or a stalled write. The head goes first, as the
+			// Transport sends it: the upstream sees the request before the body arrives. The
+			// read timeout starts when the body has been sent.
+			if err = pc.bw.Flush(); err != nil {
+				break
+			}
 			hd = &headDeadline{c: pc.c, wait: f.waits.upstreamRead}
 			bodyDone = make(chan error, 1)
 			go func() {
@@ -606,7 +623,7 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 				if err == nil {
 					hd.bodySent()
 				} else {
-					pc.c.Close() // no answer is coming to half a request
+					pc.c.Close() // the upstream must not wait for the rest, nor get a complete request
 				}
 				bodyDone <- err
 			}()
@@ -615,28 +632,32 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 		}
 		gotBytes := false
 		if err == nil {
-			readWait := f.waits.upstreamRead
-			if hd != nil {
-				readWait = 0 // hd sets it once the body is sent
-			}
-			gotBytes, err = fc.res.read(pc, readWait, false)
-			if hd != nil {
-				hd.headRead()
-			}
+			gotBytes, err = f.readAnswer(fc, pc, rec, hd)
 		}
 		if err != nil {
 			pc.c.Close()
-			if bodyErr := fastAbandonBody(fc, bodyDone); bodyErr != nil && !fromWrite(bodyErr) {
-				return f.clientBodyFailed(fc, p.up, rec, bodyErr) // the client failed first
-			} else if bodyErr != nil {
-				err = bodyErr // the upstream stopped taking the body
-			}
-			if pc.reused && !gotBytes && !fresh && req.contentLength <= 0 && fastIdempotent(req.method) {
+			bodyErr := fastAbandonBody(fc, bodyDone)
+			if pc.reused && !gotBytes && !fresh && req.replayable() {
 				continue
 			}
-			return f.upstreamFailed(fc, p.up, rec, err)
+			switch {
+			case errors.Is(bodyErr, io.EOF) || errors.Is(bodyErr, io.ErrUnexpectedEOF):
+				// A body that ended before its length: the client went away (as net/http's
+				// canceled request context says).
+				return f.upstreamFailed(fc, p.up, rec, err, true)
+			case bodyErr != nil && !fromWrite(bodyErr):
+				return f.clientBodyFailed(fc, p.up, rec, bodyErr) // the client was too slow
+			case bodyErr != nil:
+				err = bodyErr // the upstream stopped taking the body
+			}
+			return f.upstreamFailed(fc, p.up, rec, err, false)
 		}
 		rec.upstreamDur = time.Since(rec.upstreamStart) // upstream_ms: until its response head
+		if fc.clientLeft(rec) {
+			pc.c.Close() // the answer is not read: the connection cannot be reused
+			fastAbandonBody(fc, bodyDone)
+			return f.clientGone(p.up, rec)
+		}
 		return f.relayResponse(fc, pc, pool, &fi, rec, bodyDone)
 	}
 }
@@ -666,6 +687,42 @@ func (h *headDeadline) headRead() {
 	h.mu.Unlock()
 }
 
+// readAnswer reads the upstream's answer head into fc.res within
+// gateway_upstream_read_timeout_s of the end of the request body (hd, when the body is still
+// being streamed, starts that clock), relaying interim (1xx) answers to the client as they
+// come, as RFC 9110 §15.2 asks of a proxy and the net/http engine's ReverseProxy does. A 101
+// is refused: fluxlit asked for no upgrade.
+func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord, hd *headDeadline) (gotBytes bool, err error) {
+	if hd != nil {
+		defer hd.headRead()
+	} else {
+		pc.c.SetReadDeadline(time.Now().Add(f.waits.upstreamRead))
+		defer pc.c.SetReadDeadline(time.Time{})
+	}
+	if _, err := pc.br.Peek(1); err != nil {
+		return false, err
+	}
+	res := &fc.res
+	for {
+		err := res.next(pc)
+		switch {
+		case err != nil:
+			return true, err
+		case res.status == http.StatusSwitchingProtocols:
+			return true, errUpstreamMalformed
+		case !res.interim():
+			return true, nil
+		}
+		writeStatusLine(fc.bw, res.status)
+		f.writeFields(fc.bw, res, false)
+		writeHeaderLine(fc.bw, "X-Request-Id", rec.id)
+		fc.bw.WriteString("\r\n")
+		if err := fc.bw.Flush(); err != nil {
+			return true, err
+		}
+	}
+}
+
 // fastSendBody copies the request body (Content-Length bytes) from the client to the
 // upstream. An error from writing (fromWrite) is the upstream's; any other is the client's.
 func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
@@ -681,15 +738,17 @@ func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 	return err
 }
 
-// fastAbandonBody stops a body still being sent (the upstream connection is closed already) by
-// failing its read from the client, waits for it and returns its error. The client's stream
-// is then at an unknown position, so the caller closes that connection too.
+// fastAbandonBody stops a body still being sent (the upstream connection is closed already)
+// by failing its read from the client, and waits for it. It returns the body's error when the
+// body had ended on its own (its error says why the exchange failed), nil when it was stopped
+// here. The client's stream is then at an unknown position, so the caller closes that
+// connection too.
 func fastAbandonBody(fc *fastConn, bodyDone chan error) error {
 	if bodyDone == nil {
 		return nil
 	}
 	select {
-	case err := <-bodyDone: // it ended first: its error says why the exchange failed
+	case err := <-bodyDone:
 		return err
 	default:
 	}
@@ -724,20 +783,21 @@ func fastBodySent(fc *fastConn, pc *upConn, bodyDone chan error) bool {
 	}
 }
 
-func fastIdempotent(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodPut || method == http.MethodDelete
-}
-
 // upstreamFailed answers a failed exchange as the net/http engine does (hop.go's mapping).
 // The client connection is kept only when the request had no body (a body may be half read).
-func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
+func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecord, err error, clientGone bool) bool {
+	if clientGone || fc.clientLeft(rec) {
+		return f.clientGone(up, rec)
+	}
 	g := f.g
-	fail := g.upstreamFailure(up, err)
+	fail := g.upstreamFailure(up, err, false)
 	g.obs.upstreamError(up.name, fail.reason)
-	g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
+	if fail.logMsg != "" {
+		g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
+	}
 	keep := fc.req.contentLength <= 0 && !fc.req.close
 	rec.upstreamDur = time.Since(rec.upstreamStart)
-	return f.answer(fc, rec, fail, up == g.api, !keep) && keep
+	return f.answer(fc, rec, fail, up.isAPI(), !keep) && keep
 }
 
 // clientBodyFailed ends an exchange whose client did not send its whole body (hop.go's
@@ -745,11 +805,9 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 func (f *fastServer) clientBodyFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
 	fail := clientBodyFailure(err)
 	if fail.msg == "" {
-		rec.status = fail.status
-		f.g.obs.end(rec)
-		return false
+		return f.clientGone(up, rec)
 	}
-	f.answer(fc, rec, fail, up == f.g.api, true)
+	f.answer(fc, rec, fail, up.isAPI(), true)
 	return false
 }
 
@@ -762,6 +820,30 @@ func (f *fastServer) answer(fc *fastConn, rec *accessRecord, fail hopFailure, as
 	return fastWriteError(fc.bw, fail.status, contentType, body, rec.id, closeConn)
 }
 
+// fastClientLeftAfter: a client may have left while its upstream worked only if that took a
+// while; checking costs a system call, so answers quicker than this are not checked (and a
+// client that left within them is recorded with the upstream's status, its answer written
+// into a closed connection).
+const fastClientLeftAfter = 10 * time.Millisecond
+
+// clientLeft reports whether the client ended its connection while the upstream worked on its
+// request (not while pipelined bytes wait to be read: it left after sending them).
+func (fc *fastConn) clientLeft(rec *accessRecord) bool {
+	return time.Since(rec.upstreamStart) >= fastClientLeftAfter && fc.br.Buffered() == 0 && peerEnded(fc.c)
+}
+
+// clientGone records a request whose client left as net/http's engine does (its background
+// read sees the same end and cancels the request): 499, not an upstream error, and nothing
+// written. The connection is closed.
+func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
+	fail := f.g.upstreamFailure(up, nil, true)
+	f.g.obs.upstreamError(up.name, fail.reason)
+	rec.status = fail.status
+	rec.upstreamDur = time.Since(rec.upstreamStart)
+	f.g.obs.end(rec)
+	return false
+}
+
 // fastWriteError writes fluxlit's own error answer (the headers of writeError, the body of
 // proxyErrorBody) straight to the client's buffer and flushes it. It reports whether the
 // write succeeded.
@@ -769,7 +851,9 @@ func fastWriteError(bw *bufio.Writer, status int, contentType, body, id string, 
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)
-	bw.WriteString("\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ")
+	bw.WriteString("\r\nX-Content-Type-Options: nosniff\r\n")
+	writeDate(bw, time.Now())
+	bw.WriteString("X-Request-Id: ")
 	bw.WriteString(id)
 	bw.WriteString("\r\nContent-Length: ")
 	bw.WriteString(strconv.Itoa(len(body)))
@@ -819,39 +903,46 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *upConn, pool *fastPool, fi 
 			return false
 		}
 	}
-	if err != nil || untilClose || res.close {
+	if err != nil {
+		// Cut, as the net/http engine cuts it: an answer of known length is buffered there,
+		// and what the buffer holds is dropped with the connection (a client that got
+		// nothing yet sees no answer rather than a complete-looking head); a streamed one
+		// (chunked) is flushed piece by piece once it has data, so what was relayed
+		// reaches the client.
 		pc.c.Close()
-		fc.bw.Flush()
+		if res.chunked && n > 0 {
+			fc.bw.Flush()
+		} else {
+			fc.bw.Reset(nil)
+		}
 		return false
 	}
-	if pool == nil { // a refused WebSocket handshake's own connection
+	// Back to the pool only when the answer ended exactly where its framing said and nothing
+	// else came with it (a body on a HEAD, 204 or 304 answer, bytes past Content-Length or the
+	// last chunk): those bytes would be read as the answer to the next request on it, from
+	// any client. What arrives later is caught when the pool hands it out (fastPool.get).
+	// Before the client sees the end of the response, so its next request finds it idle.
+	if pool != nil && !untilClose && !res.close && pc.br.Buffered() == 0 {
+		pool.put(pc)
+	} else {
 		pc.c.Close()
-		return fc.bw.Flush() == nil && !closeClient
 	}
-	// Back to the pool before the client sees the end of the response, so that its next
-	// request finds the connection idle.
-	pool.put(pc)
-	return fc.bw.Flush() == nil && !closeClient
+	return fc.bw.Flush() == nil && !closeClient && !untilClose
 }
 
-// writeResponseHead writes the status line and the upstream's headers under the hop rule
-// (hop.go), the framing the body is relayed with, fluxlit's X-Request-Id and the security set
-// (secheaders.go), as the net/http engine's decorateResponse adds them.
+// writeResponseHead writes the status line, the upstream's headers under the hop rule
+// (hop.go), the framing the body is relayed with, and what the net/http engine adds: Date
+// when the upstream sent none, fluxlit's X-Request-Id and the security set (secheaders.go).
 func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *upResponse, id string, https, noBody, closeClient bool) {
 	writeStatusLine(bw, res.status)
-	for _, fl := range res.fields {
-		switch {
-		case asciiEqualFold(fl.name, "Content-Length"):
-			if !res.chunked {
-				writeField(bw, fl.name, fl.value)
-			}
-		case asciiEqualFold(fl.name, "Trailer"):
-			if res.chunked && !noBody {
-				writeField(bw, fl.name, fl.value)
-			}
-		case hopKeepResponseHeader(fl.name, res.connection):
-			writeField(bw, fl.name, fl.value)
-		}
+	hasDate := f.writeFields(bw, res, res.chunked && !noBody)
+	if res.contentLength >= 0 && !res.chunked && hopKeepResponseHeader("Content-Length", res.status, nil) {
+		bw.WriteString("Content-Length: ")
+		writeDecimal(bw, res.contentLength)
+		bw.WriteString("\r\n")
+	}
+	if !hasDate {
+		writeDate(bw, time.Now())
 	}
 	writeHeaderLine(bw, "X-Request-Id", id)
 	if s := f.g.secHeaders; s != nil {
@@ -866,6 +957,36 @@ func (f *fastServer) writeResponseHead(bw *bufio.Writer, res *upResponse, id str
 	}
 	if closeClient {
 		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// writeFields writes the upstream's header lines that the hop rule keeps, Content-Length
+// aside (the caller writes the framing); Trailer only with a chunked body (trailers). It
+// reports whether one was Date.
+func (f *fastServer) writeFields(bw *bufio.Writer, res *upResponse, trailers bool) (hasDate bool) {
+	for _, fl := range res.fields {
+		switch {
+		case asciiEqualFold(fl.name, "Content-Length"):
+		case asciiEqualFold(fl.name, "Trailer"):
+			if trailers {
+				writeField(bw, fl.name, fl.value)
+			}
+		case hopKeepResponseHeader(fl.name, res.status, res.connection):
+			writeField(bw, fl.name, fl.value)
+			hasDate = hasDate || asciiEqualFold(fl.name, "Date")
+		}
+	}
+	return hasDate
+}
+
+// writeDate writes a Date header for t, as Go's server adds it to an answer without one
+// (RFC 9110 §6.6.1). Byte by byte: a buffer handed to Write would escape.
+func writeDate(bw *bufio.Writer, t time.Time) {
+	var buf [len(http.TimeFormat)]byte
+	bw.WriteString("Date: ")
+	for _, c := range t.UTC().AppendFormat(buf[:0], http.TimeFormat) {
+		bw.WriteByte(c)
 	}
 	bw.WriteString("\r\n")
 }
@@ -895,7 +1016,11 @@ func newFastPool(up *upstream, cfg *Config) *fastPool {
 	return p
 }
 
-// get returns an idle connection that still looks alive, or dials (always, when fresh).
+// get returns an idle connection that still looks alive, or dials (always, when fresh). Every
+// idle connection is probed before it is handed out (alive): one the upstream closed (uvicorn
+// closes idle ones after 5 s) cannot carry a POST, which could not be retried, and one that
+// holds bytes nobody asked for (an upstream that sent more after its answer) would answer the
+// next request with them.
 func (p *fastPool) get(fresh bool) (*upConn, error) {
 	for !fresh {
 		p.mu.Lock()
@@ -908,8 +1033,7 @@ func (p *fastPool) get(fresh bool) (*upConn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		idle := time.Since(pc.idleSince)
-		if idle > idleConnTimeout || (idle > fastProbeAfterIdle && !pc.alive()) {
+		if time.Since(pc.idleSince) > idleConnTimeout || !pc.alive() {
 			pc.c.Close()
 			continue
 		}
@@ -928,14 +1052,18 @@ func (p *fastPool) get(fresh bool) (*upConn, error) {
 
 // alive reads without waiting: a live idle connection has nothing to say; EOF, a reset or
 // unsolicited bytes mean it cannot carry a request. (A deadline in the past does not do:
-// Read then fails before it reads, so every connection looked alive.) Off the socket loop,
-// the probe waits a millisecond for an answer.
+// Read then fails before it reads, so every connection looked alive.) Where there is no
+// socket probe (off Linux) the probe waits a millisecond for an answer, so it is made only for
+// a connection idle over a second; a younger one is taken on its empty buffer.
 func (pc *upConn) alive() bool {
 	if pc.br.Buffered() > 0 {
 		return false
 	}
-	if alive, ok := probeIdle(pc.c); ok {
+	if alive, ok := probeIdle(pc.r); ok {
 		return alive
+	}
+	if time.Since(pc.idleSince) < time.Second {
+		return true
 	}
 	pc.c.SetReadDeadline(time.Now().Add(time.Millisecond))
 	_, err := pc.br.Peek(1)

@@ -30,6 +30,8 @@ type fastRequest struct {
 	connUpgrade   bool // Connection names "upgrade"
 	fields        []headerField
 	connection    [][]byte // the names its Connection header lists
+	cookies       [][]byte // the values of its Cookie headers
+	idempotent    bool     // Idempotency-Key or X-Idempotency-Key: the client says it may be sent twice
 }
 
 // fastMethods are the methods the fast path forwards; the strings are constants, so a
@@ -61,7 +63,7 @@ func fastHeadEnd(buf []byte) (end int, bad bool) {
 // are handed to net/http, which parses them its own way.
 func fastParseRequest(head []byte, req *fastRequest) bool {
 	req.raw = append(req.raw[:0], head...)
-	*req = fastRequest{raw: req.raw, fields: req.fields[:0], connection: req.connection[:0], contentLength: -1, prevHost: req.host}
+	*req = fastRequest{raw: req.raw, fields: req.fields[:0], connection: req.connection[:0], cookies: req.cookies[:0], contentLength: -1, prevHost: req.host}
 	b := req.raw
 	eol := indexCRLF(b)
 	if eol < 0 || !req.parseRequestLine(b[:eol]) {
@@ -203,14 +205,25 @@ func (req *fastRequest) noteField(name, value []byte, hosts, lengths *int) bool 
 		return req.noteConnection(value)
 	case asciiEqualFold(name, "Origin"):
 		req.hasOrigin = true
+	case asciiEqualFold(name, "Cookie"):
+		req.cookies = append(req.cookies, value)
 	case asciiEqualFold(name, "X-Request-Id"):
 		if req.requestID == "" && validRequestID(string(value)) {
 			req.requestID = string(value)
 		}
+	case asciiEqualFold(name, "Idempotency-Key"), asciiEqualFold(name, "X-Idempotency-Key"):
+		req.idempotent = true
 	case asciiEqualFold(name, "Te"):
 		req.teTrailers = req.teTrailers || hasToken(value, "trailers")
 	}
 	return true
+}
+
+// replayable reports whether the request may be sent again after its connection failed: a
+// GET or HEAD, or one the client marked idempotent, without a body (Go's
+// Request.isReplayable, which decides for the net/http engine).
+func (req *fastRequest) replayable() bool {
+	return req.contentLength <= 0 && (req.method == http.MethodGet || req.method == http.MethodHead || req.idempotent)
 }
 
 // noteConnection accepts only the keep-alive, close and upgrade tokens: anything else names
@@ -341,10 +354,11 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 		if size == 0 {
 			return n, fastRelayTrailers(dbw, sbr)
 		}
-		if _, err := io.CopyN(dbw, sbr, size); err != nil {
+		m, err := io.CopyN(dbw, sbr, size)
+		n += m
+		if err != nil {
 			return n, err
 		}
-		n += size
 		crlf, err := fastReadLine(dbw, sbr)
 		if err != nil {
 			return n, err

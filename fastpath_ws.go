@@ -27,17 +27,18 @@ func (f *fastServer) serveUpgrade(fc *fastConn, p *hopPlan) (keep, tunnelled boo
 	rec := &accessRecord{}
 	rec.reset(hr, g.reqIDs.fromRequest(req.requestID), p.dispatch, req.method, req.path, req.query, time.Now())
 	rec.websocket = true
+	rec.rep = p.rep
 	fi := g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
 	rec.upstreamStart = time.Now()
 	pc, err := g.wsHandshake(context.Background(), &head, &fc.res)
 	if err != nil {
-		return f.upstreamFailed(fc, p.up, rec, err), false
+		return f.upstreamFailed(fc, p.up, rec, err, false), false
 	}
 	defer releaseHandshakeBuffers(pc)
 	rec.upstreamDur = time.Since(rec.upstreamStart)
 	if fc.res.status != http.StatusSwitchingProtocols {
 		return f.relayResponse(fc, pc, nil, &fi, rec, nil), false
 	}
-	return false, g.openTunnel(fc.c, fc.bw, buffered(fc.br), pc, &fc.res, rec)
+	return false, g.openTunnel(fc.c, fc.bw, buffered(fc.br), pc, &fc.res, rec, p.up, fi.Proto == "https")
 }

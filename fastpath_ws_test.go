@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,11 +83,7 @@ func TestFastWebSocketRefusedKeepsConnection(t *testing.T) {
 		body     string
 	}{
 		{"refused by the upstream", func(t *testing.T) string { return wsEchoUpstream(t, http.StatusForbidden).URL }, 403, "Cross origin"},
-		{"upstream down", func(t *testing.T) string {
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			ln.Close()
-			return "http://" + ln.Addr().String()
-		}, 502, "refused the connection"},
+		{"upstream down", func(t *testing.T) string { return refusedPort(t) }, 502, "refused the connection"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			api, _ := echoUpstream(t)

@@ -1,64 +1,98 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
 
-// FuzzSplitPath checks the routing invariants for any path and root_path: the API path is
-// never empty and always starts with "/", Streamlit always sees root_path in front, and the
-// decision is the same for the two proxy shapes (prefix kept or stripped by an edge proxy).
+// FuzzSplitPath checks the README's routing rules for any path, root_path and
+// api_mount_path (each made of path segments drawn from the fuzzer's strings), with metrics
+// served on the public port or not. With full the path under root_path (as sent, or with
+// root_path put in front when an edge proxy stripped it) and rel the part after root_path:
+// rel under the mount goes to the API, which sees rel without the mount and nothing else
+// changed; fluxlit answers only its own paths; everything else goes to Streamlit, which sees
+// full unchanged; and both proxy shapes of one path are routed alike.
 func FuzzSplitPath(f *testing.F) {
-	for _, s := range []string{"/", "/api", "/api/", "/api/users", "/apix", "/ui/api/x", "/ui", "/__fluxlit/debug", "//api", "/docs", "/%2e%2e/api"} {
-		f.Add(s, "")
-		f.Add(s, "/ui")
+	for _, s := range []string{"/", "/api", "/api/", "/api/users", "/apix", "/ui/api/x", "/ui", "/ui/", "/__fluxlit/debug",
+		"/__fluxlit/metrics", "//api", "/docs", "/redoc/", "/openapi.json", "/%2e%2e/api", "/api/../x", "users"} {
+		f.Add(s, "", "api", false)
+		f.Add(s, "ui", "api", true)
+		f.Add(s, "apps/demo", "backend/v1", false)
 	}
-	cfgs := map[string]*Config{"": testConfig(f, nil), "/ui": testConfig(f, map[string]string{"root_path": "/ui"})}
-	f.Fuzz(func(t *testing.T, p, root string) {
-		if root != "" && root != "/ui" {
-			return
-		}
+	f.Fuzz(func(t *testing.T, p, rootSegs, mountSegs string, metrics bool) {
 		if !strings.HasPrefix(p, "/") {
-			return
+			p = "/" + p // net/http hands the handler an origin-form path
 		}
-		g := &gateway{cfg: cfgs[root], rootPath: root, mount: "/api", apiPrefix: root + "/api"}
+		root, mount := fuzzPathOf(rootSegs), fuzzPathOf(mountSegs)
+		if mount == "" {
+			mount = "/api"
+		}
+		cfg := &Config{Metrics: metrics, MetricsPath: "/__fluxlit/metrics"}
+		g := &gateway{cfg: cfg, rootPath: root, mount: mount, apiPrefix: root + mount}
+		full, rel := root+p, p
+		if root != "" && pathUnder(p, root) {
+			full, rel = p, strings.TrimPrefix(p, root)
+		}
+		if rel == "" {
+			rel = "/"
+		}
+		local := map[string]bool{"/__fluxlit/debug": true, "/docs": true, "/docs/": true, "/redoc": true, "/redoc/": true,
+			"/openapi.json": true, "/__fluxlit/metrics": metrics}
 		rt := g.splitPath(p)
-		switch rt.dispatch {
-		case dispatchAPI:
-			if !strings.HasPrefix(rt.apiPath, "/") {
-				t.Fatalf("splitPath(%q).apiPath = %q; want a leading /", p, rt.apiPath)
+		switch {
+		case pathUnder(rel, mount):
+			if rt.dispatch != dispatchAPI || mount+rt.apiPath != rel && !(rt.apiPath == "/" && rel == mount) {
+				t.Fatalf("root %q mount %q: %q -> %+v; want the API with %q less the mount", root, mount, p, rt, rel)
 			}
-		case dispatchStreamlit:
-			if !strings.HasPrefix(rt.uiPath, root) {
-				t.Fatalf("splitPath(%q).uiPath = %q; want root %q in front", p, rt.uiPath, root)
+		case local[rel]:
+			if rt.dispatch != dispatchFluxlit || rt.local != rel {
+				t.Fatalf("root %q mount %q: %q -> %+v; want fluxlit's own %q", root, mount, p, rt, rel)
 			}
-		case dispatchFluxlit:
 		default:
-			t.Fatalf("unknown dispatch %q", rt.dispatch)
+			if rt.dispatch != dispatchStreamlit || rt.uiPath != full {
+				t.Fatalf("root %q mount %q: %q -> %+v; want Streamlit with %q", root, mount, p, rt, full)
+			}
 		}
 		if root != "" && !pathUnder(p, root) {
-			full := g.splitPath(root + p)
-			if full.dispatch != rt.dispatch || full.apiPath != rt.apiPath || full.uiPath != rt.uiPath {
-				t.Fatalf("shapes disagree: %q -> %+v, %q -> %+v", p, rt, root+p, full)
+			if kept := g.splitPath(root + p); kept != rt {
+				t.Fatalf("root %q mount %q: the shapes disagree: %q -> %+v, %q -> %+v", root, mount, p, rt, root+p, kept)
 			}
 		}
 	})
 }
 
-// FuzzRequestID checks that only well-formed ids are kept and that whatever is returned is
-// safe to put in a header and a log line.
+// fuzzPathOf makes a root_path or api_mount_path out of any string: its runs of [a-z0-9_-]
+// as segments, "" when there are none.
+func fuzzPathOf(s string) string {
+	var b strings.Builder
+	for _, seg := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '_' || r == '-')
+	}) {
+		b.WriteString("/" + seg)
+	}
+	return b.String()
+}
+
+// requestIDRule is the README's rule for a client's X-Request-ID, written independently of
+// validRequestID: 1-128 characters of [A-Za-z0-9._:-].
+var requestIDRule = regexp.MustCompile(`\A[A-Za-z0-9._:-]{1,128}\z`)
+
+// FuzzRequestID checks fromRequest against the README's rule: a client's id is kept exactly
+// when the rule holds, and anything returned (kept or generated) is itself well-formed, so
+// safe for a header and a log line.
 func FuzzRequestID(f *testing.F) {
-	for _, s := range []string{"", "abc", "a\r\nb", strings.Repeat("x", 129), "trace:1.2_3-4", "ü"} {
+	for _, s := range []string{"", "abc", "a\r\nb", strings.Repeat("x", 128), strings.Repeat("x", 129), "trace:1.2_3-4", "ü", "a b", "a/b", "id\x00", "-", "a\n"} {
 		f.Add(s)
 	}
 	src := newRequestIDSource()
 	f.Fuzz(func(t *testing.T, in string) {
 		got := src.fromRequest(in)
-		if !validRequestID(got) {
-			t.Fatalf("fromRequest(%q) = %q, not a valid id", in, got)
+		if !requestIDRule.MatchString(got) {
+			t.Fatalf("fromRequest(%q) = %q, which breaks the rule", in, got)
 		}
-		if validRequestID(in) != (got == in) {
-			t.Fatalf("fromRequest(%q) = %q: kept %v, valid %v", in, got, got == in, validRequestID(in))
+		if kept, valid := got == in, requestIDRule.MatchString(in); kept != valid {
+			t.Fatalf("fromRequest(%q) = %q: kept %v; the rule says %v", in, got, kept, valid)
 		}
 	})
 }

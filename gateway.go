@@ -7,7 +7,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,7 +30,8 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 		reqIDs:    newRequestIDSource(),
 		listen:    listen,
 	}
-	g.obs = &observer{log: log, accessLog: cfg.AccessLog, redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery)}
+	g.obs = &observer{log: log, accessLog: cfg.AccessLog, redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery),
+		failures: &failedRequests{}}
 	if cfg.Metrics {
 		g.obs.metrics = newMetrics()
 	}
@@ -37,9 +40,15 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 	}
 	g.ready = newReadiness(g)
 	g.spool = newBodySpooler(cfg, log)
-	if err := g.buildUpstreams(cfg, plan); err != nil {
+	g.gens = &generations{}
+	if plan != nil && len(plan.uiURLs) > 0 {
+		g.gens.aff = newAffinity(listenPort(listen), cfg.RootPath)
+	}
+	first, err := g.newGeneration(1, cfg, plan)
+	if err != nil {
 		return nil, err
 	}
+	g.gens.switchTo(first)
 	if err := g.buildEdge(cfg, log); err != nil {
 		return nil, err
 	}
@@ -50,28 +59,14 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 	return g, nil
 }
 
-func (g *gateway) buildUpstreams(cfg *Config, plan *childPlan) error {
-	apiURL, uiURL := cfg.APIUpstream, cfg.StreamlitUpstream
-	if plan != nil {
-		if plan.apiURL != "" {
-			apiURL = plan.apiURL
-		}
-		if plan.uiURL != "" {
-			uiURL = plan.uiURL
-		}
+// listenPort is the port of a listen address ("127.0.0.1:8000"), 0 when it has none.
+func listenPort(listen string) int {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return 0
 	}
-	var err error
-	if apiURL != "" {
-		if g.api, err = newUpstream(dispatchAPI, apiURL, cfg, g); err != nil {
-			return fmt.Errorf("api_upstream: %v", err)
-		}
-	}
-	if uiURL != "" {
-		if g.ui, err = newUpstream(dispatchStreamlit, uiURL, cfg, g); err != nil {
-			return fmt.Errorf("streamlit_upstream: %v", err)
-		}
-	}
-	return nil
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 func (g *gateway) buildEdge(cfg *Config, log *slog.Logger) error {
@@ -112,6 +107,11 @@ func (g *gateway) buildEdge(cfg *Config, log *slog.Logger) error {
 			g.limitPaths = []string{g.apiPrefix, g.mount}
 		}
 	}
+	// Edge JWT is on only where jwt_protect says: the key settings alone are Python FluxLit's
+	// too, where they configure the app's own per-route checks (fluxlitapp.go appEdgeJWT).
+	if len(cfg.JWTProtect) == 0 {
+		return nil
+	}
 	auth, err := newEdgeAuth(authConfigFrom(cfg), log)
 	if err != nil {
 		return err
@@ -150,41 +150,63 @@ func authConfigFrom(cfg *Config) authConfig {
 func (g *gateway) upstreamReadyMap() map[string]bool {
 	out := map[string]bool{}
 	errs := g.ready.lastErrors()
-	if g.api != nil {
-		out["api"] = errs["api"] == "" && (g.api.down == nil || !g.api.down())
+	gen := g.gens.current()
+	if gen.api != nil {
+		out["api"] = errs["api"] == "" && (gen.api.down == nil || !gen.api.down())
 	}
-	if g.ui != nil {
-		out["streamlit"] = errs["streamlit"] == "" && (g.ui.down == nil || !g.ui.down())
+	if len(gen.ui) > 0 {
+		ready := false
+		for _, r := range gen.ui {
+			ready = ready || r.ready()
+		}
+		out["streamlit"] = errs["streamlit"] == "" && ready
 	}
 	return out
 }
 
-// attachSupervisor connects the supervised children to routing (503 while down),
-// readiness, metrics and the debug page.
+// attachSupervisor connects the supervised children of the current generation to routing
+// (503 while down, sessions moved off a replica that is down), readiness, metrics and the
+// debug page.
 func (g *gateway) attachSupervisor(s *supervisor) {
-	for _, up := range []*upstream{g.api, g.ui} {
-		if up == nil {
-			continue
-		}
-		name := up.name
-		if !s.has(name) {
-			continue
-		}
-		up.down = func() bool { return !s.Ready(name) }
-	}
-	g.ready.supReady = func(name string) (bool, string) {
-		if !s.has(name) {
-			return true, "ok"
-		}
-		for _, st := range s.Status() {
-			if st.Name == name {
-				return st.State == childReady, string(st.State)
-			}
-		}
-		return false, "unknown"
-	}
-	g.children = s.Status
+	g.gens.current().attach(s)
+	g.children = g.childStatus
 	if g.obs.metrics != nil {
-		g.obs.metrics.childInfo = s.Status
+		g.obs.metrics.childInfo = g.childStatus
+		g.obs.metrics.replicaInfo = g.replicaStatus
+		g.obs.metrics.generation = func() int { return g.gens.current().n }
 	}
+}
+
+// childStatus is every supervised child of every live generation, the current one first.
+func (g *gateway) childStatus() []childStatus {
+	var out []childStatus
+	for _, gen := range g.gens.all() {
+		if gen.sup != nil {
+			out = append(out, gen.sup.Status()...)
+		}
+	}
+	return out
+}
+
+// replicaState is one Streamlit replica as metrics and the debug page show it.
+type replicaState struct {
+	ID         string `json:"id"`
+	Generation int    `json:"generation"`
+	Current    bool   `json:"current"` // of the current generation (else draining)
+	Ready      bool   `json:"ready"`
+	Sessions   int64  `json:"sessions"` // open WebSockets
+	URL        string `json:"url"`
+}
+
+// replicaStatus is every Streamlit replica of every live generation.
+func (g *gateway) replicaStatus() []replicaState {
+	cur := g.gens.current()
+	var out []replicaState
+	for _, gen := range g.gens.all() {
+		for _, r := range gen.ui {
+			out = append(out, replicaState{ID: r.id, Generation: gen.n, Current: gen == cur, Ready: r.ready(),
+				Sessions: r.sessions.Load(), URL: describeUpstream(r.up)})
+		}
+	}
+	return out
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,18 +49,17 @@ func (rd *readiness) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
-// upstreamState is one upstream's line in readyz: "ok", "not_configured", or what failed.
+// upstreamState is one upstream's line in readyz: "ok", or what failed. A supervised
+// child is judged by its supervisor first (one that is restarting is not ready even if its
+// old port still answers).
 func (rd *readiness) upstreamState(ctx context.Context, up *upstream) (state, detail string) {
-	if up == nil {
-		return "not_configured", ""
-	}
-	if rd.supReady != nil {
-		if ok, st := rd.supReady(up.name); !ok {
-			return st, up.name + " child is " + st
+	if up.child != nil {
+		if st := up.child.state(); st != childReady {
+			return string(st), up.name + " child is " + string(st)
 		}
 	}
 	var err error
-	if up == rd.g.ui {
+	if !up.isAPI() {
 		err = rd.probeHTTP(ctx, up, rd.g.rootPath+"/_stcore/health")
 	} else if rd.g.cfg.APIHealthPath != "" {
 		err = rd.probeHTTP(ctx, up, rd.g.cfg.APIHealthPath)
@@ -126,27 +127,57 @@ func unwrapURLError(err error) error {
 	}
 }
 
-// check probes both upstreams concurrently.
-func (rd *readiness) check(ctx context.Context) (ready bool, states, details map[string]string) {
+// check probes the current generation's upstreams concurrently: the API and every Streamlit
+// replica. Streamlit is ready when one of its replicas is (it can serve; the others' sessions
+// move to it); replicas holds each replica's state by its id.
+func (rd *readiness) check(ctx context.Context) (ready bool, states, details, replicas map[string]string) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	states, details = map[string]string{}, map[string]string{}
+	states, details, replicas = map[string]string{}, map[string]string{}, map[string]string{}
+	gen := rd.g.gens.current()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, up := range map[string]*upstream{"api": rd.g.api, "streamlit": rd.g.ui} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, detail := rd.upstreamState(ctx, up)
+	if gen.api == nil {
+		states[dispatchAPI] = "not_configured"
+	} else {
+		wg.Go(func() {
+			st, detail := rd.upstreamState(ctx, gen.api)
 			mu.Lock()
-			states[name] = st
+			states[dispatchAPI] = st
 			if detail != "" {
-				details[name] = detail
+				details[dispatchAPI] = detail
 			}
 			mu.Unlock()
-		}()
+		})
+	}
+	uiDetails := make([]string, len(gen.ui))
+	for i, r := range gen.ui {
+		wg.Go(func() {
+			st, detail := rd.upstreamState(ctx, r.up)
+			mu.Lock()
+			replicas[r.id] = st
+			if detail != "" && len(gen.ui) > 1 {
+				detail = "replica " + r.id + ": " + detail
+			}
+			uiDetails[i] = detail
+			mu.Unlock()
+		})
 	}
 	wg.Wait()
+	switch {
+	case len(gen.ui) == 0:
+		states[dispatchStreamlit] = "not_configured"
+	default:
+		states[dispatchStreamlit] = replicas[gen.ui[0].id]
+		for _, r := range gen.ui {
+			if replicas[r.id] == "ok" {
+				states[dispatchStreamlit] = "ok"
+			}
+		}
+		if states[dispatchStreamlit] != "ok" {
+			details[dispatchStreamlit] = strings.Join(slices.DeleteFunc(uiDetails, func(d string) bool { return d == "" }), "; ")
+		}
+	}
 	ready = !rd.starting.Load()
 	if !ready {
 		details["fluxlit"] = "starting"
@@ -156,12 +187,15 @@ func (rd *readiness) check(ctx context.Context) (ready bool, states, details map
 			ready = false
 		}
 	}
-	return ready, states, details
+	return ready, states, details, replicas
 }
 
 func (rd *readiness) serveReadyz(w http.ResponseWriter, r *http.Request) {
-	ready, states, details := rd.check(r.Context())
+	ready, states, details, replicas := rd.check(r.Context())
 	body := map[string]any{"status": "ready", "api": states["api"], "streamlit": states["streamlit"]}
+	if len(replicas) > 1 {
+		body["streamlit_replicas"] = replicas
+	}
 	status := http.StatusOK
 	if !ready {
 		body["status"] = "not_ready"

@@ -33,6 +33,7 @@ const (
 	stepBodyTooLarge                     // a declared body over the limit: 413 before any upstream connection
 	stepBodyCount                        // a body of unknown length, counted against the limit as it is sent
 	stepStripUpgrade                     // an Upgrade that is not a WebSocket handshake: dropped, served as plain HTTP
+	stepAffinity                         // a session placed on a Streamlit replica: the answer sets the cookie that keeps it there
 	stepTunnel                           // a WebSocket handshake: relayed, then tunnelled
 	stepProxy                            // proxied to the upstream
 	stepEnd                              // not a step: one past the last
@@ -42,7 +43,7 @@ const (
 var hopStepNames = map[hopStep]string{
 	stepLocal: "local", stepHealth: "health", stepCORS: "cors", stepJWT: "jwt", stepRateLimit: "rate_limit",
 	stepNoUpstream: "no_upstream", stepChildDown: "child_down", stepBodyTooLarge: "body_too_large",
-	stepBodyCount: "body_count", stepStripUpgrade: "strip_upgrade", stepTunnel: "tunnel", stepProxy: "proxy",
+	stepBodyCount: "body_count", stepStripUpgrade: "strip_upgrade", stepAffinity: "affinity", stepTunnel: "tunnel", stepProxy: "proxy",
 }
 
 // hopUpgrade is what a request asked to switch to.
@@ -62,12 +63,14 @@ type hopRequest struct {
 	// bodyLength is the declared body length: 0 without a body, -1 for one of unknown length.
 	bodyLength int64
 	upgrade    hopUpgrade
+	affinity   []byte // the value of fluxlit's affinity cookie (replicas.go), nil without one
 }
 
 // hopPlan is the outcome: the route, its upstream (nil when fluxlit answers) and the steps.
 type hopPlan struct {
 	route
 	up    *upstream
+	rep   *replica // the Streamlit replica up belongs to (nil for the API)
 	steps hopStep
 }
 
@@ -83,13 +86,13 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 		}
 		// Only GET and HEAD are redirected to the API's docs; anything else is Streamlit's.
 		p.route = route{dispatch: dispatchStreamlit, uiPath: g.rootPath + rt.local}
-		p.up = g.ui
+		g.planReplica(&p, req)
 	case dispatchAPI:
 		if rt.apiPath == "/healthz" || rt.apiPath == "/readyz" {
 			p.steps = stepHealth
 			return p
 		}
-		p.up = g.api
+		p.up = g.gens.api()
 		if g.cors != nil && req.hasOrigin {
 			p.steps |= stepCORS
 		}
@@ -97,7 +100,7 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 			p.steps |= stepJWT
 		}
 	default:
-		p.up = g.ui
+		g.planReplica(&p, req)
 	}
 	if g.limiter != nil && g.rateLimitedPath(req.path) {
 		p.steps |= stepRateLimit
@@ -128,6 +131,19 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 	}
 	p.steps |= stepProxy
 	return p
+}
+
+// planReplica picks the Streamlit replica of the request (replicas.go); a session placed on
+// one anew gets the affinity step.
+func (g *gateway) planReplica(p *hopPlan, req *hopRequest) {
+	rep, place := g.gens.pickStreamlit(req.affinity, req.upgrade == upgradeWebSocket)
+	if rep == nil {
+		return
+	}
+	p.up, p.rep = rep.up, rep
+	if place {
+		p.steps |= stepAffinity
+	}
 }
 
 // rateLimitedPath reports whether rate_limit_paths covers the request path p.
@@ -274,25 +290,25 @@ var hopResponseDrop = [...]string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "X-Request-Id",
 }
 
-// hopKeepResponseHeader is the one rule for an upstream response header: it reaches the
-// client unless it is in hopResponseDrop or named by the response's Connection header
-// (connection holds those names). Connection can never name away the response's framing:
-// a Content-Length it names is still the length the engine relays.
-func hopKeepResponseHeader[T ~string | ~[]byte](name T, connection [][]byte) bool {
+// hopKeepResponseHeader is the one rule for a header of an upstream answer with status: it
+// reaches the client unless it is in hopResponseDrop, named by the answer's Connection header
+// (connection holds those names), or says what an answer without a body cannot: no
+// Content-Length on 1xx, 204 and 304, no Content-Type on 304 (RFC 9110 §15.4.5; Go's server
+// drops the same). Connection can never name away the framing: a Content-Length it names is
+// still the length the engine relays.
+func hopKeepResponseHeader[T ~string | ~[]byte](name T, status int, connection [][]byte) bool {
 	for _, h := range hopResponseDrop {
 		if asciiEqualFold(name, h) {
 			return false
 		}
 	}
-	if asciiEqualFold(name, "Content-Length") {
-		return true
+	switch {
+	case asciiEqualFold(name, "Content-Length"):
+		return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+	case asciiEqualFold(name, "Content-Type") && status == http.StatusNotModified:
+		return false
 	}
-	for _, tok := range connection {
-		if asciiEqualFold(name, tok) {
-			return false
-		}
-	}
-	return true
+	return !hopNamed(connection, name)
 }
 
 // hopForwarded are the forwarding headers fluxlit sends upstream (the client's are dropped).
@@ -309,7 +325,7 @@ func (g *gateway) forwarded(fi *forwardedInfo, up *upstream) hopForwarded {
 	if g.rootPath == "" {
 		f.prefix = fi.Prefix
 	}
-	if up == g.api {
+	if up.isAPI() {
 		switch {
 		case g.rootPath != "":
 			f.prefix = g.apiPrefix
@@ -330,13 +346,17 @@ type hopFailure struct {
 	msg, logMsg string
 }
 
+// statusClientGone is the access log's status for a request whose client went away before
+// its answer (nginx's 499): nobody reads an answer, and it is not the upstream's fault.
+const statusClientGone = 499
+
 // upstreamFailure maps a failed exchange with up to fluxlit's answer by its cause, with
-// nginx's statuses: 413 for a body that went over the limit while it was sent; 504 when the
-// upstream did not accept the connection, take the request or answer in time (the setting
-// that ran out is named); 502 when it refused the connection (a full socket backlog too),
-// closed or reset it without an answer, answered something that is not HTTP/1.x, or could
-// not be reached at all.
-func (g *gateway) upstreamFailure(up *upstream, err error) hopFailure {
+// nginx's statuses: 413 for a body that went over the limit while it was sent; 499 (no
+// answer) when the client went away; 504 when the upstream did not accept the connection,
+// take the request or answer in time (the setting that ran out is named); 502 when it refused
+// the connection (a full socket backlog too), closed or reset it without an answer, answered
+// something that is not HTTP/1.x, or could not be reached at all.
+func (g *gateway) upstreamFailure(up *upstream, err error, clientGone bool) hopFailure {
 	var tooLarge *http.MaxBytesError
 	var op *net.OpError
 	dial := errors.As(err, &op) && op.Op == "dial"
@@ -345,6 +365,8 @@ func (g *gateway) upstreamFailure(up *upstream, err error) hopFailure {
 	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
 		return hopFailure{status: http.StatusRequestEntityTooLarge, reason: "body_too_large",
 			msg: "request body exceeds gateway_max_proxy_request_body_bytes (" + strconv.FormatInt(g.maxBody, 10) + ")"}
+	case clientGone:
+		return hopFailure{status: statusClientGone, reason: "canceled"}
 	case dial && refused:
 		return hopFailure{status: http.StatusBadGateway, reason: "refused",
 			msg: up.name + " refused the connection", logMsg: "upstream refused the connection"}
@@ -422,7 +444,7 @@ func clientBodyFailure(err error) hopFailure {
 	case isTimeout(err):
 		return hopFailure{status: http.StatusRequestTimeout, msg: "request body not received within gateway_client_body_timeout_s"}
 	}
-	return hopFailure{status: 499}
+	return hopFailure{status: statusClientGone}
 }
 
 // asciiEqualFold compares two ASCII header names (strings or bytes), ignoring case.

@@ -18,7 +18,7 @@ func hopTestGateway(t *testing.T, extra map[string]string) *gateway {
 	t.Helper()
 	settings := map[string]string{
 		"api_upstream": "http://127.0.0.1:1", "streamlit_upstream": "http://127.0.0.1:2",
-		"jwt_hs256_secret": "0123456789abcdef0123456789abcdef", "jwt_public_paths": "/public/*",
+		"jwt_hs256_secret": "0123456789abcdef0123456789abcdef", "jwt_protect": "/*", "jwt_public_paths": "/public/*",
 		"cors_allow_origins": "https://app.example", "rate_limit_rps": "100",
 		"gateway_max_proxy_request_body_bytes": "1000", "enable_gateway_prometheus_metrics": "true", "debug": "true",
 	}
@@ -105,7 +105,7 @@ func TestHopPlan(t *testing.T) {
 	}
 
 	down := hopTestGateway(t, nil)
-	down.ui.down = func() bool { return true }
+	down.gens.current().ui[0].up.down = func() bool { return true }
 	if got := hopStepList(down.plan(&hopRequest{method: "GET", path: "/"}).steps); got != "child_down" {
 		t.Errorf("child down: steps %s; want child_down", got)
 	}
@@ -184,8 +184,24 @@ func TestHopKeepResponseHeader(t *testing.T) {
 		{"X-Request-Id", false},
 	}
 	for _, tt := range tests {
-		if got := hopKeepResponseHeader(tt.name, connection); got != tt.want {
+		if got := hopKeepResponseHeader(tt.name, 200, connection); got != tt.want {
 			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		status int
+		want   bool
+	}{
+		{"Content-Length", 204, false},
+		{"Content-Length", 304, false},
+		{"Content-Length", 103, false},
+		{"Content-Type", 304, false},
+		{"Content-Type", 204, true},
+		{"ETag", 304, true},
+	} {
+		if got := hopKeepResponseHeader(tt.name, tt.status, nil); got != tt.want {
+			t.Errorf("%s on a %d: got %v; want %v", tt.name, tt.status, got, tt.want)
 		}
 	}
 }
@@ -206,7 +222,7 @@ func TestHopForwarded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		g := hopTestGateway(t, map[string]string{"root_path": tt.root})
-		api, ui := g.forwarded(&tt.fi, g.api), g.forwarded(&tt.fi, g.ui)
+		api, ui := g.forwarded(&tt.fi, g.gens.api()), g.forwarded(&tt.fi, g.gens.current().ui[0].up)
 		if api.prefix != tt.wantAPI || ui.prefix != tt.wantUI {
 			t.Errorf("%s: prefixes %q, %q; want %q, %q", tt.name, api.prefix, ui.prefix, tt.wantAPI, tt.wantUI)
 		}
@@ -244,7 +260,7 @@ func TestUpstreamFailure(t *testing.T) {
 		{"MaxBytesError", &http.MaxBytesError{Limit: 1}, 413, "body_too_large", "gateway_max_proxy_request_body_bytes"},
 	}
 	for _, tt := range tests {
-		f := g.upstreamFailure(g.api, tt.err)
+		f := g.upstreamFailure(g.gens.api(), tt.err, false)
 		if f.status != tt.status || f.reason != tt.reason || !strings.Contains(f.msg, tt.words) {
 			t.Errorf("%s: got %d %q %q; want %d %q with %q", tt.name, f.status, f.reason, f.msg, tt.status, tt.reason, tt.words)
 		}

@@ -31,6 +31,8 @@ Examples:
 	fluxlit doctor                   # check this deployment: PASS / WARN / FAIL rows
 	fluxlit config --json            # the effective configuration and where each value came from
 	fluxlit shutdown                 # stop the instance named by the pidfile
+	fluxlit reload                   # new children with the current code and config, no downtime
+	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
 	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
 	fluxlit build --out deploy       # Containerfiles, systemd unit, Kubernetes manifest
 	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
@@ -43,7 +45,9 @@ Commands:
 	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
 	config [TARGET]     print the effective configuration; --json, --strict
 	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-	new NAME            scaffold a project in the folder NAME
+	reload              start a new generation of children, switch to it, drain the old; --pidfile, --pid, --wait
+	upgrade             start the fluxlit binary on disk on the running listener, then stop the old; --pidfile, --pid, --wait
+	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
 	build               write deployment files; --out DIR, --force
 	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
 	version             print version, commit and Go version
@@ -75,7 +79,8 @@ doctor's exit code: 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
 	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
 
 Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-Precedence: flag > environment > fluxlit.toml > default. "fluxlit config" lists them all.
+Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
+fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
 `
 
 // configFlags maps flag names to the settings they set.
@@ -116,6 +121,10 @@ func fluxlitMain(args []string, stdout, stderr io.Writer) int {
 		return configCommand(rest, stdout, stderr)
 	case "shutdown":
 		return shutdownMain(rest, stdout, stderr)
+	case "reload":
+		return reloadMain(rest, stdout, stderr)
+	case "upgrade":
+		return upgradeMain(rest, stdout, stderr)
 	case "new":
 		return newCommand(rest, stdout, stderr)
 	case "build":
@@ -177,6 +186,7 @@ type commandFlags struct {
 	fs         *flag.FlagSet
 	values     map[string]string
 	configPath string
+	in         loadInput // what load read the configuration from: a reload reads it again
 }
 
 func newCommandFlags(name string, stderr io.Writer) *commandFlags {
@@ -226,7 +236,8 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 		return nil, usageError(stderr, err)
 	}
 	in.Defaults = defaults
-	cfg, err := loadConfig(in)
+	cf.in = in
+	cfg, err := loadAppConfig(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 		return nil, 2

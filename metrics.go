@@ -77,7 +77,11 @@ type metrics struct {
 	limited    atomic.Uint64
 	// Set once by the gateway before serving, read at scrape time only. upstreamUp is the
 	// fallback when write is given no fresh probe results.
-	childInfo  func() []childStatus
+	childInfo func() []childStatus
+	// replicaInfo is every Streamlit replica of every live generation (nil: no children).
+	replicaInfo func() []replicaState
+	// generation is the number of the current generation of children.
+	generation func() int
 	upstreamUp func() map[string]bool
 	logDropped func() uint64         // lines the log queue dropped (logwriter.go); nil in tests
 	connLimit  func() connLimitStats // max_connections (limitlisten.go); nil without a cap
@@ -348,14 +352,25 @@ func (m *metrics) writeEdge(w *metricsWriter) {
 func (m *metrics) writeChildren(w *metricsWriter, up map[string]bool) {
 	if m.childInfo != nil {
 		children := m.childInfo()
-		w.family("fluxlit_child_up", "gauge", "1 when the supervised child is ready.")
+		w.family("fluxlit_child_up", "gauge", "1 when the supervised child is ready; replica is its generation and number (2.1: generation 2, the first of its kind).")
 		for _, c := range children {
-			w.sample("fluxlit_child_up", metricsBool(c.State == childReady), "child", c.Name)
+			w.sample("fluxlit_child_up", metricsBool(c.State == childReady), "child", c.Name, "replica", c.ID)
 		}
-		w.family("fluxlit_child_restarts_total", "counter", "Restarts of each supervised child after a crash or a reload.")
+		w.family("fluxlit_child_restarts_total", "counter", "Restarts of each supervised child after a crash or a dev reload.")
 		for _, c := range children {
-			w.uint("fluxlit_child_restarts_total", uint64(max(c.Restarts, 0)), "child", c.Name)
+			w.uint("fluxlit_child_restarts_total", uint64(max(c.Restarts, 0)), "child", c.Name, "replica", c.ID)
 		}
+	}
+	if m.replicaInfo != nil {
+		reps := m.replicaInfo()
+		w.family("fluxlit_streamlit_replica_sessions", "gauge", "Open WebSockets (browser sessions) per Streamlit replica; current is 0 for a generation draining after a reload.")
+		for _, r := range reps {
+			w.sample("fluxlit_streamlit_replica_sessions", strconv.FormatInt(r.Sessions, 10), "replica", r.ID, "current", metricsBool(r.Current))
+		}
+	}
+	if m.generation != nil {
+		w.family("fluxlit_generation", "gauge", "Number of the current generation of children: 1 at start, one more per successful reload.")
+		w.sample("fluxlit_generation", strconv.Itoa(m.generation()))
 	}
 	if len(up) > 0 {
 		w.family("fluxlit_upstream_ready", "gauge", "1 when the upstream passed the readiness probe run for this scrape.")
@@ -457,7 +472,7 @@ func upstreamReadiness(ctx context.Context, g *gateway) map[string]bool {
 	if g.ready == nil {
 		return nil
 	}
-	_, states, _ := g.ready.check(ctx)
+	_, states, _, _ := g.ready.check(ctx)
 	up := map[string]bool{}
 	for name, st := range states {
 		if st != "not_configured" {

@@ -33,9 +33,12 @@ type accessRecord struct {
 	websocket     bool
 	wsOpen        bool // the tunnel opened: wsOpened/wsClosed log and count it, not end
 	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
+	probe         bool // healthz or readyz: a 503 is the answer "not ready", not a failure
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
+	rep           *replica   // the Streamlit replica that served it (nil: not Streamlit)
+	setCookie     bool       // the answer carries the affinity cookie naming rep (a session placed)
 	// The net/http engine's client send limit (timeouts.go): each write may wait sendWait,
 	// through ctl, made at the first write.
 	sendWait time.Duration
@@ -58,10 +61,13 @@ func (b *accessBody) Read(p []byte) (int, error) {
 
 func (b *accessBody) Close() error { return b.rc.Close() }
 
-// WriteHeader records the final status: an interim 1xx (100 Continue relayed from the
-// upstream) is passed on, not logged as the answer.
 func (a *accessRecord) WriteHeader(code int) {
-	if a.status == 0 && code >= 200 {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		netInterim(a.Header(), code, a.id) // an interim answer: the final one is recorded
+		a.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if a.status == 0 {
 		a.status = code
 		a.markUpstream()
 	}
@@ -128,6 +134,8 @@ type observer struct {
 	// trust is the proxy allow list (nil: trust off). The access log's client is the address
 	// fluxlit believes after proxy trust, the same one rate limiting keys on.
 	trust *ipAllowList
+	// failures are the recent 5xx answers, for naming the request in a child's traceback.
+	failures *failedRequests
 }
 
 // reset makes a the record of a request that started at start: the one constructor of an
@@ -158,6 +166,9 @@ func (o *observer) end(a *accessRecord) {
 		a.status = http.StatusOK
 	}
 	d := time.Since(a.start)
+	if a.status >= 500 && !a.upstreamStart.IsZero() {
+		o.failures.add(a.dispatch, a.id) // an upstream's own failure: its log may explain it
+	}
 	if !a.internal {
 		o.metrics.observeRequest(a.dispatch, a.metricsMethod(), a.status, a.body.n.Load(), a.bytes, d)
 		o.debug.add(a, d)
@@ -190,7 +201,7 @@ func (o *observer) client(r *http.Request) string {
 }
 
 func (o *observer) logAccess(a *accessRecord, d time.Duration) {
-	attrs := [12]slog.Attr{
+	attrs := [13]slog.Attr{
 		slog.String("request_id", a.id),
 		slog.String("dispatch", a.dispatch),
 		slog.String("method", a.methodLabel()),
@@ -202,6 +213,10 @@ func (o *observer) logAccess(a *accessRecord, d time.Duration) {
 		slog.String("client", o.client(a.r)),
 	}
 	n := 9
+	if a.rep != nil {
+		attrs[n] = slog.String("replica", a.rep.id)
+		n++
+	}
 	if a.query != "" {
 		attrs[n] = slog.String("query", escapeControl(o.redact.redact(a.query)))
 		n++
@@ -214,7 +229,17 @@ func (o *observer) logAccess(a *accessRecord, d time.Duration) {
 		attrs[n] = slog.Float64("upstream_ms", accessMS(up))
 		n++
 	}
-	o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "access", attrs[:n]...)
+	o.log.LogAttrs(a.r.Context(), a.level(), "access", attrs[:n]...)
+}
+
+// level is the level of an access line: a 5xx is a failure someone should see even with
+// log_level = "warn"; everything else is routine, and so is readyz's 503 while a child
+// starts (it answers the probe's question).
+func (a *accessRecord) level() slog.Level {
+	if a.status >= 500 && !a.probe {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // accessMS is a duration in milliseconds with microsecond precision, the unit of the log.
@@ -234,6 +259,9 @@ func (o *observer) wsOpened(a *accessRecord) {
 			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)),
 		}
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
 		if a.query != "" {
 			attrs = append(attrs, slog.String("query", escapeControl(o.redact.redact(a.query))))
 		}
@@ -249,10 +277,15 @@ func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 	o.metrics.wsClosed(a.dispatch, first, up, down)
 	o.debug.add(a, d)
 	if o.accessLog {
-		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close",
+		attrs := []slog.Attr{
 			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
 			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),
-			slog.String("closed_by", first), slog.String("client", o.client(a.r)))
+			slog.String("closed_by", first), slog.String("client", o.client(a.r)),
+		}
+		if a.rep != nil {
+			attrs = append(attrs, slog.String("replica", a.rep.id))
+		}
+		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close", attrs...)
 	}
 }

@@ -57,13 +57,13 @@ func obsProject(t *testing.T, script, extraTOML string) string {
 }
 
 // obsCheckLogs fails the test for a line of p's output that is not a JSON object or that
-// holds a raw control character. The [fluxlit-debug] banner is plain text by design (DESIGN
-// §7) and fatal one-line errors ("fluxlit: ...") are the CLI's contract, so they are exempt.
+// holds a raw control character. In JSON mode every line is JSON, the [fluxlit-debug] lines
+// and a final error included (#19; they were plain text before).
 func obsCheckLogs(t *testing.T, name, out string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
-		if line == "" || strings.HasPrefix(line, "[fluxlit-debug] ") || strings.HasPrefix(line, "fluxlit: ") {
+		if line == "" {
 			continue
 		}
 		if obsHasControl(line) {
@@ -170,8 +170,8 @@ func TestIntegrationMetricsPromtoolAfterMixedWorkload(t *testing.T) {
 		`fluxlit_gateway_request_duration_seconds_count{dispatch="api"}`:               5,
 		`fluxlit_gateway_bytes_total{dispatch="api",direction="in"}`:                   1000,
 		`fluxlit_gateway_websocket_opened_total`:                                       1,
-		`fluxlit_child_restarts_total{child="streamlit"}`:                              1,
-		`fluxlit_child_restarts_total{child="api"}`:                                    0,
+		`fluxlit_child_restarts_total{child="streamlit",replica="1.1"}`:                1,
+		`fluxlit_child_restarts_total{child="api",replica="1.1"}`:                      0,
 	}
 	for k, v := range wantDelta {
 		if got := delta(k); got != v {
@@ -185,7 +185,7 @@ func TestIntegrationMetricsPromtoolAfterMixedWorkload(t *testing.T) {
 	if closed != 1 || after["fluxlit_gateway_websocket_connections"] != 0 {
 		t.Errorf("WebSocket closes grew by %v, %v open; want 1 closed, 0 open", closed, after["fluxlit_gateway_websocket_connections"])
 	}
-	for _, k := range []string{`fluxlit_child_up{child="api"}`, `fluxlit_child_up{child="streamlit"}`,
+	for _, k := range []string{`fluxlit_child_up{child="api",replica="1.1"}`, `fluxlit_child_up{child="streamlit",replica="1.1"}`,
 		`fluxlit_upstream_ready{upstream="api"}`, `fluxlit_upstream_ready{upstream="streamlit"}`} {
 		if after[k] != 1 {
 			t.Errorf("%s = %v; want 1", k, after[k])
@@ -308,14 +308,7 @@ func obsRingDispatches(t *testing.T, base, rid string) map[string]bool {
 // fluxlit this test process ran so far are JSON too.
 func TestIntegrationLogsJSONAndControlCharacters(t *testing.T) {
 	api, ui := realUpstreams(t, "")
-	dead := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String()
-	}()
+	dead := refusedPort(t)
 	p := startFluxlit(t, t.TempDir(), []string{"FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES=100"},
 		"run", "--no-pidfile", "--debug", "--api-upstream", api, "--streamlit-upstream", ui)
 	down := startFluxlit(t, t.TempDir(), nil, "run", "--no-pidfile", "--api-upstream", dead, "--streamlit-upstream", dead)

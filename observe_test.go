@@ -306,17 +306,68 @@ func FuzzEscapeControl(f *testing.F) {
 	})
 }
 
+// FuzzQueryRedact: for any query, every parameter whose name an application would read as
+// a configured key (decoded as Python's parse_qsl and Go's ParseQuery decode it: %XX and '+',
+// ASCII case ignored) comes out as name=[REDACTED]; every other parameter comes out
+// unchanged or redacted, never altered otherwise; and none is added or lost.
 func FuzzQueryRedact(f *testing.F) {
-	for _, s := range []string{"", "token=a", "a=1&b=2", "%zz=1", "&&=&", "TOKEN=x&token"} {
+	for _, s := range []string{"", "token=a", "a=1&b=2", "%zz=1", "&&=&", "TOKEN=x&token", "%74oken=s", "to+ken=s",
+		"my%5Fkey=s&x=1", "token=a=b", "Fluxlit_Sid=s", "%2574oken=s", "state", "code=&code=s", "tok%65n%=s"} {
 		f.Add(s)
 	}
-	q := newQueryRedactor(nil, "fluxlit_sid")
+	q := newQueryRedactor([]string{"my_key"}, "fluxlit_sid")
+	keys := map[string]bool{"my_key": true, "fluxlit_sid": true}
+	for _, k := range defaultRedactedQueryKeys {
+		keys[k] = true
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := q.redact(s)
-		if strings.Count(got, "&") != strings.Count(s, "&") {
-			t.Fatalf("redact(%q) = %q changed the number of parameters", s, got)
+		in, out := strings.Split(s, "&"), strings.Split(got, "&")
+		if len(in) != len(out) {
+			t.Fatalf("redact(%q) = %q: %d parameters became %d", s, got, len(in), len(out))
+		}
+		for i, p := range in {
+			name, _, hasValue := strings.Cut(p, "=")
+			redacted := name + "=" + redactedValue
+			switch {
+			case hasValue && keys[obsASCIILower(obsLenientUnquote(name))]:
+				if out[i] != redacted {
+					t.Fatalf("redact(%q) = %q: parameter %q came out as %q; want %q", s, got, p, out[i], redacted)
+				}
+			case out[i] != p && out[i] != redacted:
+				t.Fatalf("redact(%q) = %q: parameter %q came out as %q", s, got, p, out[i])
+			}
 		}
 	})
+}
+
+// obsLenientUnquote decodes a query name as Python's unquote_plus does: '+' is a space and
+// %XX a byte, and a '%' without two hex digits stays as it is.
+func obsLenientUnquote(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '+':
+			b.WriteByte(' ')
+		case s[i] == '%' && i+2 < len(s) && fastIsHex(s[i+1]) && fastIsHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func obsASCIILower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // obsHasControl reports a raw control character (C0, DEL or C1) or an ANSI escape.
@@ -773,7 +824,7 @@ func TestDebugPageGolden(t *testing.T) {
 		"api_upstream": api.URL, "streamlit_upstream": ui.URL, "debug": "true",
 		"enable_gateway_prometheus_metrics": "true",
 		"jwt_hs256_secret":                  obsSecretHS, "oidc_bff_secret": obsSecretBFF,
-		"log_redact_query_keys": "session_hint",
+		"jwt_protect": "/*", "log_redact_query_keys": "session_hint",
 	})
 	started := time.Now().Add(-3 * time.Second)
 	g.children = func() []childStatus {

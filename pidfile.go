@@ -62,9 +62,13 @@ func parsePidfile(b []byte) (int, error) {
 // writePidfile records this process in path. It refuses when the file names another live
 // process; a stale or invalid file is replaced. The file is written to a temporary name in
 // the same directory and renamed, so a reader never sees a half-written pid.
-func writePidfile(path string) error {
+func writePidfile(path string) error { return writePidfileOver(path, 0) }
+
+// writePidfileOver is writePidfile that may also replace the pidfile of the live process from
+// (the one a binary upgrade replaces).
+func writePidfileOver(path string, from int) error {
 	self := os.Getpid()
-	if pid, err := readPidfile(path); err == nil && pid != self && processAlive(pid) {
+	if pid, err := readPidfile(path); err == nil && pid != self && pid != from && processAlive(pid) {
 		return fmt.Errorf("pidfile %s: another fluxlit (pid %d) is running; run \"fluxlit shutdown\"", path, pid)
 	}
 	dir := filepath.Dir(path)

@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +28,7 @@ const (
 	debugPath = "/__fluxlit/debug"
 )
 
-// upstream is one proxied service: the API or Streamlit.
+// upstream is one proxied service: the API, or one Streamlit replica.
 type upstream struct {
 	name      string // "api" or "streamlit": the dispatch label in logs and metrics
 	target    *url.URL
@@ -34,17 +36,29 @@ type upstream struct {
 	dialer    *net.Dialer
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
+	fast      *fastPool // the fast engine's idle connections (nil: not plain HTTP)
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
 	// a dial that would fail). nil for external upstreams: fluxlit cannot know, it dials.
-	down func() bool
+	down  func() bool
+	child *supervisedChild // the supervised child behind it, nil for an external upstream
+	gen   *generation      // the generation it belongs to
+	// inflight counts the HTTP exchanges in progress, so that a generation replaced by a
+	// reload is stopped only once its answers are out. It has a cache line of its own: it
+	// changes twice per request, while every core reads the fields above per request.
+	_        [64]byte
+	inflight atomic.Int64
+	_        [56]byte
 }
+
+// isAPI reports whether up is the API (else a Streamlit replica).
+func (up *upstream) isAPI() bool { return up.name == dispatchAPI }
 
 // gateway is the public handler. It is built once from a Config and read-only afterwards,
 // apart from counters and the tunnel set.
 type gateway struct {
 	cfg        *Config
 	log        *slog.Logger
-	api, ui    *upstream
+	gens       *generations // the children's upstreams, by generation (replicas.go)
 	rootPath   string
 	mount      string
 	apiPrefix  string // root_path + api_mount_path, sent as X-Forwarded-Prefix and the API's root path
@@ -103,6 +117,9 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	up.target = u
 	up.dialer = upstreamDialer(cfg, up)
 	up.transport = newUpstreamTransport(cfg, up)
+	if u.Scheme == "http" {
+		up.fast = newFastPool(up, cfg)
+	}
 	up.proxy = &httputil.ReverseProxy{
 		Rewrite:      func(pr *httputil.ProxyRequest) { g.rewrite(up, pr) },
 		Transport:    up.transport,
@@ -113,12 +130,6 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 			return nil
 		},
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-		// What the upstream sent reaches the client within a tenth of a second even when
-		// the rest does not come: a body the upstream stops halfway reaches the client up to
-		// there (timeouts.go), not nothing at all from a buffer dropped with the connection.
-		// (Not at once, as -1 would: a whole small answer still leaves after its access
-		// record is written, as on the fast engine.)
-		FlushInterval: 100 * time.Millisecond,
 	}
 	return up, nil
 }
@@ -136,6 +147,9 @@ func upstreamDialer(cfg *Config, up *upstream) *net.Dialer {
 	return &net.Dialer{Timeout: cfg.connectTimeout(), KeepAlive: keepAlive, Control: upstreamDialControl}
 }
 
+// newUpstreamTransport is the Transport of up's ReverseProxy. Its connections read answers
+// through guardConn (wire.go), so the net/http engine refuses the answers the fast engine
+// refuses; for an https upstream that means fluxlit makes the TLS connection itself.
 func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 	dialer := up.dialer
 	dial := dialer.DialContext
@@ -154,17 +168,38 @@ func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 			return &sendLimitedConn{Conn: c, wait: send}, nil
 		}
 	}
+	guarded := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &guardConn{Conn: c}, nil
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: up.target.Hostname()}
+	guardedTLS := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout())
+		defer cancel()
+		tc := tls.Client(c, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return &guardConn{Conn: tc}, nil
+	}
 	return &http.Transport{
 		Proxy:                 nil, // the upstreams are ours; HTTP_PROXY must not reroute them
-		DialContext:           dial,
+		DialContext:           guarded,
+		DialTLSContext:        guardedTLS,
 		MaxIdleConns:          4 * maxIdleConnsPerUpstream,
 		MaxIdleConnsPerHost:   maxIdleConnsPerUpstream,
 		IdleConnTimeout:       idleConnTimeout,
 		ResponseHeaderTimeout: cfg.readTimeout(),
-		TLSHandshakeTimeout:   cfg.connectTimeout(),
 		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true, // pass Content-Encoding through untouched
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		DisableCompression:    true,  // pass Content-Encoding through untouched
 		ForceAttemptHTTP2:     false, // HTTP/1.1 keep-alive is faster on loopback and carries upgrades
 		WriteBufferSize:       proxyBufferSize,
 		ReadBufferSize:        proxyBufferSize,
@@ -190,8 +225,16 @@ func exchangeOf(r *http.Request) *netExchange {
 }
 
 // netHopRequest is what the plan needs of r.
-func netHopRequest(r *http.Request) hopRequest {
+func (g *gateway) netHopRequest(r *http.Request) hopRequest {
 	req := hopRequest{method: r.Method, path: r.URL.Path, hasOrigin: len(r.Header["Origin"]) > 0, bodyLength: r.ContentLength}
+	if aff := g.gens.aff; aff != nil {
+		for _, h := range r.Header["Cookie"] {
+			if v, ok := cookieValue(h, aff.name); ok {
+				req.affinity = []byte(v)
+				break
+			}
+		}
+	}
 	if r.Body == nil || r.Body == http.NoBody {
 		req.bodyLength = 0
 	}
@@ -208,9 +251,10 @@ func netHopRequest(r *http.Request) hopRequest {
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := g.reqIDs.fromRequest(r.Header.Get("X-Request-Id"))
-	req := netHopRequest(r)
+	req := g.netHopRequest(r)
 	x := &netExchange{plan: g.plan(&req), fi: g.forwardedInfo(r)}
 	x.rec = g.obs.begin(w, r, id, x.plan.dispatch, start)
+	x.rec.rep = x.plan.rep
 	defer g.obs.end(x.rec)
 	x.rec.sendWait = g.cfg.clientSendTimeout()
 	defer x.rec.disarmSend()
@@ -236,6 +280,7 @@ var netStepRunners = map[hopStep]func(g *gateway, w http.ResponseWriter, r *http
 	stepBodyTooLarge: (*gateway).declaredBodyTooLarge,
 	stepBodyCount:    (*gateway).countBody,
 	stepStripUpgrade: (*gateway).stripUpgrade,
+	stepAffinity:     (*gateway).placeSession,
 	stepTunnel:       (*gateway).serveWebSocket,
 	stepProxy:        (*gateway).serveProxy,
 }
@@ -259,6 +304,7 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExcha
 }
 
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.probe = true
 	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
 	} else {
@@ -333,7 +379,11 @@ func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchan
 	up := x.plan.up
 	w.Header().Set("Retry-After", "1")
 	g.obs.upstreamError(up.name, "down")
-	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up == g.api)
+	why := "restarting"
+	if up.child != nil {
+		why = up.child.state().why()
+	}
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running ("+why+"); retry shortly", up.isAPI())
 	return true
 }
 
@@ -362,7 +412,10 @@ func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExcha
 		return true
 	}
 	x.rec.upstreamStart = time.Now()
-	x.plan.up.proxy.ServeHTTP(w, r)
+	up := x.plan.up
+	up.inflight.Add(1)
+	defer up.inflight.Add(-1)
+	up.proxy.ServeHTTP(w, r)
 	return true
 }
 
@@ -390,7 +443,7 @@ func (g *gateway) readBody(w http.ResponseWriter, r *http.Request, x *netExchang
 			return false
 		}
 		w.Header().Set("Connection", "close") // the rest of the body is not read
-		g.writeError(w, r, fail.status, fail.msg, x.plan.up == g.api)
+		g.writeError(w, r, fail.status, fail.msg, x.plan.up.isAPI())
 		return false
 	case sp == nil: // it does not fit: streamed, as with buffering off
 	case complete && sp.size == 0:
@@ -418,6 +471,14 @@ func (c closeBoth) Close() error {
 	return c[1].Close()
 }
 
+// placeSession is the affinity step: the answer (decorateResponse, or the 101 in
+// openTunnel) gives the browser the cookie naming its replica.
+func (g *gateway) placeSession(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.setCookie = true
+	x.plan.rep.placed.add(time.Now())
+	return false
+}
+
 // rewrite builds the outbound request (httputil calls it with the client's headers cloned,
 // hop-by-hop ones and X-Forwarded-*/Forwarded already removed) under the hop rules.
 func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
@@ -428,7 +489,7 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	out.URL.Path = up.target.Path + x.plan.upstreamPath()
 	out.URL.RawPath = ""
 	out.URL.RawQuery = pr.In.URL.RawQuery
-	toUI := up == g.ui
+	toUI := !up.isAPI()
 	for k := range out.Header {
 		if !hopKeepRequestHeader(g, k, toUI) {
 			delete(out.Header, k)
@@ -447,6 +508,7 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	} else {
 		out.Host = up.target.Host
 	}
+	pr.Out = out.WithContext(httptrace.WithClientTrace(out.Context(), guardTrace))
 }
 
 // setForwarded writes the forwarding headers of hop.go's forwarded into out.
@@ -487,30 +549,54 @@ func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
 			g.cors.decorate(res.Header, origin)
 		}
 	}
+	if x.rec.setCookie {
+		res.Header.Add("Set-Cookie", x.rec.rep.cookieHeader(x.fi.Proto == "https"))
+	}
 	// Ours is on the ResponseWriter already; set again, as ReverseProxy clears the writer's
 	// headers after relaying a 1xx answer.
 	delete(res.Header, "X-Request-Id")
-	x.rec.Header()["X-Request-Id"] = []string{x.rec.id}
+	w := x.rec.Header()
+	w["X-Request-Id"] = []string{x.rec.id}
+	if _, ok := res.Header["Content-Type"]; !ok {
+		w["Content-Type"] = nil // a proxy does not invent one: no sniffing by Go's server
+	}
+}
+
+// netInterim puts an interim (1xx) answer's headers, as ReverseProxy copies them into the
+// ResponseWriter, under the hop rule, with fluxlit's request id.
+func netInterim(h http.Header, status int, id string) {
+	var connection [][]byte
+	for _, v := range h["Connection"] {
+		for rest := []byte(v); len(rest) > 0; {
+			var tok []byte
+			tok, rest = nextToken(rest)
+			connection = append(connection, tok)
+		}
+	}
+	for k := range h {
+		if !hopKeepResponseHeader(k, status, connection) {
+			delete(h, k)
+		}
+	}
+	h["X-Request-Id"] = []string{id}
 }
 
 // proxyError maps a failed upstream exchange to fluxlit's own answer (hop.go's mapping).
 func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstream, err error) {
 	x := exchangeOf(r)
-	f := g.upstreamFailure(up, err)
-	if f.status != http.StatusRequestEntityTooLarge && r.Context().Err() != nil {
-		// The client went away: nobody reads an answer, and it is not the upstream's fault.
-		g.obs.upstreamError(up.name, "canceled")
-		x.rec.status = 499
+	f := g.upstreamFailure(up, err, r.Context().Err() != nil)
+	g.obs.upstreamError(up.name, f.reason)
+	if f.status == statusClientGone {
+		x.rec.status = f.status
 		return
 	}
-	g.obs.upstreamError(up.name, f.reason)
 	if f.logMsg != "" {
 		g.log.Warn(f.logMsg, "request_id", x.rec.id, "upstream", up.name, "error", err.Error())
 	}
 	if f.status == http.StatusRequestEntityTooLarge {
 		w.Header().Set("Connection", "close") // the rest of the body is not read
 	}
-	g.writeError(w, r, f.status, f.msg, up == g.api)
+	g.writeError(w, r, f.status, f.msg, up.isAPI())
 }
 
 func isTimeout(err error) bool {
@@ -519,10 +605,10 @@ func isTimeout(err error) bool {
 }
 
 func (g *gateway) bodyTooLarge(w http.ResponseWriter, r *http.Request, up *upstream) {
-	f := g.upstreamFailure(up, errBodyTooLarge)
+	f := g.upstreamFailure(up, errBodyTooLarge, false)
 	g.obs.upstreamError(up.name, f.reason)
 	w.Header().Set("Connection", "close") // the rest of the body is not read
-	g.writeError(w, r, f.status, f.msg, up == g.api)
+	g.writeError(w, r, f.status, f.msg, up.isAPI())
 }
 
 // writeError answers with one short line and the request id: JSON under the API mount,

@@ -57,7 +57,7 @@ func BenchmarkRewriteHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		fi := g.forwardedInfo(in)
-		g.setForwarded(out, &fi, g.ui)
+		g.setForwarded(out, &fi, g.gens.current().ui[0].up)
 		for k := range out {
 			if !hopKeepRequestHeader(g, k, true) {
 				delete(out, k)

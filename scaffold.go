@@ -1,6 +1,8 @@
 // scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
-// The skeleton is examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit
-// streamlit_app.py), embedded, so the demo and a new project are the same files.
+// The skeletons are embedded example folders, so the demo and a new project are the same
+// files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
+// with --fluxlit examples/fluxlit-new (fluxlit.toml and a Python FluxLit app.py); both with
+// a pinned requirements.txt (what Containerfile.python installs) and a .gitignore.
 
 package main
 
@@ -17,26 +19,44 @@ import (
 	"strings"
 )
 
-//go:embed examples/hello
+// Files whose names start with a dot are embedded only when named.
+//
+//go:embed examples/hello examples/fluxlit-new examples/hello/.gitignore examples/fluxlit-new/.gitignore
 var scaffoldFS embed.FS
 
-// scaffoldRoot is the embedded folder whose files become the project.
-const scaffoldRoot = "examples/hello"
+// The embedded folders whose files become the project: a plain one (FastAPI +
+// streamlit_app.py) and a FluxLit one (app = FluxLit(...) with an @app.page page).
+const (
+	scaffoldRoot        = "examples/hello"
+	scaffoldFluxLitRoot = "examples/fluxlit-new"
+)
 
 func newCommand(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
+	asFluxLit := fset.Bool("fluxlit", false, "")
 	if err := fset.Parse(args); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
 	}
-	if fset.NArg() != 1 {
+	if fset.NArg() == 0 {
 		return usageError(stderr, errors.New("fluxlit new: expected one argument NAME, the folder to create (fluxlit new myapp)"))
 	}
 	name := fset.Arg(0)
+	// Flags may follow NAME ("fluxlit new myapp --fluxlit"), as in Python FluxLit's CLI.
+	if err := fset.Parse(fset.Args()[1:]); err != nil {
+		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	}
+	if fset.NArg() > 0 {
+		return usageError(stderr, fmt.Errorf("fluxlit new: expected one argument NAME, got %q too", fset.Arg(0)))
+	}
 	if err := scaffoldCheckName(name); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
 	}
-	written, err := scaffoldWrite(name)
+	root := scaffoldRoot
+	if *asFluxLit {
+		root = scaffoldFluxLitRoot
+	}
+	written, err := scaffoldWrite(name, root)
 	if err != nil {
 		fmt.Fprintf(stderr, "fluxlit new: %v\n", err)
 		return 1
@@ -67,7 +87,7 @@ func scaffoldCheckName(name string) error {
 
 // scaffoldWrite creates dir (or uses it when it is an empty folder) and writes every
 // embedded file with O_EXCL, so nothing existing is ever overwritten.
-func scaffoldWrite(dir string) ([]string, error) {
+func scaffoldWrite(dir, root string) ([]string, error) {
 	if st, err := os.Stat(dir); err == nil {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("%s exists and is not a folder", dir)
@@ -85,13 +105,13 @@ func scaffoldWrite(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %v", dir, errText(err))
 	}
-	files, err := scaffoldFiles()
+	files, err := scaffoldFiles(root)
 	if err != nil {
 		return nil, err
 	}
 	var written []string
 	for _, name := range files {
-		data, err := scaffoldFS.ReadFile(path.Join(scaffoldRoot, name))
+		data, err := scaffoldFS.ReadFile(path.Join(root, name))
 		if err != nil {
 			return written, err
 		}
@@ -116,14 +136,14 @@ func scaffoldWriteFile(dst string, data []byte) error {
 	return f.Close()
 }
 
-// scaffoldFiles lists the embedded files, relative to scaffold/, in lexical order.
-func scaffoldFiles() ([]string, error) {
+// scaffoldFiles lists the embedded files under root, relative to it, in lexical order.
+func scaffoldFiles(root string) ([]string, error) {
 	var names []string
-	err := fs.WalkDir(scaffoldFS, scaffoldRoot, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(scaffoldFS, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		names = append(names, strings.TrimPrefix(p, scaffoldRoot+"/"))
+		names = append(names, strings.TrimPrefix(p, root+"/"))
 		return nil
 	})
 	return names, err

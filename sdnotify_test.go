@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -117,34 +119,68 @@ func TestWatchdogInterval(t *testing.T) {
 	}
 }
 
+// watchdogRule is sd_watchdog_enabled(3) written independently of watchdogInterval: when
+// WATCHDOG_PID is unset or names this process, and WATCHDOG_USEC is a positive decimal
+// number of microseconds that a time.Duration holds, ping at half of it; else never (0).
+func watchdogRule(usec, pid string, self int) time.Duration {
+	if pid != "" {
+		n, ok := new(big.Int).SetString(pid, 10)
+		if !ok || n.Cmp(big.NewInt(int64(self))) != 0 {
+			return 0
+		}
+	}
+	if usec == "" || strings.Trim(usec, "0123456789") != "" {
+		return 0
+	}
+	us, _ := new(big.Int).SetString(usec, 10)
+	if us.Sign() == 0 || us.Cmp(big.NewInt(math.MaxInt64/int64(time.Microsecond))) > 0 {
+		return 0
+	}
+	return time.Duration(us.Int64()) * time.Microsecond / 2
+}
+
 func FuzzWatchdogInterval(f *testing.F) {
-	f.Add("30000000", "")
-	f.Add("1", "4242")
-	f.Add("18446744073709551615", "")
+	for _, seed := range [][2]string{{"30000000", ""}, {"1", "4242"}, {"18446744073709551615", ""}, {"9223372036854775", ""},
+		{"9223372036854776", ""}, {"+5", ""}, {"0030", "04242"}, {"5", "+4242"}, {"5", "4243"}, {" 5", ""}, {"5", "-4242"}} {
+		f.Add(seed[0], seed[1])
+	}
 	f.Fuzz(func(t *testing.T, usec, pid string) {
-		if got := watchdogInterval(usec, pid, 4242); got < 0 {
-			t.Fatalf("watchdogInterval(%q, %q) = %v", usec, pid, got)
+		if got, want := watchdogInterval(usec, pid, 4242), watchdogRule(usec, pid, 4242); got != want {
+			t.Fatalf("watchdogInterval(%q, %q) = %v; want %v", usec, pid, got, want)
 		}
 	})
 }
 
+// TestChildEnv: each child gets the parent's environment without systemd's variables, plus
+// the contract; the Streamlit child's filter (streamlitEnvDenied, with child_env_deny =
+// ["MY_API_TOKEN"]) also drops FLUXLIT_JWT_*, FLUXLIT_OIDC_*, every secret setting and the
+// names listed (README, Children).
 func TestChildEnv(t *testing.T) {
-	parent := []string{
-		"PATH=/usr/bin", "NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=1", "WATCHDOG_PID=1",
-		"LISTEN_PID=1", "LISTEN_FDS=2", "LISTEN_FDNAMES=a:b", "FLUXLIT_JWT_SECRET=s", "HOME=/root",
-		"FLUXLIT_APP=old", "=C:=C:\\dir",
+	var secrets []string // every secret setting's variable: none may reach Streamlit
+	for _, s := range settingsTable {
+		if s.secret {
+			secrets = append(secrets, "FLUXLIT_"+strings.ToUpper(s.name)+"=secret")
+		}
 	}
-	denySecrets := func(name string) bool { return strings.HasPrefix(name, "FLUXLIT_JWT_") }
+	if len(secrets) == 0 {
+		t.Fatal("no secret settings found; the test would check nothing")
+	}
+	kept := []string{"PATH=/usr/bin", "FLUXLIT_JWT_SECRET=s", "HOME=/root", "FLUXLIT_APP=old", "=C:=C:\\dir",
+		"FLUXLIT_OIDC_CLIENT_ID=c", "MY_API_TOKEN=t", "MY_API_TOKEN_2=u", "FLUXLIT_DEBUG=1"}
+	systemd := []string{"NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=1", "WATCHDOG_PID=1", "LISTEN_PID=1",
+		"LISTEN_FDS=2", "LISTEN_FDNAMES=a:b"}
+	parent := append(append(append([]string{}, kept...), systemd...), secrets...)
 	tests := []struct {
 		name string
 		add  map[string]string
 		deny func(string) bool
 		want []string
 	}{
-		{"systemd variables dropped", nil, nil,
-			[]string{"PATH=/usr/bin", "FLUXLIT_JWT_SECRET=s", "HOME=/root", "FLUXLIT_APP=old", "=C:=C:\\dir"}},
-		{"deny and add", map[string]string{"FLUXLIT_APP": "app:app", "FLUXLIT_API_PREFIX": "/api"}, denySecrets,
-			[]string{"PATH=/usr/bin", "HOME=/root", "=C:=C:\\dir", "FLUXLIT_API_PREFIX=/api", "FLUXLIT_APP=app:app"}},
+		{"systemd variables dropped", nil, nil, append(append([]string{}, kept...), secrets...)},
+		{"streamlit: secrets denied, contract added", map[string]string{"FLUXLIT_APP": "app:app", "FLUXLIT_API_PREFIX": "/api"},
+			streamlitEnvDenied([]string{"MY_API_TOKEN"}),
+			[]string{"PATH=/usr/bin", "HOME=/root", "=C:=C:\\dir", "MY_API_TOKEN_2=u", "FLUXLIT_DEBUG=1",
+				"FLUXLIT_API_PREFIX=/api", "FLUXLIT_APP=app:app"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

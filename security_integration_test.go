@@ -478,6 +478,7 @@ func TestSecIntRealLibraryTokens(t *testing.T) {
 		"FLUXLIT_JWT_ISSUER=" + secintIssuer,
 		"FLUXLIT_JWT_AUDIENCE=" + secintAudience,
 		"FLUXLIT_JWT_REQUIRED_SCOPES=" + secintScope,
+		"FLUXLIT_JWT_PROTECT=/*", // edge JWT is on where jwt_protect says
 	}
 	p := secintLaunch(t, env, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
@@ -666,8 +667,8 @@ func TestSecIntJWKSRotationAndOutage(t *testing.T) {
 	idpB := &secintJWKSServer{doc: secintJWKS(t, jwk(2))}
 	srvB := httptest.NewServer(idpB) // closed mid-test: the IdP going away
 	t.Cleanup(srvB.Close)
-	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
-	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	a := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvA.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
+	b := secintLaunch(t, []string{"FLUXLIT_JWT_JWKS_URL=" + srvB.URL + "/jwks", "FLUXLIT_JWT_PROTECT=/*"}, "", "--api-upstream", api, "--streamlit-upstream", ui)
 
 	if res, body := secintDo(t, "GET", a.base+"/api/echo", bearer(0)); res.StatusCode != 200 {
 		t.Fatalf("A, kid-0 before rotation: %d %s", res.StatusCode, body)
@@ -959,8 +960,34 @@ func secintVaryHasOrigin(h http.Header) bool {
 func TestSecIntMaxConnections(t *testing.T) {
 	requireIntegration(t, "go") // only the binary: the upstreams are Go stand-ins
 	api := goUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	p := secintLaunch(t, []string{"FLUXLIT_MAX_CONNECTIONS=2"}, "", "--api-upstream", api, "--streamlit-upstream", api)
+	// The slots are watched on metrics_listen, a listener of its own outside the cap: the
+	// test waits for the gateway to have released or idled each connection before the next
+	// step, instead of racing the goroutines that do it.
+	metrics := "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/__fluxlit/metrics"
+	p := secintLaunch(t, []string{"FLUXLIT_MAX_CONNECTIONS=2", "FLUXLIT_ENABLE_GATEWAY_PROMETHEUS_METRICS=1",
+		"FLUXLIT_METRICS_LISTEN=" + strings.TrimSuffix(strings.TrimPrefix(metrics, "http://"), "/__fluxlit/metrics")},
+		"", "--api-upstream", api, "--streamlit-upstream", api)
 	addr := "127.0.0.1:" + strconv.Itoa(p.port)
+	slots := func(idle, busy int) {
+		t.Helper()
+		want := fmt.Sprintf("fluxlit_connections_open{state=\"idle\"} %d\nfluxlit_connections_open{state=\"busy\"} %d\n", idle, busy)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res, err := secintNoKeepAlive.Get(metrics)
+			if err == nil {
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if strings.Contains(string(body), want) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection slots never became %d idle, %d busy (metrics: %v)", idle, busy, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	slots(0, 0) // the health probes' connections are gone
 
 	// Two keep-alive connections, each served once and held open: both slots are taken.
 	var held []net.Conn
@@ -974,6 +1001,7 @@ func TestSecIntMaxConnections(t *testing.T) {
 			t.Fatalf("connection %d: %d %v; want 200", i+1, status, err)
 		}
 		held = append(held, c)
+		slots(i+1, 0)
 	}
 	// The third takes the slot of the connection idle the longest (the first), which is
 	// closed; the second, idle for less time, keeps serving (#16: never silence at the cap).
@@ -1022,14 +1050,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secintRequirePyJWT(t)
 	api := goUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
 	ui := goUpstream(t, func(w http.ResponseWriter, r *http.Request) {})
-	dead := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return "http://" + ln.Addr().String()
-	}()
+	dead := refusedPort(t)
 	hs := secintSecret(t, "debug-hs256-secret-")
 	now := time.Now().Unix()
 	toks := secintSign(t, []secintTokenReq{{Alg: "HS256", Secret: hs, Claims: map[string]any{"sub": "carol", "exp": now + 900}}})

@@ -98,6 +98,11 @@ type socketIO struct {
 	asked    int // bytes of question written
 	askSome  func(fd uintptr) bool
 	carry    *[]byte
+
+	// probeIdle's callback (made at the first probe), its one-byte buffer and its result.
+	peekSome func(fd uintptr) bool
+	peek     [1]byte
+	alive    bool
 }
 
 // newSocketIO returns the socketIO of c, or false when c is not a plain socket.
@@ -268,21 +273,46 @@ func (s *socketIO) writeAll(fd uintptr) bool {
 	return true
 }
 
-// probeIdle reads c without waiting and without taking anything: an idle connection is
-// alive when nothing is there (EAGAIN), and not when it ended, failed or holds bytes nobody
-// asked for. ok is false when c is not a plain socket.
-func probeIdle(c net.Conn) (alive, ok bool) {
-	rc, ok := rawConnOf(c)
+// probeIdle reads the socket under r (a socketIO reader) without waiting and without taking
+// anything: an idle connection is alive when nothing is there (EAGAIN), and not when it ended,
+// failed or holds bytes nobody asked for. ok is false when r is not a socketIO. It runs
+// before every reuse of a pooled connection, so it allocates nothing past the first call.
+func probeIdle(r io.Reader) (alive, ok bool) {
+	s, ok := r.(*socketIO)
 	if !ok {
 		return false, false
 	}
+	if s.peekSome == nil {
+		s.peekSome = s.peekOnce
+	}
+	s.alive = false
+	err := s.rc.Read(s.peekSome)
+	return s.alive && err == nil, true
+}
+
+func (s *socketIO) peekOnce(fd uintptr) bool {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.peek[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	s.alive = e == syscall.EAGAIN
+	return true
+}
+
+// peerEnded reports, without waiting and without taking anything, whether the other end of c
+// has ended its stream (EOF) or reset it; false while it is open, quiet or sending, and when c
+// is not a plain socket.
+func peerEnded(c net.Conn) bool {
+	rc, ok := rawConnOf(c)
+	if !ok {
+		return false
+	}
 	var one [1]byte
-	err := rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		alive = err == syscall.EAGAIN
+	ended := false
+	rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ended = n == 0 && err == nil || err == syscall.ECONNRESET
 		return true
 	})
-	return alive && err == nil, true
+	return ended
 }
 
 // readSocket reads rc into a pooled buffer until each fails, the socket ends (io.EOF) or

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,9 +83,20 @@ const (
 // errSuperviseStopping ends a start that was interrupted by Stop.
 var errSuperviseStopping = errors.New("stopping")
 
+// errSuperviseWaiting answers a Restart whose start failed under Hold: the child waits for
+// the next Restart, and has said why.
+var errSuperviseWaiting = errors.New("stopped; waiting for the next change")
+
+// superviseSpawnError is a start that failed before any process ran (no such program, no
+// permission).
+type superviseSpawnError struct{ error }
+
+func (e superviseSpawnError) Unwrap() error { return e.error }
+
 // childSpec is one child to supervise; the integrator builds it from the configuration.
 type childSpec struct {
 	Name  string                          // "api" or "streamlit"
+	ID    string                          // "<generation>.<n>": unique among the children of every generation
 	Argv  []string                        // full argv, already substituted
 	Dir   string                          // working directory
 	Env   []string                        // full environment
@@ -99,11 +113,26 @@ const (
 	childStopping childState = "stopping"
 	childStopped  childState = "stopped"
 	childFailed   childState = "failed"
+	childWaiting  childState = "waiting" // Hold: stopped after an error until the next change
 )
+
+// why is a down child's state as the 503 answer words it.
+func (s childState) why() string {
+	switch s {
+	case childStarting:
+		return "starting"
+	case childBackoff:
+		return "restarting"
+	case childWaiting:
+		return "stopped after an error; fix it and save"
+	}
+	return "stopping"
+}
 
 // childStatus is a snapshot of one child for readiness, the debug page and metrics.
 type childStatus struct {
 	Name      string     `json:"name"`
+	ID        string     `json:"id"`
 	State     childState `json:"state"`
 	PID       int        `json:"pid"`
 	Restarts  int        `json:"restarts"` // crash restarts and Restart calls
@@ -120,7 +149,17 @@ type supervisorOptions struct {
 	CrashWindow  time.Duration // ...within this window give up
 	StopGrace    time.Duration // SIGTERM, then SIGKILL after this
 	ReadyTimeout time.Duration // a start not ready by then counts as failed
-	Log          *slog.Logger  // child output: one record per line, attrs child and stream
+	// Hold is fluxlit dev's policy (nil: none): a child that exits, or whose start fails in
+	// a way Hold accepts (its code does not import, say), is not restarted in a loop and
+	// never makes supervision give up; it says so once and waits for the next Restart (the
+	// next saved change) or Stop. A first start held this way does not fail Start either.
+	// Hold refuses what no change to the code can mend (no interpreter, no Streamlit).
+	Hold    func(*childStartError) bool
+	Log     *slog.Logger // child output: one record per line or traceback (childlog.go)
+	Project string       // the project directory: tracebacks name the frame in it
+	// RequestID returns the id of the one 5xx request the named child answered since a
+	// time, or "" (nil: tracebacks carry no request id).
+	RequestID func(child string, since time.Time) string
 	// OnChange is called on every state change, from the child's own goroutine: it must be
 	// quick and safe for concurrent use.
 	OnChange func(childStatus)
@@ -151,6 +190,7 @@ type supervisedChild struct {
 	mu     sync.Mutex
 	status childStatus
 	output []string
+	ready  atomic.Bool // status.State == childReady, read per request without the lock
 
 	stopReq    chan struct{}   // closed by requestStop
 	stopOnce   sync.Once       //
@@ -173,11 +213,15 @@ func newSupervisor(specs []childSpec, opts supervisorOptions) *supervisor {
 	opts = opts.withDefaults()
 	s := &supervisor{opts: opts, done: make(chan struct{})}
 	for _, spec := range specs {
+		log := opts.Log
+		if superviseNameReplicas(specs, spec) {
+			log = log.With("replica", spec.ID)
+		}
 		c := &supervisedChild{
 			spec:       spec,
 			sup:        s,
-			log:        opts.Log,
-			status:     childStatus{Name: spec.Name, State: childStopped},
+			log:        log,
+			status:     childStatus{Name: spec.Name, ID: spec.ID, State: childStopped},
 			stopReq:    make(chan struct{}),
 			killNow:    make(chan struct{}),
 			restartReq: make(chan chan error),
@@ -186,6 +230,24 @@ func newSupervisor(specs []childSpec, opts supervisorOptions) *supervisor {
 		s.children = append(s.children, c)
 	}
 	return s
+}
+
+// superviseNameReplicas reports whether spec's log lines carry its replica id: when other
+// children share its name, or it belongs to a generation after the first (a reload).
+func superviseNameReplicas(specs []childSpec, spec childSpec) bool {
+	if spec.ID == "" {
+		return false
+	}
+	if !strings.HasPrefix(spec.ID, "1.") {
+		return true
+	}
+	n := 0
+	for _, s := range specs {
+		if s.Name == spec.Name {
+			n++
+		}
+	}
+	return n > 1
 }
 
 func (o supervisorOptions) withDefaults() supervisorOptions {
@@ -238,7 +300,7 @@ func (s *supervisor) Start(ctx context.Context) error {
 		case r := <-results:
 			if r.err != nil {
 				s.stopAll(context.Background())
-				return fmt.Errorf("start %s: %w%s", r.c.spec.Name, r.err, r.c.lastLines())
+				return &childStartError{Child: r.c.spec.Name, Err: r.err, Output: r.c.recentOutput()}
 			}
 		case <-ctx.Done():
 			s.stopAll(context.Background())
@@ -258,14 +320,32 @@ func (s *supervisor) Err() error {
 	return s.err
 }
 
-// Ready reports whether the named child is up and passed its readiness probe.
+// Ready reports whether a child of that name (any replica of it) is up and passed its
+// readiness probe.
 func (s *supervisor) Ready(name string) bool {
-	c := s.child(name)
-	if c == nil {
-		return false
+	for _, c := range s.children {
+		if c.spec.Name == name && c.ready.Load() {
+			return true
+		}
 	}
-	return c.snapshot().State == childReady
+	return false
 }
+
+// childByKind is the n-th child (from 1) named name, or nil.
+func (s *supervisor) childByKind(name string, n int) *supervisedChild {
+	for _, c := range s.children {
+		if c.spec.Name == name {
+			if n--; n == 0 {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// notReady reports whether the child is not ready: routing asks it per request, so it reads
+// an atomic, not the status under its lock.
+func (c *supervisedChild) notReady() bool { return !c.ready.Load() }
 
 // Status returns a snapshot of every child, in spec order.
 func (s *supervisor) Status() []childStatus {
@@ -279,8 +359,7 @@ func (s *supervisor) Status() []childStatus {
 // Restart stops the named child's process group and starts it again, returning once it is
 // ready (dev --reload). A restart failure is also handled as a crash: backoff, then retry.
 func (s *supervisor) Restart(name string) error {
-	c := s.child(name)
-	if c == nil {
+	if s.child(name) == nil {
 		return fmt.Errorf("restart: no child named %q", name)
 	}
 	s.mu.Lock()
@@ -289,14 +368,20 @@ func (s *supervisor) Restart(name string) error {
 	if !started {
 		return fmt.Errorf("restart %s: supervisor not started", name)
 	}
-	reply := make(chan error, 1)
-	select {
-	case c.restartReq <- reply:
-	case <-c.loopDone:
-		return fmt.Errorf("restart %s: supervision has stopped", name)
-	}
-	if err := <-reply; err != nil {
-		return fmt.Errorf("restart %s: %w%s", name, err, c.lastLines())
+	// Every replica of the name, one after the other: the others serve meanwhile.
+	for _, c := range s.children {
+		if c.spec.Name != name {
+			continue
+		}
+		reply := make(chan error, 1)
+		select {
+		case c.restartReq <- reply:
+		case <-c.loopDone:
+			return fmt.Errorf("restart %s: supervision has stopped", name)
+		}
+		if err := <-reply; err != nil {
+			return fmt.Errorf("restart %s: %w%s", name, err, c.lastLines())
+		}
 	}
 	return nil
 }
@@ -331,7 +416,6 @@ func (s *supervisor) giveUp(err error) {
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
-		s.opts.Log.Error("giving up supervision", "err", err)
 		go func() {
 			s.stopAll(context.Background())
 			close(s.done)
@@ -364,13 +448,28 @@ func (c *supervisedChild) run(first chan<- error) {
 		}
 		launches++
 		p, err := c.launch()
+		held := err != nil && opts.Hold != nil && !errors.Is(err, errSuperviseStopping) &&
+			opts.Hold(&childStartError{Child: c.spec.Name, Err: err, Output: c.recentOutput()})
 		if reply != nil {
-			reply <- err
+			switch {
+			case held && launches == 1:
+				reply <- nil // Start goes on without it; it waits for a change
+			case held:
+				reply <- errSuperviseWaiting
+			default:
+				reply <- err
+			}
 			reply = nil
 		}
 		if errors.Is(err, errSuperviseStopping) {
 			c.setState(childStopped, "")
 			return
+		}
+		if held {
+			if reply = c.wait(err); reply == nil {
+				return
+			}
+			continue
 		}
 		if err != nil && launches == 1 {
 			c.setState(childFailed, err.Error())
@@ -383,6 +482,12 @@ func (c *supervisedChild) run(first chan<- error) {
 					consecutive = 0
 				}
 				err = fmt.Errorf("exited unexpectedly (%s)", p.exit)
+				if opts.Hold != nil {
+					if reply = c.wait(err); reply == nil {
+						return
+					}
+					continue
+				}
 				c.log.Warn("child exited", "child", c.spec.Name, "exit", p.exit)
 			case <-c.stopReq:
 				c.terminate(p)
@@ -421,6 +526,20 @@ func (c *supervisedChild) run(first chan<- error) {
 	}
 }
 
+// wait is Hold's answer to a child that stopped: one line saying so, then nothing until the
+// next Restart (whose reply channel it returns) or Stop (nil).
+func (c *supervisedChild) wait(err error) chan error {
+	c.setState(childWaiting, err.Error())
+	c.log.Warn(c.spec.Name+" "+err.Error()+"; it starts again on the next change", "child", c.spec.Name)
+	select {
+	case <-c.stopReq:
+		c.setState(childStopped, "")
+		return nil
+	case reply := <-c.restartReq:
+		return reply
+	}
+}
+
 // superviseRecent drops the failure times that fell out of the window.
 func superviseRecent(times []time.Time, now time.Time, window time.Duration) []time.Time {
 	kept := times[:0]
@@ -451,7 +570,6 @@ func (c *supervisedChild) launch() (*childProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	if c.spec.Ready == nil {
 		c.setState(childReady, "")
 		return p, nil
@@ -518,7 +636,7 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if len(c.spec.Argv) == 0 || c.spec.Argv[0] == "" {
-		started <- errors.New("empty command")
+		started <- superviseSpawnError{errors.New("empty command")}
 		return
 	}
 	cmd := exec.Command(c.spec.Argv[0], c.spec.Argv[1:]...)
@@ -541,10 +659,13 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	}
 	if err := cmd.Start(); err != nil {
 		closeOutput()
-		started <- err
+		started <- superviseSpawnError{err}
 		return
 	}
 	p.pid, p.startedAt = cmd.Process.Pid, time.Now()
+	// The status gets the pid here, before the exit below can clear it: set by the caller
+	// after spawn returned, it could land after a quick exit's and name a dead process.
+	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	started <- nil
 
 	werr := cmd.Wait()
@@ -594,12 +715,19 @@ func (c *supervisedChild) terminate(p *childProcess) {
 	}
 }
 
-// readOutput logs r line by line until EOF. Lines are cut at superviseLineMax and control
-// characters escaped, so neither a huge line nor binary output can stall the child or
-// corrupt the log.
+// readOutput logs r until EOF, a line or a traceback a record (childlog.go), and keeps the
+// last lines for Status. Lines are cut at superviseLineMax and control characters escaped,
+// so neither a huge line nor binary output can stall the child or corrupt the log.
 func (c *supervisedChild) readOutput(r io.Reader, stream string) {
+	opts := childLogOptions{Log: c.log, Child: c.spec.Name, Stream: stream, Project: c.sup.opts.Project,
+		Serving: func() bool { return c.state() == childReady }}
+	if c.sup.opts.RequestID != nil {
+		opts.RequestID = func(since time.Time) string { return c.sup.opts.RequestID(c.spec.Name, since) }
+	}
+	out := newChildLog(opts)
+	defer out.Close()
 	superviseReadLines(r, func(line string) {
-		c.log.Info(line, "child", c.spec.Name, "stream", stream)
+		out.Line(line)
 		c.mu.Lock()
 		c.output = append(c.output, line)
 		if len(c.output) > superviseOutputKeep {
@@ -609,24 +737,28 @@ func (c *supervisedChild) readOutput(r io.Reader, stream string) {
 	})
 }
 
-// superviseReadLines calls emit for every line of r (without its newline, escaped); a last
-// line without newline is emitted at EOF.
+// superviseReadLines calls emit for every line of r, without its line ending, with control
+// characters and invalid UTF-8 escaped (one child line is one log line, and a terminal never
+// sees escape sequences); a last line without newline is emitted at EOF. A line of more than
+// superviseLineMax bytes is cut there, with superviseTruncMarker.
 func superviseReadLines(r io.Reader, emit func(string)) {
-	br := bufio.NewReaderSize(r, superviseLineMax)
+	br := bufio.NewReaderSize(r, superviseLineMax+len("\r\n")) // a whole line and its CRLF fit
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			emit(superviseEscapeLine(chunk) + superviseTruncMarker)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil {
-				return
-			}
-			continue
+		full := errors.Is(err, bufio.ErrBufferFull)
+		line := chunk
+		if !full {
+			line = bytes.TrimSuffix(bytes.TrimSuffix(chunk, []byte("\n")), []byte("\r"))
 		}
-		if len(chunk) > 0 {
-			emit(superviseEscapeLine(chunk))
+		switch {
+		case len(line) > superviseLineMax:
+			emit(escapeControl(string(line[:superviseLineMax])) + superviseTruncMarker)
+			for full {
+				_, err = br.ReadSlice('\n')
+				full = errors.Is(err, bufio.ErrBufferFull)
+			}
+		case len(chunk) > 0:
+			emit(escapeControl(string(line)))
 		}
 		if err != nil {
 			return
@@ -634,22 +766,44 @@ func superviseReadLines(r io.Reader, emit func(string)) {
 	}
 }
 
-// superviseEscapeLine drops the line ending and escapes control characters and invalid
-// UTF-8, so one child line is one log line and a terminal never sees escape sequences.
-func superviseEscapeLine(b []byte) string {
-	return escapeControl(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-}
-
 // lastLines formats the tail of the output for a one-line error: "; last output: a | b".
 func (c *supervisedChild) lastLines() string {
+	return formatLastLines(c.recentOutput())
+}
+
+func (c *supervisedChild) recentOutput() []string {
 	c.mu.Lock()
-	lines := c.output[max(0, len(c.output)-superviseErrLines):]
-	joined := strings.Join(lines, " | ")
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.output)
+}
+
+func formatLastLines(output []string) string {
+	joined := strings.Join(output[max(0, len(output)-superviseErrLines):], " | ")
 	if joined == "" {
 		return "; no output"
 	}
 	return "; last output: " + joined
+}
+
+// childStartError is a first start that failed: the child, why, and its last output lines
+// (superviseOutputKeep of them), from which run words the fix (startHint).
+type childStartError struct {
+	Child  string
+	Err    error
+	Output []string
+}
+
+func (e *childStartError) Error() string {
+	return fmt.Sprintf("start %s: %v%s", e.Child, e.Err, formatLastLines(e.Output))
+}
+
+func (e *childStartError) Unwrap() error { return e.Err }
+
+// state is the child's state (readiness).
+func (c *supervisedChild) state() childState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.State
 }
 
 func (c *supervisedChild) snapshot() childStatus {
@@ -674,6 +828,7 @@ func (c *supervisedChild) setState(state childState, lastErr string) {
 func (c *supervisedChild) update(change func(*childStatus)) {
 	c.mu.Lock()
 	change(&c.status)
+	c.ready.Store(c.status.State == childReady)
 	st := c.status
 	st.Output = append([]string(nil), c.output...)
 	c.mu.Unlock()

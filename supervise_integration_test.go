@@ -142,9 +142,12 @@ func groupGone(pgid int) bool {
 }
 
 func TestIntegrationSuperviseRun(t *testing.T) {
-	dir := superviseProject(t, `jwt_protect = ["/admin/*"]`+"\n")
-	secret := "FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("s", 40)
-	p := launchFluxlit(t, dir, []string{secret}, "run", "--no-pidfile")
+	dir := superviseProject(t, `jwt_protect = ["/admin/*"]`+"\n"+`child_env_deny = ["MY_API_TOKEN"]`+"\n")
+	// What the Streamlit child must not get (README, Children): FLUXLIT_JWT_*, FLUXLIT_OIDC_*,
+	// secret settings (oidc_bff_secret is one), names in child_env_deny.
+	withheld := []string{"FLUXLIT_JWT_HS256_SECRET=" + strings.Repeat("s", 40), "FLUXLIT_OIDC_CLIENT_ID=oidc-client",
+		"FLUXLIT_OIDC_BFF_SECRET=bff-secret", "MY_API_TOKEN=api-token"}
+	p := launchFluxlit(t, dir, append([]string{"MY_API_TOKEN_2=kept"}, withheld...), "run", "--no-pidfile")
 	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
 	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
 		t.Errorf("readyz while the children start: got %d; want 503", code)
@@ -170,8 +173,14 @@ func TestIntegrationSuperviseRun(t *testing.T) {
 	if want := "http://127.0.0.1:" + strconv.Itoa(p.port) + "/api"; env["FLUXLIT_INTERNAL_API_BASE"] != want {
 		t.Errorf("FLUXLIT_INTERNAL_API_BASE %q; want %q", env["FLUXLIT_INTERNAL_API_BASE"], want)
 	}
-	if _, leaked := env["FLUXLIT_JWT_HS256_SECRET"]; leaked {
-		t.Errorf("the Streamlit child received FLUXLIT_JWT_HS256_SECRET")
+	for _, kv := range withheld {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, leaked := env[name]; leaked {
+			t.Errorf("the Streamlit child received %s", name)
+		}
+	}
+	if env["MY_API_TOKEN_2"] != "kept" {
+		t.Errorf("MY_API_TOKEN_2 %q; want the parent's value (only listed names are withheld)", env["MY_API_TOKEN_2"])
 	}
 	if env["FLUXLIT_API_PREFIX"] != "/api" || env["FLUXLIT_APP"] != "app:app" {
 		t.Errorf("FLUXLIT_API_PREFIX %q FLUXLIT_APP %q", env["FLUXLIT_API_PREFIX"], env["FLUXLIT_APP"])
@@ -192,10 +201,21 @@ func TestIntegrationSuperviseCrashRestartAndStop(t *testing.T) {
 		t.Fatalf("children in the debug page: %+v", before)
 	}
 	syscall.Kill(ui.PID, syscall.SIGKILL)
-	waitStatus(t, p.base+"/api/readyz", 503, 5*time.Second)
-	res, _ := httpDo(t, "GET", p.base+"/", nil, nil)
-	if res.StatusCode == 503 && res.Header.Get("Retry-After") == "" {
-		t.Errorf("503 while Streamlit is down has no Retry-After")
+	// Once fluxlit has seen the child exit, and until the new child is ready (at least the
+	// 500 ms backoff plus Streamlit's start), readyz is 503 and a request for the UI is
+	// answered by fluxlit: 503, Retry-After, the request id. (Between the kill and the exit
+	// reaching the supervisor, a few milliseconds, the dial is refused: 502.)
+	superviseWaitFor(t, 5*time.Second, "the supervisor to see Streamlit exit", func() bool {
+		return debugChildren(t, p.base)["streamlit"].State != "ready"
+	})
+	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
+		t.Errorf("readyz while Streamlit restarts: %d; want 503", code)
+	}
+	res, body := httpDo(t, "GET", p.base+"/", map[string]string{"X-Request-ID": "while-down-1"}, nil)
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" ||
+		string(body) != "fluxlit: streamlit is not running (restarting); retry shortly (request id while-down-1)\n" {
+		t.Errorf("GET / while Streamlit restarts: %d Retry-After %q %q; want 503, Retry-After 1 and the line with the request id",
+			res.StatusCode, res.Header.Get("Retry-After"), body)
 	}
 	back := waitStatus(t, p.base+"/api/readyz", 200, 60*time.Second)
 	t.Logf("Streamlit back after %v", back)
@@ -207,22 +227,12 @@ func TestIntegrationSuperviseCrashRestartAndStop(t *testing.T) {
 		t.Errorf("session after restart: %q", seen)
 	}
 
-	// SIGTERM with a slow request in flight.
-	slow := make(chan int, 1)
-	go func() {
-		res, err := http.Get(p.base + "/api/slow?s=1.5")
-		if err != nil {
-			slow <- -1
-			return
-		}
-		res.Body.Close()
-		slow <- res.StatusCode
-	}()
-	time.Sleep(300 * time.Millisecond)
+	// SIGTERM with a request in flight: a stream from the API, its first event already read.
+	stream := startEventStream(t, p.base+"/api/sse?n=5&gap=0.3")
 	groups := []int{after["streamlit"].PID, after["api"].PID}
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := <-slow; code != 200 {
-		t.Errorf("slow request at SIGTERM: %d; want 200", code)
+	if got := <-stream; got.events != 5 || got.err != nil {
+		t.Errorf("event stream in flight at SIGTERM: %d events, then %v; want all 5 and its end", got.events, got.err)
 	}
 	if code := p.exitCode(t, 30*time.Second); code != 0 {
 		t.Errorf("exit %d; want 0", code)
@@ -255,15 +265,40 @@ func TestIntegrationSuperviseKill9LeavesNoChild(t *testing.T) {
 	}
 }
 
+// superviseCrashingChild starts, answers Streamlit's health check (so it counts as started),
+// and exits 3 a moment later: a Streamlit child that crashes after every start.
+const superviseCrashingChild = `import http.server, os, sys, threading
+print("doomed-child-output", flush=True)
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        threading.Timer(0.2, os._exit, (3,)).start()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+`
+
+// TestIntegrationSuperviseCrashLimit: a child that crashes after every start is restarted
+// until its fifth crash within 60 s, then fluxlit stops and exits 1 naming the child and its
+// last output lines (README, Children).
 func TestIntegrationSuperviseCrashLimit(t *testing.T) {
-	dir := superviseProject(t, `streamlit_command = ["sh", "-c", "echo doomed-child-output; exit 3"]`+"\n"+`child_ready_timeout_s = 5`+"\n")
+	dir := superviseProject(t, fmt.Sprintf("streamlit_command = [%q, \"crash_child.py\", \"{port}\"]\n", streamlitPython(t)))
+	writeFile(t, filepath.Join(dir, "crash_child.py"), superviseCrashingChild)
 	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
-	code := p.exitCode(t, 60*time.Second)
-	if code == 0 {
-		t.Fatalf("exit 0 for a child that always crashes; want non-zero")
+	if code := p.exitCode(t, 60*time.Second); code != 1 {
+		t.Fatalf("exit %d for a child that always crashes; want 1", code)
 	}
-	if log := p.log.String(); !strings.Contains(log, "streamlit") || !strings.Contains(log, "doomed-child-output") {
-		t.Errorf("log does not name the child and its last output:\n%s", log)
+	log := p.log.String()
+	lastLines := strings.Repeat("doomed-child-output | ", 4) + "doomed-child-output"
+	// The run logs JSON (launchFluxlit), so its last word is an ERROR record.
+	if want := `"level":"ERROR","msg":"streamlit: exited 5 times in 60s; last output: ` + lastLines + `"}` + "\n"; !strings.HasSuffix(log, want) {
+		t.Errorf("log does not say %q:\n%s", want, log)
+	}
+	if starts := strings.Count(log, `"msg":"doomed-child-output"`); starts != 5 {
+		t.Errorf("the child started %d times; want 5 (gives up at the fifth crash)\n%s", starts, log)
 	}
 }
 
@@ -430,14 +465,7 @@ func TestReloadScopeInvalidExits2(t *testing.T) {
 func TestIntegrationExampleHello(t *testing.T) {
 	requireIntegration(t, "streamlit")
 	requireIntegration(t, "fastapi")
-	dir := t.TempDir()
-	for _, name := range []string{"fluxlit.toml", "app.py", "streamlit_app.py"} {
-		data, err := os.ReadFile(filepath.Join("examples", "hello", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, name), string(data))
-	}
+	dir := exampleHelloProject(t)
 	p := launchFluxlit(t, dir, []string{"FLUXLIT_PYTHON=" + streamlitPython(t)}, "run")
 	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
 	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {

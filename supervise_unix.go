@@ -60,3 +60,16 @@ func processAlive(pid int) bool {
 	}
 	return !superviseIsZombie(pid)
 }
+
+// signalReload asks the fluxlit with pid for a reload (SIGHUP).
+func signalReload(pid int) error { return syscall.Kill(pid, syscall.SIGHUP) }
+
+// upgradeSignal asks a fluxlit for a binary upgrade: SIGUSR2, nginx's.
+const upgradeSignal = syscall.SIGUSR2
+
+// signalUpgrade asks the fluxlit with pid for a binary upgrade.
+func signalUpgrade(pid int) error { return syscall.Kill(pid, upgradeSignal) }
+
+// upgradeSysProcAttr puts the new process of an upgrade in a session of its own: it outlives
+// this one, and a terminal's Ctrl-C or hang-up meant for this one does not reach it.
+func upgradeSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }

@@ -92,3 +92,18 @@ func processAlive(pid int) bool {
 	}
 	return code == superviseStillActive
 }
+
+// signalReload: Windows has no SIGHUP to send; reload is a Unix feature.
+func signalReload(pid int) error {
+	return errors.New("fluxlit reload needs SIGHUP, which Windows does not have: restart fluxlit instead")
+}
+
+// upgradeSignal is never delivered on Windows (os/signal delivers only Interrupt there).
+const upgradeSignal = syscall.Signal(0x1f)
+
+func upgradeSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// signalUpgrade: the upgrade hands a socket to a new process, which needs Unix's fd passing.
+func signalUpgrade(pid int) error {
+	return errors.New("fluxlit upgrade is a Unix feature: restart fluxlit instead")
+}

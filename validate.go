@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,6 +77,9 @@ func validateConfig(c *Config) error {
 	if err := checkStreamlitArgs(c.StreamlitRunCLIArgs); err != nil {
 		return bad("streamlit_run_cli_args", err.Error())
 	}
+	if err := checkReplicas(c); err != nil {
+		return err
+	}
 	if len(c.APICommand) == 0 && c.APIUpstream == "" && !strings.Contains(c.Target, ":") {
 		return bad("target", fmt.Sprintf("%q is not module:attribute (for example app:app)", c.Target))
 	}
@@ -88,6 +92,9 @@ func validateConfig(c *Config) error {
 		return bad("gateway_forward_client_headers_to_streamlit", err.Error())
 	} else if len(rejected) > 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("gateway_forward_client_headers_to_streamlit: %s are never forwarded to Streamlit (gateway_forward_rejected_names)", strings.Join(rejected, ", ")))
+	}
+	if len(c.JWTProtect) > 0 && len(edgeKeySettings(c)) == 0 {
+		return bad("jwt_protect", "edge JWT needs a key: set jwt_hs256_secret, jwt_hs_secret_file, jwt_public_key_file, jwt_jwks_file or jwt_jwks_url")
 	}
 	if c.CORSAllowCredentials && slices.Contains(c.CORSAllowOrigins, "*") {
 		return bad("cors_allow_origins", `"*" cannot be combined with cors_allow_credentials`)
@@ -249,4 +256,29 @@ func validHeaderName(n string) bool {
 		}
 	}
 	return true
+}
+
+// checkReplicas checks streamlit_replicas and api_workers: a count of children only fluxlit's
+// own children can have.
+func checkReplicas(c *Config) error {
+	bad := func(name, msg string) error {
+		return &configError{Where: whereOf(c, name), Setting: name, Msg: msg}
+	}
+	if c.StreamlitReplicas != "auto" {
+		n, err := strconv.Atoi(strings.TrimSpace(c.StreamlitReplicas))
+		if err != nil || n < 1 || n > maxStreamlitReplicas {
+			return bad("streamlit_replicas", fmt.Sprintf("expected auto or a number from 1 to %d, got %q", maxStreamlitReplicas, c.StreamlitReplicas))
+		}
+		c.StreamlitReplicas = strconv.Itoa(n)
+	}
+	if c.StreamlitReplicas != "1" && c.StreamlitUpstream != "" {
+		return bad("streamlit_replicas", "streamlit_upstream is set, so fluxlit runs no Streamlit child to replicate (unset one of them)")
+	}
+	if c.APIWorkers > 1 && c.APIUpstream != "" {
+		return bad("api_workers", "api_upstream is set, so fluxlit runs no API child (unset one of them)")
+	}
+	if c.APIWorkers > 1 && len(c.APICommand) > 0 {
+		return bad("api_workers", "api_command replaces the uvicorn command: give the worker count in it (uvicorn --workers N)")
+	}
+	return nil
 }

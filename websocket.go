@@ -109,6 +109,9 @@ func (s *tunnelSet) add(t *tunnel) bool {
 	s.open[t] = struct{}{}
 	s.count.Add(1)
 	s.wg.Add(1)
+	if t.rep != nil {
+		t.rep.sessions.Add(1)
+	}
 	return true
 }
 
@@ -117,7 +120,33 @@ func (s *tunnelSet) remove(t *tunnel) {
 	delete(s.open, t)
 	s.mu.Unlock()
 	s.count.Add(-1)
+	if t.rep != nil {
+		t.rep.sessions.Add(-1)
+	}
 	s.wg.Done()
+}
+
+// abortGeneration ends at once every tunnel to an upstream of gen that outlived its drain.
+func (s *tunnelSet) abortGeneration(gen *generation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.open {
+		if t.target != nil && t.target.gen == gen {
+			t.abort()
+		}
+	}
+}
+
+// goAwayGeneration sends close 1001 on every tunnel to an upstream of gen (a generation
+// replaced by a reload): Streamlit's frontend reconnects, to the current generation.
+func (s *tunnelSet) goAwayGeneration(gen *generation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.open {
+		if t.target != nil && t.target.gen == gen {
+			t.goAway()
+		}
+	}
 }
 
 // closeAll sends close 1001 on every open tunnel and waits until they are gone or ctx ends.
@@ -145,6 +174,8 @@ func (s *tunnelSet) closeAll(ctx context.Context) {
 // client after the 101, so the shutdown close frame is written by that pump, between frames.
 type tunnel struct {
 	client, upstream net.Conn
+	target           *upstream    // where it leads
+	rep              *replica     // the Streamlit replica it leads to (nil: the API)
 	up, down         relay        // client -> upstream, upstream -> client
 	closeCode        atomic.Int32 // set to 1001 or 1009: the down pump sends it to the client
 	bytesUp          atomic.Int64 // client -> upstream
@@ -233,7 +264,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, x *netE
 	// what the close log needs is kept of the request.
 	rec.r = &http.Request{RemoteAddr: r.RemoteAddr, Method: r.Method, URL: &url.URL{Path: r.URL.Path}, Header: r.Header}
 	rec.ResponseWriter = nil // the hijacked response would keep net/http's conn and its buffers
-	g.openTunnel(src, clientRW.Writer, clientPre, pc, &res, rec)
+	g.openTunnel(src, clientRW.Writer, clientPre, pc, &res, rec, up, x.fi.Proto == "https")
 	return true
 }
 
@@ -276,7 +307,7 @@ func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upRespo
 		err = pc.flushForAnswer()
 	}
 	if err == nil {
-		_, err = res.read(pc, wsHandshakeTimeout, true)
+		err = res.readFinal(pc, wsHandshakeTimeout, true)
 	}
 	if err != nil {
 		conn.Close()
@@ -311,16 +342,23 @@ func releaseHandshakeBuffers(pc *upConn) {
 // on owns both connections: the one tunnel opener of both engines. clientPre holds bytes the
 // client sent past its handshake. It reports false when the client could not be answered or
 // fluxlit is shutting down (the client then gets a close 1001); both connections are closed.
-func (g *gateway) openTunnel(client net.Conn, clientBW *bufio.Writer, clientPre []byte, pc *upConn, res *upResponse, rec *accessRecord) bool {
+// A session placed anew (rec.setCookie) gets its affinity cookie on the 101; secure when the
+// browser came over HTTPS.
+func (g *gateway) openTunnel(client net.Conn, clientBW *bufio.Writer, clientPre []byte, pc *upConn, res *upResponse, rec *accessRecord, up *upstream, secure bool) bool {
 	rec.status = http.StatusSwitchingProtocols
 	client.SetDeadline(time.Time{})
-	if err := writeSwitchingProtocols(clientBW, res, rec.id); err != nil {
+	cookie := ""
+	if rec.setCookie {
+		cookie = rec.rep.cookieHeader(secure)
+	}
+	if err := writeSwitchingProtocols(clientBW, res, rec.id, cookie); err != nil {
 		pc.c.Close()
 		client.Close()
 		g.obs.end(rec)
 		return false
 	}
 	t := newTunnel(client, clientPre, pc.c, buffered(pc.br), g.cfg.WSMaxMessageSize)
+	t.target, t.rep = up, rec.rep
 	if !g.tunnels.add(t) {
 		writeCloseFrame(client, wsCloseGoingAway, "server shutting down", false)
 		pc.c.Close()
@@ -338,13 +376,17 @@ func (g *gateway) openTunnel(client net.Conn, clientBW *bufio.Writer, clientPre 
 }
 
 // writeSwitchingProtocols relays the upstream's 101 (its Sec-WebSocket-Accept answers the
-// browser's key, which was forwarded untouched) with fluxlit's request id: the one 101 writer.
-func writeSwitchingProtocols(bw *bufio.Writer, res *upResponse, id string) error {
+// browser's key, which was forwarded untouched) with fluxlit's request id and, when set, the
+// affinity cookie (browsers store cookies from a handshake's answer): the one 101 writer.
+func writeSwitchingProtocols(bw *bufio.Writer, res *upResponse, id, setCookie string) error {
 	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	for _, fl := range res.fields {
 		if !asciiEqualFold(fl.name, "X-Request-Id") {
 			writeField(bw, fl.name, fl.value)
 		}
+	}
+	if setCookie != "" {
+		writeHeaderLine(bw, "Set-Cookie", setCookie)
 	}
 	writeHeaderLine(bw, "X-Request-Id", id)
 	bw.WriteString("\r\n")
@@ -375,7 +417,7 @@ func (g *gateway) dialUpstream(ctx context.Context, up *upstream) (net.Conn, err
 func (g *gateway) relayRefusedHandshake(w http.ResponseWriter, r *http.Request, pc *upConn, res *upResponse, x *netExchange) {
 	h := w.Header()
 	for _, fl := range res.fields {
-		if hopKeepResponseHeader(fl.name, res.connection) && !asciiEqualFold(fl.name, "Content-Length") {
+		if hopKeepResponseHeader(fl.name, res.status, res.connection) && !asciiEqualFold(fl.name, "Content-Length") {
 			h.Add(string(fl.name), string(fl.value))
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -110,19 +111,73 @@ func TestRelayLimit(t *testing.T) {
 	}
 }
 
-// FuzzRelay: whatever bytes arrive, split however, the relay never panics and never writes
-// anything that is not a prefix of its input; under no limit it writes all complete frames.
+// relayModel is what a relay forwards of in under limit (0: none), written independently of
+// frameCursor from RFC 6455 §5.2: the input unchanged up to its end, except the start of a
+// frame header it ends in; or, at a data frame that takes its message (a data frame and its
+// continuations; control frames do not count) over limit, the bytes before that frame and
+// errMessageTooBig.
+func relayModel(in []byte, limit int64) (int, error) {
+	var message int64
+	for i := 0; i < len(in); {
+		if len(in)-i < 2 {
+			return i, io.EOF
+		}
+		op, b1 := in[i]&0x0f, in[i+1]
+		head, plen := 2, uint64(b1&0x7f)
+		switch plen {
+		case 126:
+			head += 2
+		case 127:
+			head += 8
+		}
+		if b1&0x80 != 0 {
+			head += 4 // the mask key
+		}
+		if len(in)-i < head {
+			return i, io.EOF
+		}
+		switch plen {
+		case 126:
+			plen = uint64(binary.BigEndian.Uint16(in[i+2:]))
+		case 127:
+			plen = binary.BigEndian.Uint64(in[i+2:]) &^ (1 << 63) // the most significant bit must be 0
+		}
+		if op < 8 {
+			if op != 0 {
+				message = 0
+			}
+			message += int64(plen)
+			if limit > 0 && message > limit {
+				return i, errMessageTooBig
+			}
+		}
+		i += head
+		if uint64(len(in)-i) <= plen {
+			return len(in), io.EOF
+		}
+		i += int(plen)
+	}
+	return len(in), io.EOF
+}
+
+// FuzzRelay: whatever bytes arrive, split however between the bytes that came with the
+// handshake and reads of any size, the relay forwards exactly what relayModel says, counts
+// it, and ends as it says.
 func FuzzRelay(f *testing.F) {
-	f.Add(wsFrames(f, []byte("a"), []byte("bc")), 16, 3)
-	f.Add([]byte{0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 64, 0)
-	f.Add([]byte{0x82, 0xfe, 0x01}, 4096, 1)
-	f.Fuzz(func(t *testing.T, in []byte, chunk, pre int) {
+	f.Add(wsFrames(f, []byte("a"), []byte("bc")), 16, 3, uint32(0))
+	f.Add(wsFrames(f, []byte("a"), []byte("bc"), []byte("def")), 1, 0, uint32(2))
+	f.Add([]byte{0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 64, 0, uint32(0))
+	f.Add([]byte{0x82, 0xfe, 0x01}, 4096, 1, uint32(100))
+	f.Add([]byte{0x02, 0x03, 'a', 'b', 'c', 0x89, 0x00, 0x80, 0x03, 'd', 'e', 'f'}, 2, 5, uint32(5))
+	f.Fuzz(func(t *testing.T, in []byte, chunk, pre int, limit uint32) {
 		if chunk < 1 || chunk > 1<<16 || pre < 0 {
 			return
 		}
-		out, n, _ := relayBytes(in, pre, chunk, 1<<20)
-		if !bytes.HasPrefix(in, out) || n != int64(len(out)) {
-			t.Fatalf("relayed %d bytes (counted %d) that are not a prefix of the input", len(out), n)
+		out, n, err := relayBytes(in, pre, chunk, int64(limit))
+		want, wantErr := relayModel(in, int64(limit))
+		if !bytes.Equal(out, in[:want]) || n != int64(len(out)) || !errors.Is(err, wantErr) {
+			t.Fatalf("limit %d: relayed %d bytes (counted %d), then %v; want the first %d input bytes, then %v",
+				limit, len(out), n, err, want, wantErr)
 		}
 	})
 }

@@ -1,8 +1,9 @@
 // wire.go owns the HTTP/1.1 bytes fluxlit writes and reads itself on an upstream connection,
 // for both engines: a request head under the hop rules (every request of the fast engine and
-// every WebSocket handshake), and an upstream's response head, parsed strictly, with the
-// framing it declares. The fast engine relays bodies (fastpath_http1.go); the net/http engine
-// uses this only for WebSocket handshakes, and Go's Transport for everything else.
+// every WebSocket handshake), and the one strict rule for an upstream's answer head and the
+// framing it declares. The fast engine reads answers with it and relays bodies
+// (fastpath_http1.go); the net/http engine's Transport reads through guardConn, which refuses
+// the same answers before Go's reader sees them.
 
 package main
 
@@ -13,7 +14,9 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,7 +86,7 @@ type upstreamHead struct {
 // writeUpstreamHead writes h to bw.
 func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	up := h.up
-	toUI := up == g.ui
+	toUI := !up.isAPI()
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(up.target.Path)
@@ -205,60 +208,74 @@ type upResponse struct {
 	connection    [][]byte // the header names its Connection header lists
 }
 
-// maxConnTokens bounds how many header names an upstream's Connection header may name.
-const maxConnTokens = 8
-
-// read reads the response head from pc within timeout (0: the caller sets the deadline),
-// skipping interim 1xx responses. gotBytes reports whether any byte arrived (a reused
-// connection that ends before one is stale, and the request can be retried).
-func (res *upResponse) read(pc *upConn, timeout time.Duration, upgrade bool) (gotBytes bool, err error) {
-	if timeout > 0 {
-		pc.c.SetReadDeadline(time.Now().Add(timeout))
-		defer pc.c.SetReadDeadline(time.Time{})
-	}
-	for {
-		if _, err := pc.br.Peek(1); err != nil {
-			return gotBytes, err
-		}
-		gotBytes = true
-		if err := res.readHead(pc.br); err != nil {
-			return true, err
-		}
-		if !res.parse() {
-			return true, errUpstreamMalformed
-		}
-		if res.status >= 200 || upgrade && res.status == http.StatusSwitchingProtocols {
-			return true, nil
-		}
-		if res.status == http.StatusSwitchingProtocols {
-			return true, errUpstreamMalformed // fluxlit never asked for an upgrade here
-		}
-	}
+// interim reports whether the head is an interim (1xx) answer, which a final one follows.
+// 101 is final: the connection is the upgraded protocol's after it.
+func (res *upResponse) interim() bool {
+	return res.status < 200 && res.status != http.StatusSwitchingProtocols
 }
 
-// readHead collects the head's lines, up to the empty one, into raw.
-func (res *upResponse) readHead(br *bufio.Reader) error {
-	res.raw = res.raw[:0]
+// next reads the next response head, interim or final, from pc. The caller bounds the read
+// with a deadline on pc.c.
+func (res *upResponse) next(pc *upConn) error {
+	if err := res.readHead(pc.br); err != nil {
+		return err
+	}
+	if !res.parse() {
+		return errUpstreamMalformed
+	}
+	return nil
+}
+
+// readFinal reads up to the final head within timeout, skipping interim answers (the
+// WebSocket handshake's). A 101 is an error unless upgrade: fluxlit asked for none then.
+func (res *upResponse) readFinal(pc *upConn, timeout time.Duration, upgrade bool) error {
+	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	defer pc.c.SetReadDeadline(time.Time{})
 	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return errUpstreamMalformed
-			}
+		if err := res.next(pc); err != nil {
 			return err
 		}
-		res.raw = append(res.raw, line...)
-		if len(res.raw) > maxResponseHead {
+		switch {
+		case res.status == http.StatusSwitchingProtocols && !upgrade:
 			return errUpstreamMalformed
-		}
-		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+		case !res.interim():
 			return nil
 		}
 	}
 }
 
-// parse parses raw: "HTTP/1.x NNN reason" and the header lines (CRLF or bare LF, as Go's own
-// client accepts).
+// readHead collects the head's lines, up to the empty one, into raw: at most maxResponseHead
+// bytes, whatever the reader's buffer holds at once.
+func (res *upResponse) readHead(br *bufio.Reader) error {
+	res.raw = res.raw[:0]
+	lineStart := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(res.raw)+len(chunk) > maxResponseHead {
+			return errUpstreamMalformed
+		}
+		res.raw = append(res.raw, chunk...)
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue // a line longer than the buffer: the rest follows
+		case err != nil:
+			return err
+		}
+		line := res.raw[lineStart:]
+		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			return nil
+		}
+		lineStart = len(res.raw)
+	}
+}
+
+// parse parses raw under the one strict rule for an upstream's answer, both engines' (the
+// net/http engine's Transport reads through guardConn): "HTTP/1.x NNN reason" with no control
+// byte in the reason, header lines that net/http would also read (CRLF or bare LF), and
+// framing that says one thing. It fails for an ambiguous answer: Content-Length with chunked,
+// differing Content-Lengths, a transfer coding other than chunked, or chunked in an HTTP/1.0
+// answer (RFC 9112 §6.1 and §6.3: such framing is faulty, and the bytes after it could be
+// read as the next answer).
 func (res *upResponse) parse() bool {
 	*res = upResponse{raw: res.raw, fields: res.fields[:0], connection: res.connection[:0], contentLength: -1}
 	b := res.raw
@@ -277,21 +294,31 @@ func (res *upResponse) parse() bool {
 	if res.status < 100 {
 		return false
 	}
+	for _, c := range line[12:] {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
 	res.close = !res.http11
+	transferEncodings := 0
 	for {
 		line, b = cutLine(b)
 		if len(line) == 0 {
-			return true
+			break
 		}
 		name, value, ok := parseFieldLine(line)
-		if !ok || !res.noteField(name, value) {
+		if !ok || !res.noteField(name, value, &transferEncodings) {
 			return false
 		}
 		res.fields = append(res.fields, headerField{name, value})
 	}
+	if transferEncodings > 0 && (transferEncodings > 1 || !res.chunked || res.contentLength >= 0 || !res.http11) {
+		return false
+	}
+	return true
 }
 
-func (res *upResponse) noteField(name, value []byte) bool {
+func (res *upResponse) noteField(name, value []byte, transferEncodings *int) bool {
 	switch {
 	case asciiEqualFold(name, "Content-Length"):
 		n, ok := parseLength(value)
@@ -300,10 +327,8 @@ func (res *upResponse) noteField(name, value []byte) bool {
 		}
 		res.contentLength = n
 	case asciiEqualFold(name, "Transfer-Encoding"):
-		if !asciiEqualFold(value, "chunked") || res.chunked {
-			return false // Go's client supports chunked only, too
-		}
-		res.chunked = true
+		*transferEncodings++
+		res.chunked = asciiEqualFold(value, "chunked")
 	case asciiEqualFold(name, "Connection"):
 		for len(value) > 0 {
 			var tok []byte
@@ -314,9 +339,6 @@ func (res *upResponse) noteField(name, value []byte) bool {
 				res.close = false
 			}
 			if len(tok) > 0 {
-				if len(res.connection) == maxConnTokens {
-					return false
-				}
 				res.connection = append(res.connection, tok)
 			}
 		}
@@ -450,6 +472,103 @@ func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {
 			return i
+		}
+	}
+	return -1
+}
+
+// guardConn is an upstream connection under Go's Transport, the net/http engine's: every answer
+// head the Transport reads for a request passes parse first, and an answer parse refuses
+// fails the read, so the Transport fails the request and the client gets the same 502 as from
+// the fast engine. Go's own reader accepts some answers this rule refuses (Content-Length with
+// chunked, chunked in HTTP/1.0, a control byte in the reason phrase) and removes the evidence
+// before anyone sees the response. Only heads are read here; bodies pass untouched.
+type guardConn struct {
+	net.Conn
+	armed atomic.Bool // a request was sent on it: what comes next is its answer's head
+	// The head being collected, and where its current line stands; only the Transport's
+	// read loop touches these.
+	res                     upResponse
+	lineLen                 int
+	lineCR, started, failed bool
+}
+
+// guardTrace arms the connection a request gets (GotConn comes before the request is written,
+// so before any byte of its answer can arrive). Bytes that come while no request is out pass
+// unread: the Transport itself drops a connection that says something unasked.
+var guardTrace = &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+	if c, ok := info.Conn.(*guardConn); ok {
+		c.armed.Store(true)
+	}
+}}
+
+// Read fails once an answer's head is refused. The answer's first byte still reaches the
+// Transport: a read that fails before any byte of an answer is how the Transport learns that
+// the upstream closed an idle connection, and it then sends the request again on a new one
+// (the fast engine sends a request again only then, too).
+func (c *guardConn) Read(p []byte) (int, error) {
+	if c.failed {
+		return 0, errUpstreamMalformed
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.armed.Load() {
+		started := c.started
+		if !c.check(p[:n]) {
+			c.failed = true
+			if !started {
+				return 1, nil
+			}
+			return 0, errUpstreamMalformed
+		}
+		c.started = c.armed.Load() // still in the head
+	}
+	return n, err
+}
+
+// check adds b to the head being collected and parses every head it completes: interim
+// answers, then the final one, after which the connection waits for the next request. It
+// reports false for a head parse refuses or one over maxResponseHead.
+func (c *guardConn) check(b []byte) bool {
+	for len(b) > 0 && c.armed.Load() {
+		end := c.headEnd(b)
+		n := end
+		if end < 0 {
+			n = len(b)
+		}
+		if len(c.res.raw)+n > maxResponseHead {
+			return false
+		}
+		c.res.raw = append(c.res.raw, b[:n]...)
+		if end < 0 {
+			return true // the head goes on in the next read
+		}
+		b = b[end:]
+		ok := c.res.parse()
+		c.res.raw = c.res.raw[:0]
+		if !ok {
+			return false
+		}
+		if !c.res.interim() {
+			c.armed.Store(false)
+		}
+	}
+	return true
+}
+
+// headEnd returns how many bytes of b complete the head being collected, up to and including
+// its empty line (CRLF or a bare LF, as readHead takes it), or -1; it follows the current line
+// across reads.
+func (c *guardConn) headEnd(b []byte) int {
+	for i, ch := range b {
+		if ch != '\n' {
+			c.lineLen++
+			c.lineCR = c.lineLen == 1 && ch == '\r'
+			continue
+		}
+		empty := c.lineLen == 0 || c.lineLen == 1 && c.lineCR
+		c.lineLen, c.lineCR = 0, false
+		if empty {
+			return i + 1
 		}
 	}
 	return -1

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh: fluxlit's front-door benchmark in one invocation. Runs the same workloads against
 # the Go upstream directly, nginx (tuned as a good reverse proxy), Caddy (reverse_proxy) and
-# fluxlit, plus the /api hop to a FastAPI app under uvicorn (TCP and --uds), 9,000 idle WebSocket
-# tunnels through fluxlit and fluxlit's start-up time. Loopback only; every process it starts is
-# stopped by PID. See bench/README.md for the columns and the noise rules.
+# fluxlit, and the real Python FluxLit gateway (the package's `fluxlit run`), plus the /api hop to
+# a FastAPI app under uvicorn[standard] (TCP and --uds) and the same app in Python FluxLit, 9,000
+# idle WebSocket tunnels through fluxlit and fluxlit's start-up time. Loopback only; every process
+# it starts is stopped by PID. See bench/README.md for the columns and the noise rules.
 #
 #   bench/run.sh [--quick] [--build] [-d SECONDS] [-c CONNS] [--tunnels N] [--starts N] [--keep]
 #                [--only REGEX] [--rounds N] [--floor]
@@ -55,7 +56,10 @@ HALF=$(( DUR / 2 > 2 ? DUR / 2 : 2 ))
 BIN_GIVEN=${FLUXLIT_BIN:+1}
 FLUXLIT_BIN=${FLUXLIT_BIN:-./fluxlit}
 case "$FLUXLIT_BIN" in /*) ;; *) FLUXLIT_BIN="$ROOT/${FLUXLIT_BIN#./}" ;; esac
-PY=/usr/bin/python3 # Debian's python3-fastapi / python3-uvicorn live here, not in pyenv/venvs
+# The newest pinned venv (requirements/newest.txt): FastAPI, uvicorn[standard] and the Python
+# FluxLit package, whose console script is also named fluxlit, so it is called by its path.
+PY=${FLUXLIT_BENCH_PYTHON:-/opt/fluxlit-venvs/newest/bin/python}
+PYFL=$(dirname "$PY")/fluxlit
 
 T=$(mktemp -d /tmp/fluxlit-bench.XXXXXX)
 RES="$T/results.tsv"; : >"$RES"
@@ -145,7 +149,11 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
-$PY -c 'import fastapi, uvicorn' 2>/dev/null || need+=(python3-fastapi python3-uvicorn)
+if ! "$PY" -c 'import fastapi, uvicorn, fluxlit' 2>/dev/null && [ -z "${FLUXLIT_BENCH_PYTHON:-}" ]; then
+	log "making the newest Python venv (scripts/python-envs.sh newest)"
+	bash "$ROOT/scripts/python-envs.sh" newest >"$T/python-envs.log" 2>&1 ||
+		log "scripts/python-envs.sh failed (see $T/python-envs.log); the /api and Python FluxLit doors will be reported as failed"
+fi
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && wait_for_apt; then
 		log "installing ${need[*]} with apt"
@@ -179,18 +187,19 @@ fi
 WSLOAD="$T/wsload"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || log "could not raise the soft file limit"
-read -r -a P < <("$WSLOAD" -mode ports -n 18 | sed 's/^BENCH ports=//; s/,/ /g')
-[ ${#P[@]} = 18 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
+read -r -a P < <("$WSLOAD" -mode ports -n 20 | sed 's/^BENCH ports=//; s/,/ /g')
+[ ${#P[@]} = 20 ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
 UP_DIRECT=${P[0]} UP_NGINX=${P[1]} UP_CADDY=${P[2]} UP_FLUX=${P[3]}
 NGINX_PORT=${P[4]} CADDY_PORT=${P[5]} FLUX_PORT=${P[6]} FLUXU_PORT=${P[7]} UV_PORT=${P[8]} START_PORT=${P[9]}
 START_PORT2=${P[10]} UP_FLUXB=${P[12]} FLUXB_PORT=${P[13]}
 UP_GOCOPY=${P[14]} UP_GORAW=${P[15]} GOCOPY_PORT=${P[16]} GORAW_PORT=${P[17]}
+UP_PYFL=${P[18]} PYFL_PORT=${P[19]}
 UV_SOCK="$T/uvicorn.sock"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- door state: DOOR_PID[door] (CPU/RSS accounted), DOOR_UP[door] (its origin), DOOR_FAIL[door] ----
 declare -A DOOR_PID DOOR_UP DOOR_FAIL DOOR_PORT RSS_IDLE RSS_PEAK
-DOORS=(direct nginx caddy fluxlit)
+DOORS=(direct nginx caddy fluxlit python-fluxlit)
 FLUXLIT_BIN_B=${FLUXLIT_BIN_B:-}
 [ -n "$FLUXLIT_BIN_B" ] && DOORS+=(fluxlit-b)
 [ "$FLOOR" = 1 ] && DOORS+=(go-copy go-raw)
@@ -202,8 +211,13 @@ last_log() { grep -v '^\s*$' "$T/$1.log" 2>/dev/null | tail -1 | cut -c1-160; }
 log "starting upstreams"
 for d in "${DOORS[@]}"; do
 	case $d in direct) p=$UP_DIRECT ;; nginx) p=$UP_NGINX ;; caddy) p=$UP_CADDY ;; fluxlit) p=$UP_FLUX ;; fluxlit-b) p=$UP_FLUXB ;;
-	go-copy) p=$UP_GOCOPY ;; go-raw) p=$UP_GORAW ;; esac
-	start_bg "upstream-$d" "$T/upstream" -addr "127.0.0.1:$p"
+	go-copy) p=$UP_GOCOPY ;; go-raw) p=$UP_GORAW ;; python-fluxlit) p=$UP_PYFL ;; esac
+	# Python FluxLit's WebSocket hop sends Host twice, which net/http refuses (upstream -one-host).
+	if [ "$d" = python-fluxlit ]; then
+		start_bg "upstream-$d" "$T/upstream" -addr "127.0.0.1:$p" -one-host
+	else
+		start_bg "upstream-$d" "$T/upstream" -addr "127.0.0.1:$p"
+	fi
 	DOOR_UP[$d]=$LASTPID
 	wait_http "http://127.0.0.1:$p/healthz" || { echo "run.sh: upstream on :$p did not start: $(cat "$T/wait.err")" >&2; exit 1; }
 done
@@ -245,7 +259,7 @@ if $PY -c 'import fastapi, uvicorn' 2>/dev/null; then
 	for i in $(seq 100); do [ -S "$UV_SOCK" ] && break; sleep 0.1; done
 	[ -S "$UV_SOCK" ] || { API_OK=0; API_FAIL="uvicorn --uds did not create $UV_SOCK: $(last_log uvicorn-uds)"; }
 else
-	API_OK=0; API_FAIL="python3-fastapi / python3-uvicorn not importable by $PY"
+	API_OK=0; API_FAIL="fastapi / uvicorn not importable by $PY (scripts/python-envs.sh newest)"
 fi
 
 log "starting nginx"
@@ -382,6 +396,42 @@ if [ -n "$FLUXLIT_BIN_B" ]; then
 	fi
 	DOOR_PORT[fluxlit-b]=$FLUXB_PORT
 fi
+# Python FluxLit: the package's own `fluxlit run` on the bench API as a FluxLit app (served in
+# process, as FluxLit serves its API). It always starts its Streamlit sidecar and re-reads the
+# sidecar's URL from a state file on every request (a restarted sidecar is picked up that way);
+# once it is up, that file is pointed at this door's own bench origin, so the door fronts the same
+# origin as the others. The file is found through TMPDIR, which mkstemp honours. The sidecar sits
+# idle in the door's process tree (its RSS is in the RSS table; its CPU is near zero).
+log "starting Python FluxLit ($PYFL)"
+DOOR_PORT[python-fluxlit]=$PYFL_PORT
+cat >"$T/api/benchfl.py" <<'EOF'
+# The bench API as a Python FluxLit app, for `fluxlit run benchfl:app`.
+import benchapi
+from fluxlit import FluxLit
+
+app = FluxLit(title="bench")
+app.api.include_router(benchapi.app.router)
+EOF
+mkdir -p "$T/pyfl-tmp"
+if [ ! -x "$PYFL" ]; then
+	fail_door python-fluxlit "$PYFL not found (the Python FluxLit package in $PY's venv)"
+else
+	start_bg python-fluxlit env -C "$T/api" TMPDIR="$T/pyfl-tmp" PYTHONPATH="$T/api" \
+		"$PYFL" run benchfl:app --host 127.0.0.1 --port "$PYFL_PORT" --no-pidfile --log-level warning
+	DOOR_PID[python-fluxlit]=$LASTPID
+	if ! wait_http "http://127.0.0.1:$PYFL_PORT/api/items/1" 90s; then
+		fail_door python-fluxlit "not ready in 90 s: $(cut -c1-120 "$T/wait.err") $(last_log python-fluxlit)"
+	else
+		state=$(ls "$T"/pyfl-tmp/fluxlit-upstream-*.txt 2>/dev/null | head -1)
+		if [ -z "$state" ]; then
+			fail_door python-fluxlit "no fluxlit-upstream-*.txt state file in $T/pyfl-tmp"
+		else
+			printf 'http://127.0.0.1:%s' "$UP_PYFL" >"$state"
+			wait_http "http://127.0.0.1:$PYFL_PORT/bytes?n=1" 5s ||
+				fail_door python-fluxlit "proxying GET /bytes?n=1 to the bench origin failed: $(cut -c1-160 "$T/wait.err")"
+		fi
+	fi
+fi
 # The Go floor (--floor): bench/relay, which relays bytes and parses nothing, in its two modes.
 if [ "$FLOOR" = 1 ]; then
 	for d in go-copy go-raw; do
@@ -477,6 +527,7 @@ api_row() { # api_row LABEL : one measurement of that row (LABEL as in the repor
 	"nginx (UDS)") measure api "uvicorn" "$1" "${DOOR_PID[nginx]}" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:${DOOR_PORT[nginx]}/apiu$API_PATH" ;;
 	"fluxlit (TCP)") measure api "uvicorn" "$1" "${DOOR_PID[fluxlit]}" "$UV_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUX_PORT/api$API_PATH" ;;
 	"fluxlit (UDS)") measure api "uvicorn" "$1" "$FLUXU_PID" "$UVU_PID" -- "${WRK_API[@]}" "http://127.0.0.1:$FLUXU_PORT/api$API_PATH" ;;
+	"Python FluxLit (in process)") measure api "uvicorn" "$1" "${DOOR_PID[python-fluxlit]}" "" -- "${WRK_API[@]}" "http://127.0.0.1:$PYFL_PORT/api$API_PATH" ;;
 	esac
 }
 if [ -n "$ONLY" ]; then
@@ -494,6 +545,11 @@ elif [ "$API_OK" = 1 ]; then
 		API_ROWS+=("fluxlit (TCP)")
 	else
 		record_fail api uvicorn "fluxlit (TCP)" "GET /api$API_PATH: $(cut -c1-140 "$T/wait.err")"
+	fi
+	if [ -n "${DOOR_FAIL[python-fluxlit]:-}" ]; then
+		record_fail api uvicorn "Python FluxLit (in process)" "${DOOR_FAIL[python-fluxlit]}"
+	else
+		API_ROWS+=("Python FluxLit (in process)")
 	fi
 	FLUXU_PID=""
 	if start_fluxlit fluxlit-uds "$FLUXU_PORT" "unix:$UV_SOCK" && wait_http "http://127.0.0.1:$FLUXU_PORT/api$API_PATH" 3s; then
@@ -565,7 +621,7 @@ emit "# fluxlit front-door benchmark"
 emit ""
 emit "$(date -u '+%Y-%m-%d %H:%M UTC') · $NCPU vCPU $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo) · kernel $(uname -r) · loadavg before: $LOAD0 · after: $(cut -d' ' -f1-3 /proc/loadavg)"
 emit ""
-emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2) · $(ver "$NGINX" -v | sed 's/.*version: //') · caddy $(ver caddy version | cut -d' ' -f1) · uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null) · fastapi $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) · fluxlit: $FLUXLIT_BIN"
+emit "Versions: $(go version | cut -d' ' -f3) · $(ver wrk -v | cut -d' ' -f1-2) · $(ver "$NGINX" -v | sed 's/.*version: //') · caddy $(ver caddy version | cut -d' ' -f1) · uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null) · fastapi $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) · Python FluxLit $($PY -c 'import importlib.metadata as m; print(m.version("fluxlit"))' 2>/dev/null) · fluxlit: $FLUXLIT_BIN"
 emit ""
 emit "Settings: ${DUR} s per workload (WS connect: ${HALF} s), $ROUNDS round(s) with the door order rotated, /api rows ${API_DUR} s in $API_ROUNDS rounds, $CONNS connections (wrk -t2 --timeout 10s), WS connect with $CONNECT_WORKERS workers, 1 KiB WS messages. Measured part took ${BENCH_SECS} s."
 emit ""
@@ -595,9 +651,9 @@ if [ -n "${DOOR_FAIL[fluxlit]:-}" ]; then
 else
 	[ "$ROUNDS" -gt 1 ] && emit "Each ratio is the median over the $ROUNDS rounds of that round's own ratio." && emit ""
 	[ "$FLOOR" = 1 ] && emit "go-copy and go-raw are bench/relay, Go's floor: bytes relayed without parsing (no routing, headers, limits or logs)." && emit ""
-	emit "| workload | door | req/s ÷ nginx | ÷ caddy | ÷ direct | CPU/10k ÷ nginx | ÷ caddy | ÷ direct | p99 ÷ nginx |"
-	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-	awk -F'\t' -v fdoors="$(printf '%s ' "${DOORS[@]}" | grep -o '\(fluxlit\|go-\)[^ ]*' | tr '\n' ' ')" '
+	emit "| workload | door | req/s ÷ nginx | ÷ caddy | ÷ direct | ÷ Python FluxLit | CPU/10k ÷ nginx | ÷ caddy | ÷ direct | ÷ Python FluxLit | p99 ÷ nginx |"
+	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	awk -F'\t' -v fdoors="$(printf '%s\n' "${DOORS[@]}" | grep -E '^(fluxlit|go-)' | tr '\n' ' ')" '
 	$1=="main" { k = $2 SUBSEP $3; i = ++cnt[k]; ok[k, i] = ($4 != "FAILED"); r[k, i] = $5; c[k, i] = $8; p[k, i] = $7
 		if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
 	function med(v, m,   a, b, t) { for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
@@ -608,8 +664,8 @@ else
 	END { nf = split(fdoors, fd, " ")
 		for (i = 1; i <= n; i++) for (x = 1; x <= nf; x++) { w = order[i]; f = w SUBSEP fd[x]
 			printf "| %s | %s", w, fd[x]
-			split("nginx caddy direct", ds, " "); for (j = 1; j <= 3; j++) printf " | %s", ratio(r, f, w SUBSEP ds[j])
-			for (j = 1; j <= 3; j++) printf " | %s", ratio(c, f, w SUBSEP ds[j])
+			split("nginx caddy direct python-fluxlit", ds, " "); for (j = 1; j <= 4; j++) printf " | %s", ratio(r, f, w SUBSEP ds[j])
+			for (j = 1; j <= 4; j++) printf " | %s", ratio(c, f, w SUBSEP ds[j])
 			printf " | %s |\n", ratio(p, f, w SUBSEP "nginx") } }' "$RES" >>"$OUT"
 fi
 emit ""
@@ -624,10 +680,10 @@ if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
 		u = ($3 ~ /^direct/) ? "(= door)" : sprintf("%.3f", $11)
 		printf "| %s | %.0f | %.2f | %.2f | %.3f | %s | %.0f | %d | %s%s |\n", $3, $5, $6, $7, $8, u, $9, $10, $4, ($12 != "" ? ": " $12 : "") }' "$RES" >>"$OUT"
 	emit ""
-	emit "Each door's throughput ÷ uvicorn alone (direct, TCP) and door CPU per call ÷ nginx's over the same transport, the median over the $API_ROUNDS rounds of that round's own ratio:"
+	emit "Each door's throughput ÷ uvicorn alone (direct, TCP) and ÷ Python FluxLit (which serves the same app in its own process: no hop), and door CPU per call ÷ nginx's over the same transport, the median over the $API_ROUNDS rounds of that round's own ratio:"
 	emit ""
-	emit "| door | req/s ÷ uvicorn alone | door CPU ÷ nginx's |"
-	emit "|---|---:|---:|"
+	emit "| door | req/s ÷ uvicorn alone | req/s ÷ Python FluxLit | door CPU ÷ nginx's |"
+	emit "|---|---:|---:|---:|"
 	awk -F'\t' '$1=="api" { i = ++cnt[$3]; ok[$3, i] = ($4 != "FAILED" && $5 > 0); r[$3, i] = $5; c[$3, i] = $8
 			if ($3 !~ /^direct/ && !($3 in seen)) { seen[$3] = 1; order[++n] = $3 } }
 		function med(v, m,   a, b, t) { for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
@@ -636,7 +692,7 @@ if [ -z "$ONLY" ]; then # --only: no /api, tunnel or start-up tables
 			for (i = 1; i <= cnt[f]; i++) if (ok[f, i] && ok[o, i] && arr[f, i] > 0 && arr[o, i] > 0) v[++m] = arr[f, i] / arr[o, i]
 			return m ? sprintf("%.2f", med(v, m)) : "-" }
 		END { for (k = 1; k <= n; k++) { d = order[k]; t = d; sub(/^[^ ]+/, "nginx", t)
-			printf "| %s | %s | %s |\n", d, ratio(r, d, "direct (TCP)"), (d ~ /^nginx/) ? "1" : ratio(c, d, t) } }' "$RES" >>"$OUT"
+			printf "| %s | %s | %s | %s |\n", d, ratio(r, d, "direct (TCP)"), ratio(r, d, "Python FluxLit (in process)"), (d ~ /^nginx/) ? "1" : ratio(c, d, t) } }' "$RES" >>"$OUT"
 	emit ""
 	emit "### Idle WebSocket tunnels (held 2 s, then each echoes 1 KiB once; RSS of the door process)"
 	emit ""

@@ -68,4 +68,6 @@ if ((${#missing[@]} > 0)); then
 fi
 
 run "python-envs.sh" bash "$here/python-envs.sh"
-echo "ci-install.sh: ok ($(tail -2 "$log" | tr '\n' ' '))"
+# Python FluxLit's smoke script and smoke app, run against the binary (needs the newest venv).
+run "fluxlit-sdist.sh" bash "$here/fluxlit-sdist.sh"
+echo "ci-install.sh: ok ($(tail -3 "$log" | tr '\n' ' '))"

@@ -2,7 +2,12 @@
 // a body sink, and a hand-written RFC 6455 WebSocket echo on Hijack, all tuned so that the
 // origin costs as little CPU as possible and the front door in front of it is what gets measured.
 //
-// Usage: upstream -addr 127.0.0.1:PORT
+// Usage: upstream -addr 127.0.0.1:PORT [-one-host]
+//
+// -one-host drops a repeated Host line from each connection's first request head before
+// net/http reads it (net/http answers 400 "too many Host headers"): Python FluxLit 0.13's
+// WebSocket hop sends Host twice (websockets' own and the client's), and bench/run.sh's
+// Python FluxLit door needs an origin that takes it, as uvicorn (Streamlit's server) does.
 //
 //	GET  /bytes?n=N          N bytes of 'x' (0 <= N <= 1 MiB), Content-Length set
 //	GET  /1m                 1 MiB, Content-Length set
@@ -57,6 +62,7 @@ var sinkBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address (loopback)")
+	oneHost := flag.Bool("one-host", false, "drop a repeated Host line from each connection's first request")
 	flag.Parse()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /bytes", handleBytes)
@@ -76,6 +82,9 @@ func main() {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatalf("upstream: listen %s: %v", *addr, err)
+	}
+	if *oneHost {
+		ln = oneHostListener{ln}
 	}
 	if err := srv.Serve(ln); err != nil {
 		log.Fatalf("upstream: serve: %v", err)
@@ -270,4 +279,53 @@ func wsWriteFrame(bw *bufio.Writer, b0 byte, p []byte) error {
 	}
 	_, err := bw.Write(p)
 	return err
+}
+
+// oneHostListener hands out connections whose first request head has at most one Host line.
+type oneHostListener struct{ net.Listener }
+
+func (l oneHostListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &oneHostConn{Conn: c, br: bufio.NewReader(c)}, nil
+}
+
+// oneHostConn reads the first head line by line, keeping the first Host line only; later
+// bytes pass through its reader untouched.
+type oneHostConn struct {
+	net.Conn
+	br   *bufio.Reader
+	head []byte // the filtered first head, not yet read
+	done bool   // the first head has been read and filtered
+}
+
+func (c *oneHostConn) Read(p []byte) (int, error) {
+	if !c.done {
+		c.done = true
+		seenHost := false
+		for {
+			line, err := c.br.ReadSlice('\n')
+			if err != nil {
+				return 0, err
+			}
+			if len(line) > 5 && strings.EqualFold(string(line[:5]), "host:") {
+				if seenHost {
+					continue
+				}
+				seenHost = true
+			}
+			c.head = append(c.head, line...)
+			if len(line) <= 2 { // the blank line ending the head
+				break
+			}
+		}
+	}
+	if len(c.head) > 0 {
+		n := copy(p, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	return c.br.Read(p)
 }

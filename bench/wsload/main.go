@@ -12,6 +12,8 @@
 //	-mode start   -addr H:P -n 20 -- CMD ARGS...   start CMD N times; time until H:P accepts; stop it by PID
 //	-mode ports   -n K                              print K free loopback TCP ports
 //	-mode wait    -url http://H:P/path -d 10s       poll until GET answers 200
+//	-mode reruns  -url ws://H:P/_stcore/stream -c 8 -d 20s -warmup 5s
+//	              C Streamlit sessions rerun the script back to back for D, after a warm-up
 package main
 
 import (
@@ -58,14 +60,14 @@ const maxSamples = 1 << 20
 type options struct {
 	mode, rawURL, addr  string
 	conns, n, size, max int
-	dur                 time.Duration
+	dur, warmup         time.Duration
 	rssPID              int
 	args                []string
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "echo", "echo | connect | idle | start | ports | wait")
+	flag.StringVar(&o.mode, "mode", "echo", "echo | connect | idle | start | ports | wait | reruns")
 	flag.StringVar(&o.rawURL, "url", "", "ws://host:port/path (echo, connect, idle) or http://... (wait)")
 	flag.StringVar(&o.addr, "addr", "", "host:port to poll (start)")
 	flag.IntVar(&o.conns, "c", 64, "connections (echo), workers (connect), dial/check parallelism (idle)")
@@ -74,6 +76,7 @@ func main() {
 	flag.IntVar(&o.max, "max", 50000, "upper bound on connects (connect)")
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "duration (echo, connect), hold time (idle), timeout (wait)")
 	flag.IntVar(&o.rssPID, "rss-pid", 0, "process whose VmRSS growth is measured (idle)")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "time rerunning before the measurement (reruns)")
 	flag.Parse()
 	o.args = flag.Args()
 	line, err := run(o)
@@ -107,8 +110,10 @@ func run(o options) (string, error) {
 		return runPorts(o)
 	case "wait":
 		return runWait(o)
+	case "reruns":
+		return runReruns(o)
 	}
-	return "", fmt.Errorf("unknown -mode %q (want echo, connect, idle, start, ports or wait)", o.mode)
+	return "", fmt.Errorf("unknown -mode %q (want echo, connect, idle, start, ports, wait or reruns)", o.mode)
 }
 
 // wsConn is one client WebSocket: the conn, its reader (which may hold bytes read past the 101)
@@ -130,7 +135,8 @@ func parseWSURL(raw string) (hostport, path string, err error) {
 }
 
 // wsDial dials and performs the RFC 6455 client handshake, checking status and accept key.
-func wsDial(hostport, path string) (*wsConn, error) {
+// extra is more header lines ("Name: value\r\n").
+func wsDial(hostport, path, extra string) (*wsConn, error) {
 	c, err := net.DialTimeout("tcp", hostport, ioTimeout)
 	if err != nil {
 		return nil, err
@@ -139,7 +145,7 @@ func wsDial(hostport, path string) (*wsConn, error) {
 	_, _ = rand.Read(k[:])
 	key := base64.StdEncoding.EncodeToString(k[:])
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + hostport + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\nOrigin: http://" + hostport + "\r\n\r\n"
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\nOrigin: http://" + hostport + "\r\n" + extra + "\r\n"
 	_ = c.SetDeadline(time.Now().Add(ioTimeout))
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
@@ -276,7 +282,7 @@ func runEcho(o options) (string, error) {
 	}
 	conns := make([]*wsConn, o.conns)
 	for i := range conns {
-		if conns[i], err = wsDial(hostport, path); err != nil {
+		if conns[i], err = wsDial(hostport, path, ""); err != nil {
 			for _, c := range conns[:i] {
 				c.c.Close()
 			}
@@ -343,7 +349,7 @@ func runConnect(o options) (string, error) {
 			var s []uint32
 			for time.Now().Before(deadline) && count.Add(1) <= int64(o.max) {
 				t0 := time.Now()
-				w, err := wsDial(hostport, path)
+				w, err := wsDial(hostport, path, "")
 				if err == nil {
 					s = append(s, uint32(time.Since(t0).Microseconds()))
 					err = w.closeHandshake()
@@ -425,7 +431,7 @@ func runIdle(o options) (string, error) {
 			firstErr.CompareAndSwap(nil, "opening took longer than "+idlePhaseBudget.String())
 			return
 		}
-		w, err := wsDial(hostport, path)
+		w, err := wsDial(hostport, path, "")
 		if err != nil {
 			dialErrs.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
@@ -579,4 +585,120 @@ func runWait(o options) (string, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return "", fmt.Errorf("%s not ready after %v: %s", o.rawURL, o.dur, last)
+}
+
+// Streamlit's protobuf field numbers (proto/streamlit/proto/{BackMsg,ForwardMsg}.proto):
+// BackMsg.rerun_script = 11 (a ClientState, every field optional), ForwardMsg.script_finished = 6.
+const (
+	backMsgRerunScript    = 11
+	forwardScriptFinished = 6
+)
+
+// runReruns is what browser tabs are to a Streamlit app: each of C sessions opens Streamlit's
+// WebSocket (the frontend's subprotocol, no cookie: fluxlit places each like a new browser),
+// then reruns the script back to back (BackMsg rerun_script, then ForwardMsgs until one
+// carries script_finished) until D after a warm-up, counting the reruns that started after it.
+func runReruns(o options) (string, error) {
+	hostport, path, err := parseWSURL(o.rawURL)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now().Add(o.warmup)
+	end := start.Add(o.dur)
+	samples := make([][]uint32, o.conns)
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for i := range o.conns {
+		wg.Go(func() {
+			c, err := wsDial(hostport, path, "Sec-WebSocket-Protocol: streamlit\r\n")
+			if err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			defer c.c.Close()
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				if err := c.rerun(); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					return
+				}
+				if t0.After(start) && len(samples[i]) < maxSamples {
+					samples[i] = append(samples[i], uint32(time.Since(t0).Microseconds()))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var all []uint32
+	for _, s := range samples {
+		all = append(all, s...)
+	}
+	slices.Sort(all)
+	secs := o.dur.Seconds()
+	line := fmt.Sprintf("mode=reruns sessions=%d reruns=%d duration_s=%.1f rate=%.2f p50_ms=%.1f p99_ms=%.1f errors=%d",
+		o.conns, len(all), secs, float64(len(all))/secs, float64(pct(all, 0.5))/1000, float64(pct(all, 0.99))/1000, errs.Load())
+	if errs.Load() > 0 || len(all) == 0 {
+		return line, fmt.Errorf("%d sessions failed, first: %v", errs.Load(), firstErr.Load())
+	}
+	return line, nil
+}
+
+// rerun sends BackMsg{rerun_script: ClientState{}} and reads until script_finished, answering
+// the server's pings on the way.
+func (w *wsConn) rerun() error {
+	if err := w.writeFrame(0x2, []byte{backMsgRerunScript<<3 | 2, 0}); err != nil {
+		return err
+	}
+	for {
+		op, p, err := w.readFrame()
+		switch {
+		case err != nil:
+			return err
+		case op == 0x9:
+			if err := w.writeFrame(0xA, p); err != nil {
+				return err
+			}
+		case op == 0x8:
+			return errors.New("the server closed the session")
+		case op == 0x2 && protoHasField(p, forwardScriptFinished):
+			return nil
+		}
+	}
+}
+
+// protoHasField reports whether the top level of the protobuf message b holds field num.
+func protoHasField(b []byte, num uint64) bool {
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return false
+		}
+		b = b[n:]
+		if tag>>3 == num {
+			return true
+		}
+		switch tag & 7 {
+		case 0:
+			if _, n = binary.Uvarint(b); n <= 0 {
+				return false
+			}
+			b = b[n:]
+		case 1:
+			b = b[min(8, len(b)):]
+		case 2:
+			l, n := binary.Uvarint(b)
+			if n <= 0 || uint64(len(b)-n) < l {
+				return false
+			}
+			b = b[n+int(l):]
+		case 5:
+			b = b[min(4, len(b)):]
+		default:
+			return false
+		}
+	}
+	return false
 }
