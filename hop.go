@@ -391,8 +391,9 @@ func (g *gateway) upstreamFailure(up *upstream, err error, clientGone bool) hopF
 }
 
 // malformedResponse reports whether err says the upstream's answer was not HTTP/1.x: the
-// fast engine's and the WebSocket handshake's errUpstreamMalformed, or Go's Transport's
-// errors for a bad status line, header, framing or size (it exports no type for them).
+// fast engine's and the WebSocket handshake's errUpstreamMalformed, or Go's Transport's and
+// ReverseProxy's errors for a bad status line, header, framing or size, or a 101 nobody asked
+// for (they export no type for them).
 func malformedResponse(err error) bool {
 	if errors.Is(err, errUpstreamMalformed) {
 		return true
@@ -402,7 +403,8 @@ func malformedResponse(err error) bool {
 		return true
 	}
 	msg := err.Error()
-	for _, s := range [...]string{"malformed HTTP", "unsupported transfer encoding", "bad Content-Length", "invalid Content-Length", "response headers exceeded"} {
+	for _, s := range [...]string{"malformed HTTP", "unsupported transfer encoding", "bad Content-Length",
+		"invalid Content-Length", "response headers exceeded", "tried to switch protocol"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
