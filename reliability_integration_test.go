@@ -1050,10 +1050,14 @@ type relReaderConn struct {
 
 func (c *relReaderConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// relScraper is the one keep-alive client of the metric polls: a new connection per poll would
+// itself look like a stream of connections to fluxlit (memory.go).
+var relScraper = relClient(5 * time.Second)
+
 // relMetricValue reads one unlabelled sample from fluxlit's metrics.
 func relMetricValue(t *testing.T, base, name string) float64 {
 	t.Helper()
-	_, body := relGet(t, relClient(5*time.Second), base+"/__fluxlit/metrics")
+	_, body := relGet(t, relScraper, base+"/__fluxlit/metrics")
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
