@@ -260,13 +260,14 @@ func streamlitLogFormatFree(cfg *Config, environ []string) bool {
 	return true
 }
 
-// childContract is the environment both children receive (DESIGN §4).
+// childContract is the environment both children receive (DESIGN §4), plus the settings
+// only a FluxLit app reads when fluxlit got them from the project file or a flag.
 func childContract(cfg *Config, gatewayPort int) map[string]string {
-	return map[string]string{
-		"FLUXLIT_INTERNAL_API_BASE": cfg.internalAPIBase(gatewayPort),
-		"FLUXLIT_API_PREFIX":        cfg.APIMountPath,
-		"FLUXLIT_APP":               cfg.Target,
-	}
+	m := cfg.appSettingsEnv()
+	m["FLUXLIT_INTERNAL_API_BASE"] = cfg.internalAPIBase(gatewayPort)
+	m["FLUXLIT_API_PREFIX"] = cfg.APIMountPath
+	m["FLUXLIT_APP"] = cfg.Target
+	return m
 }
 
 // streamlitEnvDenied returns the filter for the Streamlit child's environment: the

@@ -47,11 +47,14 @@ func useColor(terminal bool, env map[string]string) bool {
 	return terminal && env["NO_COLOR"] == "" && env["TERM"] != "dumb"
 }
 
-// logLevel is the slog level of log_level (validated by the configuration).
+// logLevel is the slog level of log_level (validated by the configuration): uvicorn's names,
+// trace being slog's lowest (debug) and critical above error (logformat.go).
 func logLevel(name string) slog.Level {
 	switch name {
-	case "debug":
+	case "trace", "debug":
 		return slog.LevelDebug
+	case "critical":
+		return slogLevelCritical
 	case "warn", "warning":
 		return slog.LevelWarn
 	case "error":
@@ -64,7 +67,7 @@ func logLevel(name string) slog.Level {
 func newLogger(cfg *Config, w io.Writer, style logStyle) *slog.Logger {
 	level := logLevel(cfg.LogLevel)
 	if style.json {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		return slog.New(pyJSONHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: pythonLevelNames})})
 	}
 	return slog.New(&consoleHandler{w: w, level: level, color: style.color})
 }

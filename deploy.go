@@ -58,7 +58,10 @@ type deployFile struct {
 func buildCommand(args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags("build", stderr)
 	out := cf.fs.String("out", deployDefaultOut, "")
+	cf.fs.StringVar(out, "output", deployDefaultOut, "") // Python FluxLit's name, and its -o
+	cf.fs.StringVar(out, "o", deployDefaultOut, "")
 	force := cf.fs.Bool("force", false, "")
+	cf.fs.BoolVar(force, "f", false, "")
 	cfg, code := cf.load(args, nil, stderr)
 	if cfg == nil {
 		return code

@@ -280,7 +280,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		mode       os.FileMode
 		want       string // in the build output
 	}{
-		{"unknown key", healthy + "gatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 0o644, "shutdown_timeout_s"},
 		{"unreadable by the image's user", healthy, 0o600, "/app/fluxlit.toml: cannot read configuration file: permission denied"},
 	}
@@ -378,7 +378,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		t.Errorf("image fluxlit version: got %q; want one line \"fluxlit …\"", out)
 	}
 	doctor := imageMust(t, env, fromImage("/fluxlit", "doctor", "--warnings-only")...)
-	for _, row := range []string{"python", "import_target", "dependencies", "streamlit_version"} {
+	for _, row := range []string{"python_version", "import_target", "dependencies", "streamlit_version"} {
 		if st, detail, ok := doctorRowOf(doctor, row); !ok || st != doctorSkip {
 			t.Errorf("image doctor --warnings-only: %s row got %q (%s); want SKIP (no Python in the image)", row, st, detail)
 		}

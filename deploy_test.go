@@ -209,7 +209,7 @@ func TestDeployScratchCheck(t *testing.T) {
 		want int
 	}{
 		{"healthy", healthy, 0},
-		{"unknown key", healthy + "gatway_port = 9000\n", 1},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 1},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 1},
 		{"syntax", healthy + "root_path = \"/a\n", 1},
 		{"needs Python", "gateway_port = 8000\n", 1},
@@ -601,7 +601,11 @@ func TestScaffoldRequirementsPinned(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^([a-z0-9_.-]+)==([^ \\]+)`).FindAllStringSubmatch(string(tested), -1) {
 		pins[m[1]] = m[2]
 	}
-	for _, root := range []string{scaffoldRoot, scaffoldFluxLitRoot} {
+	roots := []string{scaffoldRoot}
+	for _, p := range scaffoldProfiles {
+		roots = append(roots, path.Join(scaffoldProfilesRoot, p))
+	}
+	for _, root := range roots {
 		data, err := scaffoldFS.ReadFile(path.Join(root, "requirements.txt"))
 		if err != nil {
 			t.Fatal(err)
@@ -669,10 +673,10 @@ func TestNewCommand(t *testing.T) {
 		{"two names", []string{"x", "y"}, 2, "expected one argument NAME"},
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
-		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"unknown flag", []string{"--nope", "x"}, 2, "flag provided but not defined"},
 		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
-		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/"},
-		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/"},
+		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/ (minimal)"},
+		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/ (minimal)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -684,7 +688,7 @@ func TestNewCommand(t *testing.T) {
 	}
 	for _, n := range []string{".gitignore", "app.py", "fluxlit.toml", "requirements.txt"} {
 		got, err := os.ReadFile(filepath.Join(dir, "flapp", n))
-		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldFluxLitRoot, n))
+		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldProfilesRoot, "minimal", n))
 		if err != nil || !bytes.Equal(got, want) || (n == "app.py" && !bytes.Contains(got, []byte("app = FluxLit("))) {
 			t.Errorf("flapp/%s: got %d bytes (err %v); want the %d embedded bytes of the FluxLit skeleton", n, len(got), err, len(want))
 		}
@@ -697,7 +701,11 @@ func TestNewCommand(t *testing.T) {
 // The Python files at least compile (py_compile needs neither FastAPI nor Streamlit).
 func TestScaffoldPythonCompiles(t *testing.T) {
 	py := deployRequireTool(t, "python3")
-	for _, n := range []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py", scaffoldFluxLitRoot + "/app.py"} {
+	names := []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py"}
+	for _, p := range scaffoldProfiles {
+		names = append(names, scaffoldProfilesRoot+"/"+p+"/app.py")
+	}
+	for _, n := range names {
 		src, _ := scaffoldFS.ReadFile(n)
 		cmd := exec.Command(py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", n)
 		cmd.Stdin = bytes.NewReader(src)

@@ -38,7 +38,7 @@ func doctorRowLine(out, name string) string {
 
 // TestIntegrationDoctorSlowImport: an app whose import takes 8 s starts under the default
 // child_ready_timeout_s (60 s), so doctor passes it and says the import is slow. Before #19
-// the probe gave up after a fixed 5 s: python FAIL, exit 1, and a hint that blamed the code.
+// the probe gave up after a fixed 5 s: python FAIL (now the python_version row), exit 1, and a hint that blamed the code.
 func TestIntegrationDoctorSlowImport(t *testing.T) {
 	requireIntegration(t, "fastapi")
 	dir := t.TempDir()
@@ -55,8 +55,8 @@ func TestIntegrationDoctorSlowImport(t *testing.T) {
 	if !regexp.MustCompile(`^PASS import_target: app:app \(imports in [89]\.\ds; a start waits up to child_ready_timeout_s = 60\)$`).MatchString(row) {
 		t.Errorf("import_target row %q; want PASS with the import time", row)
 	}
-	if row := doctorRowLine(out, "python"); !strings.HasPrefix(row, "PASS python: ") {
-		t.Errorf("python row %q; want PASS", row)
+	if row := doctorRowLine(out, "python_version"); !strings.HasPrefix(row, "PASS python_version: ") {
+		t.Errorf("python_version row %q; want PASS", row)
 	}
 	t.Logf("doctor took %v", time.Since(start).Round(time.Millisecond))
 }

@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath.go owns the fast engine: a hand-written HTTP/1.1 front end for the common request,
 // a plain proxied GET/HEAD/POST/PUT/PATCH/DELETE whose plan (hop.go) holds no edge step but
 // the proxying itself, relayed over pooled upstream connections without net/http's
@@ -32,9 +34,9 @@ const (
 	fastWriteBufferSize = 8 << 10
 )
 
-// fastEngineSteps are the plan steps the fast engine runs itself; a plan with any other step
-// is handed to net/http.
-const fastEngineSteps = stepProxy | stepTunnel
+// fastEngineBuilt: this binary has the fast engine (go build -tags nofastpath leaves it out,
+// fastpath_off.go).
+const fastEngineBuilt = true
 
 // fastParkAfter is how long a kept-alive connection waits for its next request on its own
 // goroutine before it is parked (idlepark): a client with a request ready sends it within
@@ -172,6 +174,9 @@ func (f *fastServer) Shutdown(ctx context.Context) error {
 		}
 	}
 }
+
+// connEvents counts the connections it tracked and untracked: memory.go's measure of a burst.
+func (f *fastServer) connEvents() uint64 { return f.events.Load() }
 
 func (f *fastServer) closeIdle() {
 	f.parker.wakeAll() // their goroutines see the shutdown and close them
@@ -450,62 +455,6 @@ func (fc *fastConn) handOff() bool {
 	return fc.f.handoff.give(c)
 }
 
-// fastReplayConn returns the bytes the fast path read before handing off, then the rest of
-// the connection.
-type fastReplayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *fastReplayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// handoffListener is the net.Listener http.Server.Serve consumes: Accept returns the
-// connections the fast path gave up.
-type handoffListener struct {
-	addr  net.Addr
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newHandoffListener() *handoffListener {
-	return &handoffListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handoffListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *handoffListener) Addr() net.Addr { return l.addr }
-
-// give passes c to net/http; after Close it closes c instead and reports false.
-func (l *handoffListener) give(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.done:
-		c.Close()
-		return false
-	}
-}
-
 // route plans the parsed request (hop.go) and reports whether the fast engine may serve it:
 // a plan of no step but proxying or tunnelling, to a plain-HTTP upstream it pools for.
 func (f *fastServer) route(req *fastRequest) (hopPlan, bool) {
@@ -675,7 +624,7 @@ type headDeadline struct {
 func (h *headDeadline) bodySent() {
 	h.mu.Lock()
 	if !h.done {
-		h.c.SetReadDeadline(time.Now().Add(h.wait))
+		h.c.SetReadDeadline(deadlineAfter(h.wait))
 	}
 	h.mu.Unlock()
 }
@@ -696,7 +645,7 @@ func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord, hd 
 	if hd != nil {
 		defer hd.headRead()
 	} else {
-		pc.c.SetReadDeadline(time.Now().Add(f.waits.upstreamRead))
+		pc.c.SetReadDeadline(deadlineAfter(f.waits.upstreamRead))
 		defer pc.c.SetReadDeadline(time.Time{})
 	}
 	if _, err := pc.br.Peek(1); err != nil {
@@ -814,7 +763,7 @@ func (f *fastServer) clientBodyFailed(fc *fastConn, up *upstream, rec *accessRec
 // answer writes fluxlit's own answer, recorded first with its real status and size, as the
 // net/http engine records before it flushes. It reports whether the write succeeded.
 func (f *fastServer) answer(fc *fastConn, rec *accessRecord, fail hopFailure, asJSON, closeConn bool) bool {
-	contentType, body := proxyErrorBody(fail.msg, rec.id, asJSON)
+	contentType, body := proxyErrorBody(fail.status, fail.msg, rec.id, asJSON)
 	rec.status, rec.bytes = fail.status, int64(len(body))
 	f.g.obs.end(rec)
 	return fastWriteError(fc.bw, fail.status, contentType, body, rec.id, closeConn)

@@ -196,24 +196,26 @@ func TestIntegrationFluxLitDemo(t *testing.T) {
 			t.Fatalf("config --json: exit %d: %s", code, errOut)
 		}
 		var doc struct {
-			Settings []configRow `json:"settings"`
+			Settings map[string]any    `json:"settings"`
+			Sources  map[string]string `json:"sources"`
 		}
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("config --json: %v\n%s", err, out)
 		}
 		want := map[string]any{"jwt_issuer": "fluxlit-demo", "jwt_audience": []any{"fluxlit-demo-api"},
-			"enable_security_headers": true, "gateway_upstream_read_timeout_s": 60.0}
-		for _, row := range doc.Settings {
-			w, ok := want[row.Name]
+			"enable_security_headers": true, "gateway_upstream_read_timeout_s": 60.0, "title": "FluxLit demo",
+			"streamlit_page_config": map[string]any{"layout": "wide"}}
+		for name, value := range doc.Settings {
+			w, ok := want[name]
 			if !ok {
-				if row.Source == "app.py" {
-					t.Errorf("config: %s = %v has source app.py; the demo does not set it in code", row.Name, row.Value)
+				if doc.Sources[name] == "app.py" {
+					t.Errorf("config: %s = %v has source app.py; the demo does not set it in code", name, value)
 				}
 				continue
 			}
-			delete(want, row.Name)
-			if row.Source != "app.py" || fmt.Sprint(row.Value) != fmt.Sprint(w) {
-				t.Errorf("config: %s = %v (%s); want %v (app.py)", row.Name, row.Value, row.Source, w)
+			delete(want, name)
+			if doc.Sources[name] != "app.py" || fmt.Sprint(value) != fmt.Sprint(w) {
+				t.Errorf("config: %s = %v (%s); want %v (app.py)", name, value, doc.Sources[name], w)
 			}
 		}
 		if len(want) > 0 {
@@ -361,7 +363,7 @@ func TestIntegrationFluxLitScaffold(t *testing.T) {
 	p := launchFluxlit(t, filepath.Join(dir, "flapp"), []string{"FLUXLIT_PYTHON=" + py}, "run", "--no-pidfile")
 	browserWaitReady(t, p, "")
 	res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
-	if res.StatusCode != 200 || !strings.Contains(string(body), `"Linus"`) {
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"Ada"`) {
 		t.Errorf("GET /api/users: %d %s; want the scaffold's users", res.StatusCode, body)
 	}
 	if !strings.Contains(p.log.String(), `"app":"FluxLit `) {

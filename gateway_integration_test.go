@@ -643,10 +643,11 @@ func TestIntegrationPortInUse(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	msg := fmt.Sprintf("gateway_port %d is in use on 127.0.0.1 (another fluxlit? run \"fluxlit shutdown\", or choose --port)", port)
 	// The console format ends with the one line; JSON (the default on a pipe) says the same
-	// in one ERROR record, so that every line of the stream parses.
+	// in one ERROR record, so that every line of the stream parses (Python FluxLit's
+	// "message" field closes it).
 	for _, tc := range []struct{ format, want string }{
 		{"text", "fluxlit: " + msg + "\n"},
-		{"json", `"level":"ERROR","msg":` + strconv.Quote(msg) + "}\n"},
+		{"json", `"level":"ERROR","msg":` + strconv.Quote(msg) + `,"logger":"fluxlit","message":` + strconv.Quote(msg) + "}\n"},
 	} {
 		cmd := exec.Command(fluxlitBinary(t), "run", "--no-pidfile", "--port", strconv.Itoa(port), "--log-format", tc.format,
 			"--api-upstream", "http://127.0.0.1:1", "--streamlit-upstream", "http://127.0.0.1:1")

@@ -1,4 +1,4 @@
-//go:build linux && !386
+//go:build linux && !386 && !nofastpath
 
 // idlepark_linux.go: a kept-alive client connection that waits for its next request holds
 // no goroutine and no buffer. Go's poller needs a goroutine per waiting connection, whose

@@ -1,7 +1,7 @@
-//go:build !linux || 386
+//go:build (!linux || 386) && !nofastpath
 
-// idlepark_other.go: off Linux (and on 32-bit x86 Linux) an idle keep-alive connection waits
-// on its own goroutine; idlepark_linux.go parks it instead.
+// idlepark_other.go: off Linux (and on 32-bit x86 Linux) an idle keep-alive connection of the
+// fast engine waits on its own goroutine; idlepark_linux.go parks it instead.
 
 package main
 

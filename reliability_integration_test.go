@@ -374,8 +374,8 @@ func TestReliabilityOutputReaderStalls(t *testing.T) {
 				Level   string  `json:"level"`
 				Dropped float64 `json:"dropped_lines"`
 			}
-			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "WARN" || rec.Dropped < 1 {
-				t.Fatalf("drop report %q (%v); want a WARN line with dropped_lines >= 1", line, err)
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "WARNING" || rec.Dropped < 1 {
+				t.Fatalf("drop report %q (%v); want a WARNING line (Python's level name) with dropped_lines >= 1", line, err)
 			}
 		}
 	}

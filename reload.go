@@ -240,7 +240,7 @@ func (r *runner) configChange(files []string) configAction {
 	}
 	for _, w := range fresh.Warnings {
 		if !slices.Contains(r.cfg.Warnings, w) {
-			r.log.Warn("configuration: " + w)
+			r.log.Warn("configuration: " + w.Msg)
 		}
 	}
 	what := strings.Join(files, ", ") + " changed"

@@ -43,11 +43,10 @@ var modeDefaults = map[string]map[string]string{
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
 	early := &lastLineWriter{w: stderr} // a new process of an upgrade tells the old one why it stopped
-	in, err := cf.parse(args)
+	in, err := runInput(cf, mode, args)
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	in.Defaults = modeDefaults[mode]
 	// The configuration without the app layer first: its errors come before any Python
 	// runs, and it decides the log format of everything after.
 	base, err := loadConfig(in)
@@ -91,6 +90,38 @@ func reexec(argv, env []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "fluxlit: cannot restart itself (%v); run \"fluxlit %s\" again\n", err, strings.Join(argv[1:], " "))
 	return 1
+}
+
+// runInput parses the arguments of run, dev or workbench into what the configuration is
+// loaded from: the flags, TARGET, and the command's own defaults.
+func runInput(cf *commandFlags, mode string, args []string) (loadInput, error) {
+	// --workbench is Python FluxLit's run/dev flag for workbench mode. Like Python's, it turns
+	// proxy trust on outright (a flag, not a default), and adds the banner.
+	workbench := cf.fs.Bool("workbench", false, "")
+	in, err := cf.parse(args)
+	if err != nil {
+		return in, err
+	}
+	in.Defaults = modeDefaults[mode]
+	if *workbench && mode != "workbench" {
+		in.Defaults = mergeDefaults(in.Defaults, modeDefaults["workbench"])
+		if _, set := in.Flags["trust_proxy"]; !set {
+			in.Flags["trust_proxy"] = "true"
+		}
+	}
+	return in, nil
+}
+
+// mergeDefaults is a with b's entries added (b wins).
+func mergeDefaults(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 type runner struct {
@@ -259,7 +290,7 @@ func (r *runner) run() int {
 	}
 	served := make(chan error, 1)
 	r.startServing = func() {
-		if cfg.FastPath {
+		if cfg.FastPath && fastEngineBuilt {
 			r.fast = newFastServer(gw, r.srv)
 			go func() { served <- r.fast.Serve(ln) }()
 		} else {
@@ -274,7 +305,7 @@ func (r *runner) run() int {
 		defer r.inherit.tell("error: fluxlit stopped before it was ready") // a no-op once told
 	}
 	metricsSrv := r.serveMetricsListener()
-	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
+	for _, w := range cfg.warningLines() {
 		r.log.Warn("configuration: " + w)
 	}
 	if r.style.json {
@@ -306,6 +337,7 @@ func (r *runner) run() int {
 func (r *runner) supervisorOptions(plan *childPlan, cfg *Config) supervisorOptions {
 	opts := plan.options(cfg, r.log, r.onChildChange)
 	opts.RequestID = r.gw.obs.failures.since
+	opts.Redact = newLineRedactor(r.gw.obs.redact, cfg.secretValues()).redact
 	if cfg.Reload { // with a next change to wait for, a broken save is not fatal
 		opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
 	}
@@ -372,7 +404,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	go releaseAfterBursts(ctx, func() uint64 {
 		n := r.connEvents.Load()
 		if r.fast != nil {
-			n += r.fast.events.Load()
+			n += r.fast.connEvents()
 		}
 		return n
 	})

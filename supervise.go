@@ -154,9 +154,12 @@ type supervisorOptions struct {
 	// never makes supervision give up; it says so once and waits for the next Restart (the
 	// next saved change) or Stop. A first start held this way does not fail Start either.
 	// Hold refuses what no change to the code can mend (no interpreter, no Streamlit).
-	Hold    func(*childStartError) bool
-	Log     *slog.Logger // child output: one record per line or traceback (childlog.go)
-	Project string       // the project directory: tracebacks name the frame in it
+	Hold func(*childStartError) bool
+	Log  *slog.Logger // child output: one record per line or traceback (childlog.go)
+	// Redact hides secrets in each output line before it is logged, kept for the debug page
+	// or quoted in an error (lineRedactor); nil keeps lines as they are.
+	Redact  func(string) string
+	Project string // the project directory: tracebacks name the frame in it
 	// RequestID returns the id of the one 5xx request the named child answered since a
 	// time, or "" (nil: tracebacks carry no request id).
 	RequestID func(child string, since time.Time) string
@@ -717,7 +720,8 @@ func (c *supervisedChild) terminate(p *childProcess) {
 
 // readOutput logs r until EOF, a line or a traceback a record (childlog.go), and keeps the
 // last lines for Status. Lines are cut at superviseLineMax and control characters escaped,
-// so neither a huge line nor binary output can stall the child or corrupt the log.
+// so neither a huge line nor binary output can stall the child or corrupt the log, and
+// redacted (opts.Redact) before anything else sees them.
 func (c *supervisedChild) readOutput(r io.Reader, stream string) {
 	opts := childLogOptions{Log: c.log, Child: c.spec.Name, Stream: stream, Project: c.sup.opts.Project,
 		Serving: func() bool { return c.state() == childReady }}
@@ -727,6 +731,9 @@ func (c *supervisedChild) readOutput(r io.Reader, stream string) {
 	out := newChildLog(opts)
 	defer out.Close()
 	superviseReadLines(r, func(line string) {
+		if c.sup.opts.Redact != nil {
+			line = c.sup.opts.Redact(line)
+		}
 		out.Line(line)
 		c.mu.Lock()
 		c.output = append(c.output, line)
