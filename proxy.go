@@ -425,7 +425,9 @@ func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExcha
 // request buffering on, reads the body whole before the upstream is dialled (bodybuffer.go).
 // false: it answered the request (413, 408, 500) or the client left (499).
 func (g *gateway) readBody(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
-	r.Body = &idleBody{rc: r.Body, ctl: http.NewResponseController(w), wait: g.cfg.clientBodyTimeout()}
+	if wait := g.cfg.clientBodyTimeout(); wait > 0 {
+		r.Body = &idleBody{rc: r.Body, ctl: http.NewResponseController(w), wait: wait}
+	}
 	if g.spool == nil {
 		return true
 	}
