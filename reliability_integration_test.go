@@ -1085,7 +1085,9 @@ func relWaitMetric(t *testing.T, base, name string, within time.Duration, ok fun
 // of them held, fluxlit keeps no goroutine for each (they are parked, idlepark_linux.go), and
 // once they close its resident memory returns to near where it was. Before #16 each held a
 // goroutine and 12 KiB of buffers (go_goroutines stayed over 2,000), and the memory stayed
-// resident for minutes after they closed. (bench/idle measures 10,000: BENCHMARKS.md.)
+// resident for minutes after they closed. (bench/idle measures 10,000: BENCHMARKS.md.) The
+// goroutine check failed under -tags nofastpath (2,014 goroutines after 10 s), where no
+// engine parks: it is the fast engine's claim.
 func TestReliabilityIdleConnectionsCostLittle(t *testing.T) {
 	dir := relProject(t, "")
 	p := relStart(t, dir, nil, "--no-pidfile")
@@ -1128,8 +1130,13 @@ func TestReliabilityIdleConnectionsCostLittle(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	g := relWaitMetric(t, p.base, "go_goroutines", 10*time.Second, func(v float64) bool { return v < n/4 })
-	t.Logf("%d idle keep-alive connections held, %0.f goroutines", n, g)
+	// Parking is the fast engine's: a build without it (-tags nofastpath) serves through Go's
+	// net/http, whose idle connections keep their goroutines (README); only the release of the
+	// memory after the burst applies to it.
+	if fastEngineBuilt {
+		g := relWaitMetric(t, p.base, "go_goroutines", 10*time.Second, func(v float64) bool { return v < n/4 })
+		t.Logf("%d idle keep-alive connections held, %0.f goroutines", n, g)
+	}
 	for _, c := range conns {
 		c.Close()
 	}
