@@ -88,8 +88,8 @@ type runner struct {
 	rawLn        net.Listener
 	metricsLn    net.Listener
 	startServing func()
-	served       chan error
 	handedOver   bool
+	hup, usr2    chan os.Signal // reload, upgrade
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -218,6 +218,12 @@ func (r *runner) run() int {
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	// Caught from the start: their default action would end the process.
+	r.hup, r.usr2 = make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
+	signal.Notify(r.usr2, upgradeSignal)
+	defer signal.Stop(r.hup)
+	defer signal.Stop(r.usr2)
 	defer signal.Stop(sigs)
 
 	code := r.startAndWait(plan, sigs, served)
@@ -234,22 +240,34 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	if len(plan.specs) > 0 {
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
-		select {
-		case err := <-started:
-			if err != nil {
-				r.log.Error("children did not start", "error", err.Error())
-				if r.inherit != nil {
-					r.inherit.tell("error: " + err.Error())
+	starting:
+		for {
+			select {
+			case err := <-started:
+				if err != nil {
+					r.log.Error("children did not start", "error", err.Error())
+					if r.inherit != nil {
+						r.inherit.tell("error: " + err.Error())
+					}
+					r.fatalf("%v\n", err)
+					return 1
 				}
-				r.fatalf("%v\n", err)
+				break starting
+			case sig := <-sigs:
+				r.log.Info("signal during start-up; stopping", "signal", sig.String())
+				return 0
+			case err := <-served:
+				r.fatalf("serve: %v\n", err)
 				return 1
+			case <-r.hup:
+				if terminalHungUp(r.stderr) {
+					r.log.Info("stopping: the terminal closed (SIGHUP)")
+					return 0
+				}
+				r.reportReload(reloadResult{Generation: 1, Message: "reload ignored: fluxlit is still starting its children; they start with the current code"})
+			case <-r.usr2:
+				r.reportReload(reloadResult{Generation: 1, Message: "upgrade ignored: fluxlit is still starting; ask again once it is ready"})
 			}
-		case sig := <-sigs:
-			r.log.Info("signal during start-up; stopping", "signal", sig.String())
-			return 0
-		case err := <-served:
-			r.fatalf("serve: %v\n", err)
-			return 1
 		}
 		supDone = r.sup.Done()
 	}
@@ -270,12 +288,6 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, upgradeSignal)
-	defer signal.Stop(usr2)
 	reloaded := make(chan reloadResult, 1)
 	upgraded := make(chan upgradeResult, 1)
 	reloading := false // a reload or an upgrade is in progress: one at a time
@@ -292,7 +304,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		case err := <-served:
 			r.fatalf("serve: %v\n", err)
 			return 1
-		case <-hup:
+		case <-r.hup:
 			if terminalHungUp(r.stderr) {
 				r.log.Info("stopping: the terminal closed (SIGHUP)")
 				return 0
@@ -303,7 +315,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			}
 			reloading = true
 			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
-		case <-usr2:
+		case <-r.usr2:
 			if reloading {
 				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
 				continue
