@@ -79,6 +79,7 @@ type runner struct {
 	childCfg    *Config
 	reloads     int            // reloads answered, for "fluxlit reload"
 	reloadWG    sync.WaitGroup // a reload in progress
+	drainWG     sync.WaitGroup // generations draining after a reload
 	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
 
 	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
@@ -467,6 +468,7 @@ func (r *runner) stop(metricsSrv *http.Server) {
 	// reload still starting one was cancelled with the run's context: its outcome is waited
 	// for, so that a generation it switched to at the last moment is stopped too.
 	r.reloadWG.Wait()
+	r.drainWG.Wait() // a drain ends at once when the stop begins, stopping its generation
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 	for _, gen := range r.gw.gens.all() {
 		if gen.sup != nil {
