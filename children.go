@@ -123,7 +123,9 @@ func apiChildSpec(cfg *Config, gatewayPort int, environ []string, sockDir string
 	if cfg.App != nil {
 		head = []string{cfg.Python, "-c", appAPIEntry, cfg.Target, cfg.publicAPIMount()}
 	}
-	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header"}
+	// fluxlit logs every request once, with its request id: uvicorn's own access log would
+	// say it again without one.
+	common := []string{"--app-dir", cfg.ProjectDir, "--no-server-header", "--no-access-log"}
 	if cfg.APIWorkers > 1 {
 		// uvicorn's own workers, not N children balanced by fluxlit: they share the one socket
 		// (the kernel spreads connections), so there is one upstream, one pool and one probe;
@@ -203,23 +205,69 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string, i int) (
 		// streamlit_child_secrets row names what that exposes).
 		deny = func(name string) bool { return slices.Contains(cfg.ChildEnvDeny, name) }
 	}
+	env := appChildEnv(cfg, childContract(cfg, gatewayPort))
+	if streamlitLogFormatFree(cfg, environ) {
+		env[streamlitLogFormatEnv] = streamlitLogFormat
+	}
 	spec := childSpec{
 		Name:  dispatchStreamlit,
 		Argv:  argv,
 		Dir:   cfg.ProjectDir,
-		Env:   childEnv(environ, appChildEnv(cfg, childContract(cfg, gatewayPort)), deny),
+		Env:   childEnv(environ, env, deny),
 		Ready: httpReadyProbe(base+cfg.RootPath+"/_stcore/health", nil),
 	}
 	return spec, base, nil
 }
 
-// childContract is the environment both children receive (DESIGN §4).
-func childContract(cfg *Config, gatewayPort int) map[string]string {
-	return map[string]string{
-		"FLUXLIT_INTERNAL_API_BASE": cfg.internalAPIBase(gatewayPort),
-		"FLUXLIT_API_PREFIX":        cfg.APIMountPath,
-		"FLUXLIT_APP":               cfg.Target,
+// streamlitScriptExists catches a missing script before Streamlit starts: Streamlit itself
+// would print its usage text and exit, which reads like a fluxlit bug.
+func streamlitScriptExists(cfg *Config) error {
+	if cfg.StreamlitUpstream != "" || len(cfg.StreamlitCommand) > 0 || appUsesPageEntry(cfg) {
+		return nil // fluxlit runs no script of its own
 	}
+	p := cfg.StreamlitScript
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cfg.ProjectDir, p)
+	}
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return fmt.Errorf("streamlit_script %s: no such file in %s (create it, set streamlit_script or --streamlit-script, or set streamlit_upstream to run without one)", cfg.StreamlitScript, cfg.ProjectDir)
+	}
+	return nil
+}
+
+// streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so
+// that fluxlit logs them at their level (childlog.go). Streamlit's default format starts
+// with a timestamp and has no level; fluxlit's own record has the time.
+const (
+	streamlitLogFormatEnv = "STREAMLIT_LOGGER_MESSAGE_FORMAT"
+	streamlitLogFormat    = "%(levelname)s: %(message)s"
+)
+
+// streamlitLogFormatFree reports whether the user left Streamlit's log format to fluxlit:
+// neither the environment nor streamlit_run_cli_args set it (a .streamlit/config.toml
+// setting loses to the environment, as Streamlit ranks its sources).
+func streamlitLogFormatFree(cfg *Config, environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, streamlitLogFormatEnv+"=") {
+			return false
+		}
+	}
+	for _, a := range cfg.StreamlitRunCLIArgs {
+		if strings.HasPrefix(a, "--logger.messageFormat") {
+			return false
+		}
+	}
+	return true
+}
+
+// childContract is the environment both children receive (DESIGN §4), plus the settings
+// only a FluxLit app reads when fluxlit got them from the project file or a flag.
+func childContract(cfg *Config, gatewayPort int) map[string]string {
+	m := cfg.appSettingsEnv()
+	m["FLUXLIT_INTERNAL_API_BASE"] = cfg.internalAPIBase(gatewayPort)
+	m["FLUXLIT_API_PREFIX"] = cfg.APIMountPath
+	m["FLUXLIT_APP"] = cfg.Target
+	return m
 }
 
 // streamlitEnvDenied returns the filter for the Streamlit child's environment: the
@@ -293,6 +341,7 @@ func (p *childPlan) options(cfg *Config, log *slog.Logger, onChange func(childSt
 		StopGrace:    childStopGrace,
 		ReadyTimeout: seconds(cfg.ChildReadyTimeoutS),
 		Log:          log,
+		Project:      cfg.ProjectDir,
 		OnChange:     onChange,
 	}
 }

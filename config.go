@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -52,6 +53,9 @@ type Config struct {
 	ShutdownTimeoutS     float64 `setting:"shutdown_timeout_s"`
 	APIHealthPath        string  `setting:"api_health_path"`
 	MaxConnections       int     `setting:"max_connections"`
+	WSOpenTimeoutS       float64 `setting:"gateway_ws_open_timeout_s"`
+	StrictStartup        bool    `setting:"strict_startup"`
+	StrictConfig         bool    `setting:"strict_config"`
 
 	// Children.
 	Target               string   `setting:"target"`
@@ -117,14 +121,47 @@ type Config struct {
 	GatewayMemLimitMB int    `setting:"gateway_memory_limit_mb"`
 	FastPath          bool   `setting:"gateway_fast_path"`
 
+	// Settings of the Python package that have no field: those only a FluxLit app reads
+	// (passed on to the children) and those that mean nothing to fluxlit (a WARN says why),
+	// parsed like every setting (pysettings.go).
+	PythonOnly map[string]any
+
 	// Derived, not settings.
-	ConfigFile string            // the fluxlit.toml that was read, "" when none
-	ProjectDir string            // where fluxlit.toml is, else the working directory
-	Sources    map[string]string // setting name -> "flag", "env FLUXLIT_X", "fluxlit.toml:12", "default"
-	Warnings   []string          // configuration warnings (doctor and config show them)
+	ConfigFile string            // the project file that was read (fluxlit.toml or pyproject.toml), "" when none
+	ProjectDir string            // where that file is, else the working directory
+	Sources    map[string]string // setting name -> "flag", "env FLUXLIT_X", ".env:3", "fluxlit.toml:12", "default"
+	Warnings   []configWarning   // configuration warnings (doctor and config show them)
 	UnknownEnv []string          // FLUXLIT_* variables that are no setting, with a suggestion
 	App        *fluxlitApp       // the Python FluxLit object target names; nil for a plain project (fluxlitapp.go)
 	AppErr     string            // why the app model could not be decided ("" when it was, or was not needed)
+	// Shadowed records, for gateway_host, gateway_port and log_level, a project-file value that
+	// lost to the environment: Python FluxLit 0.13 let the file win for these three (doctor
+	// row binding_precedence).
+	Shadowed map[string]shadowedValue
+}
+
+// configWarning is one configuration warning. Code names the kind (Python FluxLit's codes
+// where it has one, so "fluxlit config --json" matches); Msg is the line users read.
+type configWarning struct {
+	Code string
+	Msg  string
+}
+
+func (w configWarning) String() string { return w.Msg }
+
+// warningLines is every configuration warning as the line users read, unknown
+// environment variables included.
+func (c *Config) warningLines() []string {
+	out := make([]string, 0, len(c.Warnings)+len(c.UnknownEnv))
+	for _, w := range c.Warnings {
+		out = append(out, w.Msg)
+	}
+	return append(out, c.UnknownEnv...)
+}
+
+// shadowedValue is a project-file value that a higher source overrode.
+type shadowedValue struct {
+	FileValue, FileWhere, Winner string
 }
 
 type settingKind int
@@ -135,11 +172,23 @@ const (
 	kindFloat
 	kindBool
 	kindList
+	kindDict // a JSON object (env) or a TOML table; Python FluxLit's dict settings
 )
 
 func (k settingKind) String() string {
-	return [...]string{"a string", "an integer", "a number", "a boolean", "a list of strings"}[k]
+	return [...]string{"a string", "an integer", "a number", "a boolean", "a list of strings", "a table (JSON object)"}[k]
 }
+
+// settingRole says who acts on a setting. Python FluxLit 0.13's settings are all accepted
+// (the "py" mark); those the gateway has no use for are either read by the FluxLit app
+// itself or mean nothing to fluxlit, and say so.
+type settingRole int
+
+const (
+	roleGateway settingRole = iota // fluxlit implements it
+	roleApp                        // read by a FluxLit app in its own process; fluxlit passes it on
+	roleIgnored                    // means nothing to fluxlit: accepted with a one-line WARN (why)
+)
 
 // setting describes one configuration name. def is written in the environment syntax and
 // parsed like a value from the environment, so defaults go through the same checks.
@@ -150,6 +199,11 @@ type setting struct {
 	secret   bool
 	min, max float64 // numeric range; both zero means unchecked
 	doc      string
+	py       bool        // a setting of Python FluxLit 0.13 (FluxlitSettings)
+	role     settingRole // roleGateway unless py marks a Python-only setting
+	why      string      // roleIgnored: the WARN's reason; roleApp: who reads it
+	optional bool        // Python's "X | None": unset is null in config --json, not the zero value
+	norm     func(string) string
 	orInt    bool // a string setting that also takes a TOML integer ("auto" or 4)
 }
 
@@ -157,23 +211,26 @@ type setting struct {
 const maxTimeoutS = 86400
 
 var settingsTable = []setting{
-	{name: "gateway_host", kind: kindString, def: "127.0.0.1", doc: "public listen address"},
-	{name: "gateway_port", kind: kindInt, def: "8000", max: 65535, doc: "public listen port (0 picks a free one)"},
-	{name: "api_mount_path", kind: kindString, def: "/api", doc: "path prefix routed to the API"},
-	{name: "root_path", kind: kindString, def: "", doc: "browser-visible prefix when a proxy serves the app under a subpath"},
+	{name: "gateway_host", kind: kindString, def: "127.0.0.1", py: true, doc: "public listen address"},
+	{name: "gateway_port", kind: kindInt, def: "8000", max: 65535, py: true, doc: "public listen port (0 picks a free one)"},
+	{name: "api_mount_path", kind: kindString, def: "/api", py: true, norm: normalizeMountPath, doc: "path prefix routed to the API (\"api\" and \"/api/\" mean /api)"},
+	{name: "root_path", kind: kindString, def: "", py: true, norm: normalizeRootPath, doc: "browser-visible prefix when a proxy serves the app under a subpath"},
+	{name: "streamlit_public_path", kind: kindString, def: "", py: true, norm: normalizeRootPath, doc: "Python FluxLit's subpath when root_path is unset: root_path takes its value"},
 	{name: "api_upstream", kind: kindString, doc: "URL of an API not run by fluxlit (http(s)://host:port or unix:/path.sock)"},
 	{name: "streamlit_upstream", kind: kindString, doc: "URL of a Streamlit not run by fluxlit"},
-	{name: "trust_proxy", kind: kindBool, def: "false", doc: "believe X-Forwarded-* from forwarded_allow_ips (loopback when unset)"},
-	{name: "forwarded_allow_ips", kind: kindList, doc: "addresses and CIDRs of trusted proxies"},
-	{name: "public_base_url", kind: kindString, doc: "public origin (+prefix) for redirects and links; PUBLIC_BASE_URL is a fallback"},
-	{name: "strict_public_base_url", kind: kindBool, def: "false", doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
-	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
+	{name: "trust_proxy", kind: kindBool, def: "false", py: true, doc: "believe X-Forwarded-* from forwarded_allow_ips (loopback when unset)"},
+	{name: "forwarded_allow_ips", kind: kindList, py: true, doc: "addresses and CIDRs of trusted proxies"},
+	{name: "public_base_url", kind: kindString, py: true, doc: "public origin (+prefix) for redirects and links; PUBLIC_BASE_URL is a fallback"},
+	{name: "strict_public_base_url", kind: kindBool, def: "false", py: true, doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
+	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, py: true, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
 	{name: "gateway_client_header_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "time a client has to send a request head, from connecting (a silent connection is closed then) or from the first byte of a later request"},
-	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", min: 0.001, max: maxTimeoutS, doc: "upstream dial timeout"},
-	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", min: 0.001, max: maxTimeoutS, doc: "time an upstream may take to send response headers"},
-	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, doc: "larger request bodies get 413 (0: no limit)"},
-	{name: "gateway_ws_max_message_bytes", kind: kindInt, def: "0", max: math.MaxInt64, doc: "larger WebSocket messages close with 1009 (0: no limit)"},
+	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", max: maxTimeoutS, py: true, doc: "upstream dial timeout (0: none)"},
+	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", max: maxTimeoutS, py: true, doc: "time an upstream may take to send response headers (0: none)"},
+	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, py: true, doc: "larger request bodies get 413 (0: no limit)"},
+	{name: "gateway_ws_max_message_bytes", kind: kindInt, def: "0", max: math.MaxInt64, py: true, optional: true, doc: "larger WebSocket messages close with 1009 (0: no limit)"},
+	{name: "gateway_ws_open_timeout_s", kind: kindFloat, def: "30", max: maxTimeoutS, py: true, doc: "time to open a WebSocket to the upstream, handshake included (0: none)"},
 	{name: "shutdown_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "drain time on stop before children are killed"},
+	{name: "uvicorn_graceful_shutdown_timeout_s", kind: kindFloat, def: "0", max: 3600, py: true, optional: true, doc: "Python FluxLit's drain time: shutdown_timeout_s takes its value when that is not set"},
 	{name: "api_health_path", kind: kindString, doc: "API readiness path (else a TCP connect)"},
 	{name: "max_connections", kind: kindInt, def: "0", max: 1 << 24, doc: "cap on concurrent client connections (0: none)"},
 
@@ -182,10 +239,10 @@ var settingsTable = []setting{
 	{name: "python", kind: kindString, doc: "interpreter for both children ($VIRTUAL_ENV/bin/python, else python3)"},
 	{name: "api_command", kind: kindList, doc: "argv replacing the uvicorn command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_command", kind: kindList, doc: "argv replacing the streamlit command; {host} {port} {root_path} substituted"},
-	{name: "streamlit_run_cli_args", kind: kindList, doc: "extra `streamlit run` flags (not port, address or baseUrlPath)"},
+	{name: "streamlit_run_cli_args", kind: kindList, py: true, doc: "extra `streamlit run` flags (not port, address or baseUrlPath)"},
 	{name: "api_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the API child (0: a free one)"},
 	{name: "api_child_transport", kind: kindString, def: "unix", doc: "how the uvicorn child listens: unix (a private socket) or tcp (loopback)"},
-	{name: "streamlit_port", kind: kindInt, def: "0", max: 65535, doc: "fixed loopback port of the Streamlit child (0: a free one)"},
+	{name: "streamlit_port", kind: kindInt, def: "0", max: 65535, py: true, doc: "fixed loopback port of the Streamlit child (0: a free one; Python FluxLit ignored it)"},
 	{name: "streamlit_replicas", kind: kindString, def: "1", doc: "Streamlit children, each a process of its own with sticky sessions: a number (1-64), or auto (the CPUs fluxlit may use)", orInt: true},
 	{name: "api_workers", kind: kindInt, def: "1", min: 1, max: 64, doc: "uvicorn worker processes of the API child (uvicorn --workers)"},
 	{name: "reload_drain_s", kind: kindFloat, def: "5", min: 0, max: 3600, doc: "after a reload or upgrade, how long the old generation keeps its open WebSockets before closing them with 1001"},
@@ -196,46 +253,66 @@ var settingsTable = []setting{
 	{name: "no_pidfile", kind: kindBool, def: "false", doc: "do not write a pidfile"},
 	{name: "reload", kind: kindBool, def: "false", doc: "restart children when sources change (dev)"},
 	{name: "reload_scope", kind: kindString, def: "gateway", doc: "what --reload restarts: gateway (the API child) or full (both)"},
-	{name: "enable_security_headers", kind: kindBool, def: "false", doc: "nosniff, SAMEORIGIN, Referrer-Policy, HSTS over HTTPS"},
+	{name: "enable_security_headers", kind: kindBool, def: "false", py: true, doc: "nosniff, SAMEORIGIN, Referrer-Policy, HSTS over HTTPS"},
 	{name: "hsts_max_age_s", kind: kindInt, def: "63072000", max: 1 << 31, doc: "HSTS max-age (two years)"},
 
-	{name: "cors_allow_origins", kind: kindList, doc: "origins allowed to call the API from a browser"},
-	{name: "cors_allow_credentials", kind: kindBool, def: "false", doc: "allow credentials in CORS requests"},
+	{name: "cors_allow_origins", kind: kindList, py: true, doc: "origins allowed to call the API from a browser"},
+	{name: "cors_allow_credentials", kind: kindBool, def: "false", py: true, doc: "allow credentials in CORS requests"},
 	{name: "cors_allow_methods", kind: kindList, def: "GET,POST,PUT,PATCH,DELETE,OPTIONS", doc: "CORS allowed methods"},
 	{name: "cors_allow_headers", kind: kindList, def: "Authorization,Content-Type,X-Request-ID", doc: "CORS allowed request headers"},
 	{name: "cors_max_age_s", kind: kindInt, def: "600", max: 86400, doc: "how long a browser caches a preflight"},
+	{name: "cors_middleware_kwargs", kind: kindDict, py: true, doc: "Python FluxLit's extra CORSMiddleware arguments: max_age sets cors_max_age_s; other keys WARN"},
 
-	{name: "jwt_hs256_secret", kind: kindString, secret: true, doc: "HMAC secret for HS256/384/512 tokens"},
+	{name: "jwt_hs256_secret", kind: kindString, secret: true, py: true, doc: "HMAC secret for HS256/384/512 tokens"},
 	{name: "jwt_hs_secret_file", kind: kindString, doc: "file holding the HMAC secret"},
 	{name: "jwt_public_key_file", kind: kindString, doc: "PEM public key (RSA, EC, Ed25519)"},
 	{name: "jwt_jwks_file", kind: kindString, doc: "JWKS document on disk"},
-	{name: "jwt_jwks_url", kind: kindString, doc: "JWKS URL of the identity provider"},
-	{name: "jwt_issuer", kind: kindString, doc: "required iss"},
-	{name: "jwt_audience", kind: kindList, doc: "accepted aud values"},
+	{name: "jwt_jwks_url", kind: kindString, py: true, doc: "JWKS URL of the identity provider"},
+	{name: "jwt_issuer", kind: kindString, py: true, doc: "required iss"},
+	{name: "jwt_audience", kind: kindList, py: true, doc: "accepted aud values (one string is one audience)"},
 	{name: "jwt_algorithms", kind: kindList, doc: "allowed algorithms (default: those the keys can verify)"},
-	{name: "jwt_leeway_seconds", kind: kindFloat, def: "0", max: 3600, doc: "clock skew allowed on exp/nbf/iat"},
+	{name: "jwt_leeway_seconds", kind: kindFloat, def: "0", min: -3600, max: 3600, py: true, doc: "clock skew allowed on exp/nbf/iat"},
 	{name: "jwt_required_scopes", kind: kindList, doc: "scopes every token must carry"},
 	{name: "jwt_protect", kind: kindList, doc: "path patterns under the API mount that need a token at the edge (\"/*\": all); empty: edge JWT off"},
 	{name: "jwt_public_paths", kind: kindList, doc: "path patterns exempt from jwt_protect"},
-	{name: "oidc_bff_secret", kind: kindString, secret: true, doc: "kept from the Python package; never passed to Streamlit"},
+	{name: "oidc_bff_secret", kind: kindString, secret: true, py: true, role: roleApp, why: "the FluxLit app's OIDC login (attach_oidc_login)", doc: "read by a FluxLit app; never passed to Streamlit"},
 	{name: "rate_limit_rps", kind: kindFloat, def: "0", max: 1e6, doc: "requests per second per client (0: off)"},
 	{name: "rate_limit_burst", kind: kindInt, def: "0", max: 1e6, doc: "bucket size (0: max(1, rps))"},
 	{name: "rate_limit_paths", kind: kindList, doc: "path prefixes that are rate limited (default: the API mount)"},
 	{name: "log_redact_query_keys", kind: kindList, doc: "extra query keys whose values are redacted in logs"},
 
-	{name: "debug", kind: kindBool, def: "false", doc: "debug mode: [fluxlit-debug] lines and /__fluxlit/debug"},
+	{name: "debug", kind: kindBool, def: "false", py: true, doc: "debug mode: [fluxlit-debug] lines and /__fluxlit/debug"},
 	{name: "debug_allow_remote", kind: kindBool, def: "false", doc: "serve /__fluxlit/debug to non-loopback clients"},
-	{name: "log_level", kind: kindString, def: "info", doc: "debug, info, warn or error"},
+	{name: "log_level", kind: kindString, def: "info", py: true, norm: strings.ToLower, doc: "trace, debug, info, warning (warn), error or critical"},
 	{name: "log_format", kind: kindString, def: "auto", doc: "text, json, or auto (text on a terminal)"},
-	{name: "enable_gateway_access_log", kind: kindBool, def: "true", doc: "one line per request"},
-	{name: "enable_gateway_prometheus_metrics", kind: kindBool, def: "false", doc: "serve Prometheus metrics"},
-	{name: "gateway_prometheus_metrics_path", kind: kindString, def: "/__fluxlit/metrics", doc: "metrics path"},
+	{name: "enable_gateway_access_log", kind: kindBool, def: "true", py: true, doc: "one INFO line per request (off: DEBUG lines, as Python FluxLit)"},
+	{name: "enable_gateway_prometheus_metrics", kind: kindBool, def: "false", py: true, doc: "serve Prometheus metrics"},
+	{name: "gateway_prometheus_metrics_path", kind: kindString, def: "/__fluxlit/metrics", py: true, doc: "metrics path"},
 	{name: "metrics_listen", kind: kindString, doc: "host:port to serve metrics on instead of the public port"},
 	{name: "startup_banner", kind: kindBool, def: "false", doc: "print URLs at start (workbench)"},
-	{name: "url_session_query_param", kind: kindString, def: "fluxlit_sid", doc: "URL-session query key, redacted in logs"},
+	{name: "url_session_query_param", kind: kindString, def: "fluxlit_sid", py: true, doc: "URL-session query key, redacted in logs"},
 	{name: "gateway_gogc", kind: kindInt, def: "100", min: -1, max: 10000, doc: "GOGC of the gateway: 100 measured best (BENCHMARKS.md); -1 turns the collector off"},
 	{name: "gateway_memory_limit_mb", kind: kindInt, def: "0", max: 1 << 20, doc: "soft memory limit for the Go runtime (0: none)"},
 	{name: "gateway_fast_path", kind: kindBool, def: "true", doc: "serve plain proxied requests with the hand-written HTTP/1.1 front end (false: net/http only)"},
+	{name: "strict_startup", kind: kindBool, def: "false", py: true, doc: "refuse to start (exit 2) on what doctor --strict fails: broad proxy trust, unlimited bodies behind a proxy, a subpath without public_base_url or trust_proxy, rejected forward headers"},
+	{name: "strict_config", kind: kindBool, def: "false", doc: "read the project file strictly: unknown keys and values of the wrong TOML type are errors (exit 2), not warnings"},
+
+	// Python FluxLit 0.13 settings that only a FluxLit app reads (fluxlit passes a value from
+	// fluxlit.toml or a flag on to both children as FLUXLIT_<NAME>; the environment reaches
+	// them anyway) and those that mean nothing to fluxlit (accepted; a WARN says why).
+	{name: "title", kind: kindString, def: "FluxLit", py: true, role: roleApp, why: "the FluxLit app's FastAPI title and Streamlit page title", doc: "read by a FluxLit app"},
+	{name: "enable_request_logging", kind: kindBool, def: "false", py: true, role: roleApp, why: "the FluxLit app's own request-log middleware", doc: "read by a FluxLit app (fluxlit's access log: enable_gateway_access_log)"},
+	{name: "streamlit_page_config", kind: kindDict, py: true, role: roleApp, why: "the FluxLit page entry's st.set_page_config", doc: "read by a FluxLit app"},
+	{name: "strict_page_signatures", kind: kindBool, def: "false", py: true, role: roleApp, why: "the FluxLit app's @app.page checks", doc: "read by a FluxLit app"},
+	{name: "experimental_yield_pages", kind: kindBool, def: "false", py: true, role: roleApp, why: "the FluxLit page entry (generator pages)", doc: "read by a FluxLit app (doctor --check-pages warns)"},
+	{name: "async_page_depends", kind: kindBool, def: "false", py: true, role: roleApp, why: "the FluxLit page entry (async Depends)", doc: "read by a FluxLit app (doctor row async_depends_streamlit)"},
+	{name: "streamlit_host", kind: kindString, def: "127.0.0.1", py: true, role: roleIgnored, why: "reserved and unused in Python FluxLit; fluxlit binds Streamlit to 127.0.0.1 (streamlit_port fixes its port)", doc: "accepted, no effect"},
+	{name: "gateway_max_concurrent_upstream_http", kind: kindInt, def: "0", max: math.MaxInt32, py: true, role: roleIgnored, why: "fluxlit does not queue requests to Streamlit; max_connections caps client connections", doc: "accepted, no effect"},
+	{name: "gateway_httpx_max_connections", kind: kindInt, def: "0", max: math.MaxInt32, py: true, role: roleIgnored, why: "it sizes the Python gateway's httpx pool; fluxlit keeps its own pool of upstream connections", doc: "accepted, no effect"},
+	{name: "gateway_httpx_max_keepalive_connections", kind: kindInt, def: "0", max: math.MaxInt32, py: true, role: roleIgnored, why: "it sizes the Python gateway's httpx pool; fluxlit keeps its own pool of upstream connections", doc: "accepted, no effect"},
+	{name: "gateway_ws_ping_interval_s", kind: kindFloat, def: "0", min: -maxTimeoutS, max: maxTimeoutS, py: true, optional: true, role: roleIgnored, why: "fluxlit relays WebSocket frames, the browser's and Streamlit's own pings included, and sends none itself", doc: "accepted, no effect"},
+	{name: "gateway_ws_ping_timeout_s", kind: kindFloat, def: "0", min: -maxTimeoutS, max: maxTimeoutS, py: true, optional: true, role: roleIgnored, why: "fluxlit relays WebSocket frames, the browser's and Streamlit's own pings included, and sends none itself", doc: "accepted, no effect"},
+	{name: "gateway_ws_close_timeout_s", kind: kindFloat, def: "0", min: -maxTimeoutS, max: maxTimeoutS, py: true, optional: true, role: roleIgnored, why: "fluxlit closes a WebSocket's other side as soon as one side closes", doc: "accepted, no effect"},
 }
 
 var settingsByName = func() map[string]*setting {
@@ -247,10 +324,13 @@ var settingsByName = func() map[string]*setting {
 }()
 
 // nonSettingEnv are FLUXLIT_* variables that exist but are not settings: fluxlit sets the
-// first three for its children, the rest are read by the loader or the test suite.
+// first three for its children, the next are read by the loader or the test suite, the last
+// are the Python package's own switches (they reach a FluxLit app in the children).
 var nonSettingEnv = []string{"FLUXLIT_INTERNAL_API_BASE", "FLUXLIT_API_PREFIX", "FLUXLIT_APP",
 	"FLUXLIT_CONFIG", "FLUXLIT_REQUIRE_INTEGRATION", "FLUXLIT_TEST_PYTHON", "FLUXLIT_BIN",
-	"FLUXLIT_STREAMLIT_ROOT"}
+	"FLUXLIT_STREAMLIT_ROOT",
+	"FLUXLIT_STREAMLIT_UPSTREAM_FILE", "FLUXLIT_TESTS", "FLUXLIT_DISABLE_URL_SESSION",
+	"FLUXLIT_FORCE_URL_SESSION_IN_TESTS", "FLUXLIT_ALLOW_UNIFIED_UVICORN_MULTIWORKER"}
 
 // secretNames are environment names never passed to the Streamlit child, besides
 // FLUXLIT_JWT_* and FLUXLIT_OIDC_* (see streamlitEnvDenied).
@@ -298,39 +378,39 @@ type rawValue struct {
 	where  string // error prefix: "fluxlit.toml:12", "env FLUXLIT_X", "flag --port"
 }
 
-// loadConfig resolves every setting by precedence flag > app code > environment > file >
-// default, parses and validates it, and returns the Config or the first *configError.
+// loadConfig resolves every setting by precedence flag > app code > environment > .env >
+// project file (fluxlit.toml, else [tool.fluxlit] in pyproject.toml) > default, parses and
+// validates it, and returns the Config or the first *configError.
 func loadConfig(in loadInput) (*Config, error) {
 	env := envMap(in.Env)
 	raw := map[string]rawValue{}
-	cfg := &Config{Sources: map[string]string{}, ProjectDir: in.WorkDir}
+	cfg := &Config{Sources: map[string]string{}, ProjectDir: in.WorkDir, PythonOnly: map[string]any{}, Shadowed: map[string]shadowedValue{}}
 
 	for name, value := range in.Defaults {
 		raw[name] = rawValue{value: value, source: "default", where: "default"}
 	}
-	path, explicit := in.ConfigPath, in.ConfigPath != ""
-	if !explicit && env["FLUXLIT_CONFIG"] != "" {
-		path, explicit = env["FLUXLIT_CONFIG"], true
-	}
-	if path == "" {
-		path = filepath.Join(in.WorkDir, "fluxlit.toml")
-	} else if !filepath.IsAbs(path) {
-		path = filepath.Join(in.WorkDir, path)
-	}
-	if err := readConfigFile(path, explicit, raw, cfg); err != nil {
+	file, err := readProjectFile(in, env, cfg)
+	if err != nil {
 		return nil, err
 	}
-	for name, value := range env {
-		sname, ok := strings.CutPrefix(name, "FLUXLIT_")
-		if !ok {
-			continue
-		}
-		sname = strings.ToLower(sname)
-		if _, known := settingsByName[sname]; known {
-			raw[sname] = rawValue{value: value, source: "env " + name, where: "env " + name}
-		} else if !slices.Contains(nonSettingEnv, name) && !strings.HasPrefix(name, "FLUXLIT_TEST_") {
-			cfg.UnknownEnv = append(cfg.UnknownEnv, unknownEnvLine(name))
-		}
+	for name, rv := range file.values {
+		raw[name] = rv
+	}
+	dotenv, err := readDotEnvFile(filepath.Join(in.WorkDir, ".env"), env)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range dotenv.bindings {
+		applyEnvName(raw, cfg, b.Key, b.Value, fmt.Sprintf(".env:%d", b.Line), fmt.Sprintf(".env:%d: ", b.Line))
+	}
+	for _, w := range dotenv.skipped {
+		cfg.Warnings = append(cfg.Warnings, configWarning{Code: "dotenv_line", Msg: w})
+	}
+	// Upper-case names last, so that FLUXLIT_DEBUG wins over a fluxlit_debug beside it.
+	names := slices.Sorted(maps.Keys(env))
+	slices.SortStableFunc(names, func(a, b string) int { return cmpBool(a == strings.ToUpper(a), b == strings.ToUpper(b)) })
+	for _, name := range names {
+		applyEnvName(raw, cfg, name, env[name], "env "+name, "")
 	}
 	sort.Strings(cfg.UnknownEnv)
 	// Settings made in a FluxLit app's code beat the environment, as FluxlitSettings(...)
@@ -347,17 +427,91 @@ func loadConfig(in loadInput) (*Config, error) {
 	for name, value := range in.Flags {
 		raw[name] = rawValue{value: value, source: "flag", where: "flag --" + flagNameFor(name)}
 	}
-	if err := assignSettings(cfg, raw); err != nil {
+	strict, err := resolveStrictConfig(raw)
+	if err != nil {
 		return nil, err
 	}
+	for _, u := range file.unknown {
+		if strict {
+			return nil, &configError{Where: u.where, Msg: unknownKeyMessage(u.key)}
+		}
+		cfg.Warnings = append(cfg.Warnings, configWarning{Code: "unknown_key",
+			Msg: u.where + ": " + unknownKeyMessage(u.key) + " is ignored, as Python FluxLit ignored it (strict_config = true makes it an error)"})
+	}
+	if err := assignSettings(cfg, raw, strict); err != nil {
+		return nil, err
+	}
+	noteShadowed(cfg, file.values, raw)
 	if cfg.Python == "" {
 		cfg.Python = defaultPython(env)
 		cfg.Sources["python"] = "default"
 	}
+	applyPythonSettings(cfg)
 	if err := validateConfig(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// applyEnvName records one environment variable (from the process or .env) when it names a
+// setting. Names are matched without regard to case, as pydantic-settings does
+// (fluxlit_gateway_port works in Python FluxLit). unknownPrefix starts the unknown_env line.
+func applyEnvName(raw map[string]rawValue, cfg *Config, name, value, source, unknownPrefix string) {
+	if len(name) < len("FLUXLIT_") || !strings.EqualFold(name[:len("FLUXLIT_")], "FLUXLIT_") {
+		return
+	}
+	upper := strings.ToUpper(name)
+	sname := strings.ToLower(upper[len("FLUXLIT_"):])
+	switch {
+	case settingsByName[sname] != nil:
+		raw[sname] = rawValue{value: value, source: source, where: source}
+	case !slices.Contains(nonSettingEnv, upper) && !strings.HasPrefix(upper, "FLUXLIT_TEST_"):
+		cfg.UnknownEnv = append(cfg.UnknownEnv, unknownPrefix+unknownEnvLine(name))
+	}
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// resolveStrictConfig reads strict_config ahead of the other settings: it decides whether
+// unknown keys and values Python FluxLit skipped are errors.
+func resolveStrictConfig(raw map[string]rawValue) (bool, error) {
+	rv, ok := raw["strict_config"]
+	if !ok {
+		return false, nil
+	}
+	v, err := parseSettingValue(settingsByName["strict_config"], rv.value)
+	if err != nil {
+		return false, &configError{Where: rv.where, Setting: "strict_config", Msg: err.Error()}
+	}
+	return v.(bool), nil
+}
+
+// noteShadowed records, for the three settings Python FluxLit 0.13 took from the project file
+// before the environment, a file value that fluxlit's precedence (environment first) overrode.
+func noteShadowed(cfg *Config, fileValues map[string]rawValue, raw map[string]rawValue) {
+	for _, name := range []string{"gateway_host", "gateway_port", "log_level"} {
+		fv, inFile := fileValues[name]
+		win := raw[name]
+		if !inFile || !(strings.HasPrefix(win.source, "env ") || strings.HasPrefix(win.source, ".env")) {
+			continue
+		}
+		parsed, err := parseSettingValue(settingsByName[name], fv.value)
+		if err != nil {
+			continue
+		}
+		fileText, winText := fmt.Sprint(parsed), fmt.Sprint(settingFieldValue(cfg, name))
+		if fileText != winText {
+			cfg.Shadowed[name] = shadowedValue{FileValue: fileText, FileWhere: fv.where, Winner: win.source}
+		}
+	}
 }
 
 func envMap(environ []string) map[string]string {
@@ -375,38 +529,6 @@ func defaultPython(env map[string]string) string {
 		return filepath.Join(venv, "bin", "python")
 	}
 	return "python3"
-}
-
-// readConfigFile adds the file's values to raw. A missing default fluxlit.toml is fine; a
-// missing file the user named is an error.
-func readConfigFile(path string, explicit bool, raw map[string]rawValue, cfg *Config) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && !explicit {
-			return nil
-		}
-		return &configError{Where: path, Msg: "cannot read configuration file: " + errText(err)}
-	}
-	name := filepath.Base(path)
-	cfg.ConfigFile = path
-	cfg.ProjectDir = filepath.Dir(path)
-	entries, err := parseTOML(data)
-	if err != nil {
-		var te *tomlError
-		if errors.As(err, &te) {
-			return &configError{Where: fmt.Sprintf("%s:%d:%d", name, te.Line, te.Col), Msg: te.Msg}
-		}
-		return &configError{Where: name, Msg: err.Error()}
-	}
-	for _, e := range entries {
-		key := strings.TrimPrefix(e.Key, "tool.fluxlit.")
-		where := fmt.Sprintf("%s:%d", name, e.Line)
-		if _, ok := settingsByName[key]; !ok {
-			return &configError{Where: where, Msg: unknownKeyMessage(key)}
-		}
-		raw[key] = rawValue{value: tomlTyped{e.Value}, source: where, where: where}
-	}
-	return nil
 }
 
 func errText(err error) string {
@@ -468,28 +590,62 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// assignSettings parses every setting (given or default) into its Config field.
-func assignSettings(cfg *Config, raw map[string]rawValue) error {
-	v := reflect.ValueOf(cfg).Elem()
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("setting")
-		if name == "" {
-			continue
-		}
-		s := settingsByName[name]
-		rv, ok := raw[name]
+// assignSettings parses every setting (given or default) into its Config field, or into
+// PythonOnly for the Python package's settings that have no field. A value Python FluxLit
+// skipped in its project file (gateway_port = true) is skipped here too, with a warning,
+// unless strict.
+func assignSettings(cfg *Config, raw map[string]rawValue, strict bool) error {
+	fields := settingFields(cfg)
+	for i := range settingsTable {
+		s := &settingsTable[i]
+		rv, ok := raw[s.name]
 		if !ok {
 			rv = rawValue{value: s.def, source: "default", where: "default"}
 		}
+		if t, ok := rv.value.(tomlTyped); ok && t.lax && strict {
+			rv.value = tomlTyped{v: t.v} // strict_config: the file's values must have their TOML type
+		} else if ok && t.lax {
+			// A value of the wrong type Python FluxLit skipped; a value out of range it
+			// accepted (and then failed on), so that stays an error below.
+			if _, err := convertTOMLValue(s, t); err != nil {
+				cfg.Warnings = append(cfg.Warnings, configWarning{Code: "project_file_value_skipped",
+					Msg: fmt.Sprintf("%s: %s: %v; the value is ignored, as Python FluxLit ignored it (strict_config = true makes it an error)", rv.where, s.name, err)})
+				rv = rawValue{value: s.def, source: "default", where: "default"}
+			}
+		}
 		parsed, err := parseSettingValue(s, rv.value)
 		if err != nil {
-			return &configError{Where: rv.where, Setting: name, Msg: err.Error()}
+			return &configError{Where: rv.where, Setting: s.name, Msg: err.Error()}
 		}
-		setField(v.Field(i), parsed)
-		cfg.Sources[name] = rv.source
+		if f, ok := fields[s.name]; ok {
+			setField(f, parsed)
+		} else {
+			cfg.PythonOnly[s.name] = parsed
+		}
+		cfg.Sources[s.name] = rv.source
 	}
 	return nil
+}
+
+// settingFields maps each setting name to its Config field.
+func settingFields(cfg *Config) map[string]reflect.Value {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	out := make(map[string]reflect.Value, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("setting"); name != "" {
+			out[name] = v.Field(i)
+		}
+	}
+	return out
+}
+
+// settingFieldValue is a setting's effective value, whether it has a field or not.
+func settingFieldValue(cfg *Config, name string) any {
+	if f, ok := settingFields(cfg)[name]; ok {
+		return f.Interface()
+	}
+	return cfg.PythonOnly[name]
 }
 
 func setField(f reflect.Value, parsed any) {
@@ -502,14 +658,15 @@ func setField(f reflect.Value, parsed any) {
 }
 
 // parseSettingValue turns a string (flag, env, default) or a TOML value into the setting's
-// Go type: string, int64, float64, bool or []string. It never guesses: a TOML string for a
-// number is an error, as is "80a" in the environment.
+// Go type: string, int64, float64, bool, []string or map[string]any. It accepts what Python
+// FluxLit's settings accept ("8_000", "t", api_mount_path "api") and never guesses beyond
+// that: a TOML string for a number is an error, as is "80a" in the environment.
 func parseSettingValue(s *setting, value any) (any, error) {
 	var out any
 	var err error
 	switch val := value.(type) {
 	case tomlTyped:
-		out, err = convertTOMLValue(s, val.v)
+		out, err = convertTOMLValue(s, val)
 	case string:
 		out, err = parseSettingString(s, val)
 	default:
@@ -517,6 +674,9 @@ func parseSettingValue(s *setting, value any) (any, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if str, ok := out.(string); ok && s.norm != nil {
+		out = s.norm(str)
 	}
 	return out, checkRange(s, out)
 }
@@ -527,29 +687,52 @@ func parseSettingString(s *setting, val string) (any, error) {
 	case kindString:
 		return val, nil
 	case kindInt:
-		n, err := strconv.ParseInt(trimmed, 10, 64)
-		if err != nil {
+		n, ok := parsePythonInt(trimmed)
+		if !ok {
 			return nil, fmt.Errorf("expected an integer, got %q", val)
 		}
 		return n, nil
 	case kindFloat:
-		f, err := strconv.ParseFloat(trimmed, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(trimmed, "_", ""), 64)
+		if err == nil && math.IsInf(f, 1) && s.max == maxTimeoutS && s.min == 0 {
+			return 0.0, nil // Python's float("inf") timeout: no timeout, which fluxlit spells 0
+		}
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.HasPrefix(trimmed, "_") {
 			return nil, fmt.Errorf("expected a number of seconds, got %q", val)
 		}
 		return f, nil
 	case kindBool:
 		return parseBool(val)
+	case kindDict:
+		return parseDict(val)
 	default:
 		return parseList(val)
 	}
 }
 
+// parsePythonInt reads an integer as pydantic does from a string: optional sign, digits with
+// single underscores between them, and an integral ".0" fraction ("8000.0").
+func parsePythonInt(s string) (int64, bool) {
+	if whole, frac, ok := strings.Cut(s, "."); ok {
+		if frac == "" || strings.Trim(frac, "0") != "" {
+			return 0, false
+		}
+		s = whole
+	}
+	body := strings.TrimLeft(s, "+-")
+	if len(s)-len(body) > 1 || !tomlValidDigits(body, 10) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	return n, err == nil
+}
+
+// parseBool accepts pydantic's boolean words (any case) and on/off.
 func parseBool(val string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(val)) {
-	case "1", "true", "yes", "on":
+	case "1", "true", "t", "yes", "y", "on":
 		return true, nil
-	case "0", "false", "no", "off":
+	case "0", "false", "f", "no", "n", "off":
 		return false, nil
 	}
 	return false, fmt.Errorf("expected a boolean (1/0, true/false, yes/no, on/off), got %q", val)
@@ -575,11 +758,56 @@ func parseList(val string) ([]string, error) {
 	return items, nil
 }
 
-// tomlTyped marks a value that came from fluxlit.toml: it keeps its TOML type, so a quoted
-// "8000" for an integer setting is an error rather than a string parsed like the environment.
-type tomlTyped struct{ v any }
+// parseDict reads a dict setting from the environment: a JSON object, as pydantic-settings
+// requires. Empty means an empty object.
+func parseDict(val string) (map[string]any, error) {
+	trimmed := strings.TrimSpace(val)
+	if trimmed == "" {
+		return map[string]any{}, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(trimmed), &m); err != nil || m == nil {
+		return nil, fmt.Errorf("expected a JSON object, got %q", val)
+	}
+	return m, nil
+}
 
-func convertTOMLValue(s *setting, val any) (any, error) {
+// normalizeMountPath is Python FluxLit's api_mount_path rule: trimmed, one leading slash, no
+// trailing slash; empty means /api. validateConfig then checks what is left ("/" is refused).
+func normalizeMountPath(p string) string {
+	if strings.TrimSpace(p) == "" {
+		return "/api"
+	}
+	if r := normalizeRootPath(p); r != "" {
+		return r
+	}
+	return "/"
+}
+
+// normalizeRootPath is Python FluxLit's root mount rule: trimmed, one leading slash, no
+// trailing slash, and "" (or "/") for none.
+func normalizeRootPath(p string) string {
+	p = strings.TrimSpace(p)
+	if p == "" {
+		return ""
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return strings.TrimRight(p, "/")
+}
+
+// tomlTyped marks a value that came from a project file: it keeps its TOML type, so a quoted
+// "8000" for an integer setting is an error rather than a string parsed like the environment.
+// lax marks the keys Python FluxLit read from the file itself, with its own leniency
+// (gateway_port = "8000" is int("8000")).
+type tomlTyped struct {
+	v   any
+	lax bool
+}
+
+func convertTOMLValue(s *setting, t tomlTyped) (any, error) {
+	val := t.v
 	switch s.kind {
 	case kindString:
 		if str, ok := val.(string); ok {
@@ -589,14 +817,26 @@ func convertTOMLValue(s *setting, val any) (any, error) {
 			return strconv.FormatInt(n, 10), nil
 		}
 	case kindInt:
-		if n, ok := val.(int64); ok {
+		switch n := val.(type) {
+		case int64:
 			return n, nil
+		case string:
+			if i, ok := parsePythonInt(strings.TrimSpace(n)); ok && t.lax && !strings.Contains(n, ".") {
+				return i, nil // Python: int("8000")
+			}
+		case float64:
+			if t.lax && n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+				return int64(n), nil // Python: int(8000.0)
+			}
 		}
 	case kindFloat:
 		switch n := val.(type) {
 		case int64:
 			return float64(n), nil
 		case float64:
+			if math.IsInf(n, 1) && s.max == maxTimeoutS && s.min == 0 {
+				return 0.0, nil
+			}
 			if !math.IsNaN(n) && !math.IsInf(n, 0) {
 				return n, nil
 			}
@@ -604,6 +844,10 @@ func convertTOMLValue(s *setting, val any) (any, error) {
 	case kindBool:
 		if b, ok := val.(bool); ok {
 			return b, nil
+		}
+	case kindDict:
+		if m, ok := val.(map[string]any); ok {
+			return m, nil
 		}
 	case kindList:
 		if str, ok := val.(string); ok {
@@ -630,6 +874,8 @@ func tomlDescribe(v any) string {
 		return strconv.Quote(x)
 	case []any:
 		return "an array"
+	case map[string]any:
+		return "a table"
 	case bool:
 		return strconv.FormatBool(x)
 	default:
@@ -663,6 +909,15 @@ func (c *Config) clientHeaderTimeout() time.Duration { return seconds(c.ClientHe
 func (c *Config) connectTimeout() time.Duration      { return seconds(c.ConnectTimeoutS) }
 func (c *Config) readTimeout() time.Duration         { return seconds(c.ReadTimeoutS) }
 func (c *Config) shutdownTimeout() time.Duration     { return seconds(c.ShutdownTimeoutS) }
+func (c *Config) wsOpenTimeout() time.Duration       { return seconds(c.WSOpenTimeoutS) }
+
+// deadlineAfter is the deadline d from now; a timeout of 0 (the setting's "none") is no deadline.
+func deadlineAfter(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
 
 // listenAddr is the public listener address.
 func (c *Config) listenAddr() string {
@@ -682,24 +937,37 @@ func (c *Config) internalAPIBase(port int) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + c.publicAPIMount()
 }
 
-// redactedSettings returns every setting's effective value as text, secrets replaced.
+// redactedSettings returns every setting's effective value, secrets replaced; an optional
+// Python setting that was not given is nil (null in JSON), as Python FluxLit shows it.
 func (c *Config) redactedSettings() map[string]any {
 	out := map[string]any{}
+	for _, s := range settingsTable {
+		val := settingFieldValue(c, s.name)
+		switch {
+		case s.optional && c.Sources[s.name] == "default":
+			val = nil
+		case s.secret && val != "":
+			val = "[REDACTED]"
+		case s.name == "jwt_jwks_url" || s.name == "public_base_url" || strings.HasSuffix(s.name, "_upstream"):
+			val = redactURLCredentials(fmt.Sprint(val))
+		}
+		out[s.name] = val
+	}
+	return out
+}
+
+// secretValues returns the values of the secret settings that are set: what a child's output
+// relayed by fluxlit must never show (lineRedactor).
+func (c *Config) secretValues() []string {
+	var out []string
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("setting")
-		if name == "" {
-			continue
+		if name := t.Field(i).Tag.Get("setting"); name != "" && isSecretSetting(name) {
+			if s, ok := v.Field(i).Interface().(string); ok && s != "" {
+				out = append(out, s)
+			}
 		}
-		val := v.Field(i).Interface()
-		if isSecretSetting(name) && !v.Field(i).IsZero() {
-			val = "[REDACTED]"
-		}
-		if name == "jwt_jwks_url" || name == "public_base_url" || strings.HasSuffix(name, "_upstream") {
-			val = redactURLCredentials(fmt.Sprint(val))
-		}
-		out[name] = val
 	}
 	return out
 }

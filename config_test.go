@@ -35,12 +35,12 @@ func TestConfigEnvErrors(t *testing.T) {
 			want: `fluxlit: env FLUXLIT_GATEWAY_UPSTREAM_READ_TIMEOUT_S: gateway_upstream_read_timeout_s: expected a number of seconds, got "fast"`},
 		{name: "bad list", env: map[string]string{"FLUXLIT_CORS_ALLOW_ORIGINS": `["https://a.example.com"`},
 			want: `fluxlit: env FLUXLIT_CORS_ALLOW_ORIGINS: cors_allow_origins: expected a JSON array of strings, got "[\"https://a.example.com\""`},
-		{name: "mount path without slash", env: map[string]string{"FLUXLIT_API_MOUNT_PATH": "api"},
-			want: `fluxlit: env FLUXLIT_API_MOUNT_PATH: api_mount_path: "api" must start with /`},
-		{name: "mount path trailing slash", env: map[string]string{"FLUXLIT_API_MOUNT_PATH": "/api/"},
-			want: `fluxlit: env FLUXLIT_API_MOUNT_PATH: api_mount_path: "/api/" must not end with /`},
-		{name: "root path trailing slash", env: map[string]string{"FLUXLIT_ROOT_PATH": "/apps/x/"},
-			want: `fluxlit: env FLUXLIT_ROOT_PATH: root_path: "/apps/x/" must not end with /`},
+		{name: "mount path bad character", env: map[string]string{"FLUXLIT_API_MOUNT_PATH": "/a?b"},
+			want: `fluxlit: env FLUXLIT_API_MOUNT_PATH: api_mount_path: "/a?b" may contain only letters, digits and / - . _ ~`},
+		{name: "mount path root", env: map[string]string{"FLUXLIT_API_MOUNT_PATH": "/"},
+			want: `fluxlit: env FLUXLIT_API_MOUNT_PATH: api_mount_path: "/" must not end with /`},
+		{name: "root path empty segment", env: map[string]string{"FLUXLIT_ROOT_PATH": "/apps//x"},
+			want: `fluxlit: env FLUXLIT_ROOT_PATH: root_path: "/apps//x" has an empty, "." or ".." segment`},
 		{name: "root path collides with mount", env: map[string]string{"FLUXLIT_ROOT_PATH": "/api"},
 			want: `fluxlit: env FLUXLIT_ROOT_PATH: root_path: "/api" collides with api_mount_path "/api" (api_mount_path is relative to root_path: use "/api")`},
 		{name: "non-http public URL", env: map[string]string{"FLUXLIT_PUBLIC_BASE_URL": "ftp://files.example.com"},
@@ -75,7 +75,7 @@ func TestConfigFlagErrors(t *testing.T) {
 		want string
 	}{
 		{name: "bad port", args: []string{"--port", "80a"}, want: `fluxlit: flag --port: gateway_port: expected an integer, got "80a"`},
-		{name: "root path", args: []string{"--root-path", "apps"}, want: `fluxlit: flag --root-path: root_path: "apps" must start with /`},
+		{name: "root path", args: []string{"--root-path", "/a b"}, want: `fluxlit: flag --root-path: root_path: "/a b" may contain only letters, digits and / - . _ ~`},
 		{name: "unknown flag", args: []string{"--prot", "80"}, want: `fluxlit: fluxlit config: flag provided but not defined: -prot`},
 	}
 	for _, tt := range tests {
@@ -98,18 +98,20 @@ func TestConfigFileErrors(t *testing.T) {
 		want   string // exact line
 		prefix string // or: the line starts with this (syntax messages belong to the reader)
 	}{
-		{name: "unknown key with suggestion", file: "gateway_host = \"127.0.0.1\"\ngateway_prot = 8000\n",
+		{name: "unknown key with suggestion (strict)", file: "strict_config = true\ngateway_prot = 8000\n",
 			want: `fluxlit: fluxlit.toml:2: unknown setting "gateway_prot" (did you mean "gateway_port"?)`},
-		{name: "unknown key without suggestion", file: "colour_scheme = \"dark\"\n",
+		{name: "unknown key without suggestion (strict)", file: "colour_scheme = \"dark\"\n[tool.fluxlit]\nstrict_config = true\n",
 			want: `fluxlit: fluxlit.toml:1: unknown setting "colour_scheme"`},
-		{name: "string for an integer", file: "\ngateway_port = \"8000\"\n",
+		{name: "string for an integer (strict)", file: "strict_config = true\ngateway_port = \"8000\"\n",
 			want: `fluxlit: fluxlit.toml:2: gateway_port: expected an integer, got "8000"`},
+		{name: "string for an integer setting Python did not read", file: "\napi_port = \"8000\"\n",
+			want: `fluxlit: fluxlit.toml:2: api_port: expected an integer, got "8000"`},
 		{name: "integer for a boolean", file: "debug = 1\n",
 			want: `fluxlit: fluxlit.toml:1: debug: expected a boolean, got 1`},
 		{name: "port out of range", file: "# ports\n\ngateway_port = 70_000\n",
 			want: `fluxlit: fluxlit.toml:3: gateway_port: 70000 is out of range [0, 65535]`},
-		{name: "mount path trailing slash", file: "api_mount_path = \"/api/\"\n",
-			want: `fluxlit: fluxlit.toml:1: api_mount_path: "/api/" must not end with /`},
+		{name: "mount path dot segment", file: "api_mount_path = \"/api/./x\"\n",
+			want: `fluxlit: fluxlit.toml:1: api_mount_path: "/api/./x" has an empty, "." or ".." segment`},
 		{name: "root path collides", file: "api_mount_path = \"/api\"\nroot_path = \"/api\"\n",
 			want: `fluxlit: fluxlit.toml:2: root_path: "/api" collides with api_mount_path "/api" (api_mount_path is relative to root_path: use "/api")`},
 		{name: "non-http URL", file: "public_base_url = \"ws://app.example.com\"\n",

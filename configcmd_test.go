@@ -33,7 +33,8 @@ func configTestIsolate(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// configTestRun runs "fluxlit config --json ARGS" and returns the settings by name.
+// configTestRun runs "fluxlit config --json ARGS" and returns the settings by name, each with
+// its source (the "settings" and "sources" objects).
 func configTestRun(t *testing.T, args ...string) map[string]configRow {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -41,17 +42,18 @@ func configTestRun(t *testing.T, args ...string) map[string]configRow {
 		t.Fatalf("fluxlit config %v: exit %d: %s", args, code, stderr.String())
 	}
 	var out struct {
-		Settings []configRow `json:"settings"`
+		Settings map[string]any    `json:"settings"`
+		Sources  map[string]string `json:"sources"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("fluxlit config --json: %v\n%s", err, stdout.String())
 	}
 	rows := map[string]configRow{}
-	for _, r := range out.Settings {
-		rows[r.Name] = r
+	for name, v := range out.Settings {
+		rows[name] = configRow{Name: name, Value: v, Source: out.Sources[name]}
 	}
-	if len(rows) != len(settingsTable) {
-		t.Errorf("got %d settings; want %d", len(rows), len(settingsTable))
+	if len(rows) != len(settingsTable) || len(out.Sources) != len(settingsTable) {
+		t.Errorf("got %d settings, %d sources; want %d", len(rows), len(out.Sources), len(settingsTable))
 	}
 	return rows
 }
@@ -173,8 +175,12 @@ func TestConfigCommandNoSecrets(t *testing.T) {
 						t.Errorf("config %v prints the secret %q", args, secret)
 					}
 				}
-				if got := strings.Count(out, "[REDACTED]"); got != 2 {
-					t.Errorf("config %v: got %d [REDACTED]; want 2 (both secrets read and hidden)\n%s", args, got, out)
+				want := 2 // both secrets read and hidden; JSON also shows the file's values in project_file
+				if args != nil {
+					want += strings.Count(tt.file, "secret = ")
+				}
+				if got := strings.Count(out, "[REDACTED]"); got != want {
+					t.Errorf("config %v: got %d [REDACTED]; want %d (both secrets read and hidden)\n%s", args, got, want, out)
 				}
 			}
 		})

@@ -20,13 +20,13 @@ func TestConfigErrorsExit2(t *testing.T) {
 		env  []string
 		args []string
 	}{
-		{"file bad int", "gateway_port = \"80a\"\n", nil, nil},
-		{"file unknown key", "# comment\ngateway_prot = 8000\n", nil, nil},
+		{"file bad int (strict)", "strict_config = true\ngateway_port = \"80a\"\n", nil, nil},
+		{"file unknown key (strict)", "strict_config = true\n# comment\ngateway_prot = 8000\n", nil, nil},
 		{"file syntax", "gateway_port = 80\nforwarded_allow_ips = [\"10.0.0.1\",\n", nil, nil},
 		{"file date", "shutdown_timeout_s = 1979-05-27\n", nil, nil},
 		{"file port range", "gateway_port = 70000\n", nil, nil},
-		{"file mount no slash", "api_mount_path = \"api\"\n", nil, nil},
-		{"file mount trailing slash", "api_mount_path = \"/api/\"\n", nil, nil},
+		{"file mount bad character", "api_mount_path = \"/a pi\"\n", nil, nil},
+		{"file mount dot segment", "api_mount_path = \"/api/../x\"\n", nil, nil},
 		{"file root collides", "root_path = \"/api\"\n", nil, nil},
 		{"file upstream not http", "api_upstream = \"ftp://x\"\n", nil, nil},
 		{"file streamlit upstream path", "streamlit_upstream = \"http://127.0.0.1:8501/ui\"\n", nil, nil},

@@ -1,6 +1,6 @@
 // deploy.go owns "fluxlit build": the deployment files derived from the configuration — a
-// scratch and a Python Containerfile, a .dockerignore, a systemd unit and a Kubernetes
-// manifest. Each is generated from the loaded Config, starts with a comment naming the
+// scratch and a Python Containerfile, each with the ignore file BuildKit reads beside it, a
+// systemd unit and a Kubernetes manifest. Each is generated from the loaded Config, starts with a comment naming the
 // settings it came from, and is never overwritten without --force.
 
 package main
@@ -58,7 +58,10 @@ type deployFile struct {
 func buildCommand(args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags("build", stderr)
 	out := cf.fs.String("out", deployDefaultOut, "")
+	cf.fs.StringVar(out, "output", deployDefaultOut, "") // Python FluxLit's name, and its -o
+	cf.fs.StringVar(out, "o", deployDefaultOut, "")
 	force := cf.fs.Bool("force", false, "")
+	cf.fs.BoolVar(force, "f", false, "")
 	cfg, code := cf.load(args, nil, stderr)
 	if cfg == nil {
 		return code
@@ -78,7 +81,19 @@ func buildCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(*out, f.Name))
 	}
+	if deployNeedsPython(cfg) && !deployHasRequirements(cfg) {
+		fmt.Fprintf(stderr, "fluxlit: build: note: %s installs %s, which %s lacks; list your Python packages there with their versions (pip freeze > %s pins what you tested; fluxlit new writes one)\n",
+			filepath.Join(*out, "Containerfile.python"), deployRequirements, cfg.ProjectDir, deployRequirements)
+	}
 	return 0
+}
+
+// deployRequirements is the file the Python image installs from, in the project folder.
+const deployRequirements = "requirements.txt"
+
+func deployHasRequirements(cfg *Config) bool {
+	st, err := os.Stat(filepath.Join(cfg.ProjectDir, deployRequirements))
+	return err == nil && !st.IsDir()
 }
 
 // writeDeployFiles refuses before writing anything when a file exists and force is off, so
@@ -108,8 +123,9 @@ func writeDeployFiles(dir string, files []deployFile, force bool) error {
 func deployFiles(cfg *Config) []deployFile {
 	return []deployFile{
 		{"Containerfile.scratch", deployContainerfileScratch(cfg)},
+		{"Containerfile.scratch.dockerignore", deployScratchIgnore(cfg)},
 		{"Containerfile.python", deployContainerfilePython(cfg)},
-		{".dockerignore", deployDockerignore(cfg)},
+		{"Containerfile.python.dockerignore", deployPythonIgnore(cfg)},
 		{"fluxlit.service", deploySystemdUnit(cfg)},
 		{"kubernetes.yaml", deployKubernetes(cfg)},
 	}
@@ -188,9 +204,10 @@ func deployContainerfileScratch(cfg *Config) string {
 `)
 	b.WriteString(deployBinaryContext)
 	fmt.Fprintf(&b, `# Then, from the project folder:
-#   podman build --format docker -f deploy/Containerfile.scratch -t %[1]s .
+#   podman build --format docker --ignorefile deploy/Containerfile.scratch.dockerignore -f deploy/Containerfile.scratch -t %[1]s .
 #   docker build -f deploy/Containerfile.scratch -t %[1]s .
-# podman keeps HEALTHCHECK only with --format docker. The classic docker builder (not
+# BuildKit reads Containerfile.scratch.dockerignore beside this file by itself; podman and
+# buildah are given it. podman keeps HEALTHCHECK only with --format docker. The classic docker builder (not
 # BuildKit) does not set TARGETARCH: add --build-arg TARGETARCH=amd64.
 # Outbound HTTPS (jwt_jwks_url, https upstreams) needs CA certificates: see
 # "Outbound HTTPS in a scratch image" in the README.
@@ -231,19 +248,27 @@ func deployContainerfilePython(cfg *Config) string {
 	b.WriteString(deployHeader(cfg, "gateway_port", "api_mount_path", "root_path", "target", "streamlit_script"))
 	b.WriteString(`#
 # fluxlit supervising uvicorn and streamlit.
-` + deployBinaryContext + `# Copy deploy/.dockerignore to the project folder, then from the project folder:
+` + deployBinaryContext + `# Then, from the project folder:
+#   podman build --format docker --ignorefile deploy/Containerfile.python.dockerignore -f deploy/Containerfile.python -t ` + deployImagePython + ` .
 #   docker build -f deploy/Containerfile.python -t ` + deployImagePython + ` .
-# Pin python by digest and your requirements by version for reproducible images.
-FROM python:3.12-slim
+# BuildKit reads Containerfile.python.dockerignore beside this file by itself; podman and
+# buildah are given it. The Python packages come from requirements.txt in the project
+# folder, pinned there (fluxlit new writes one; pip freeze > requirements.txt pins what you
+# tested). Pin the base image by digest too for reproducible images.
+`)
+	if !deployHasRequirements(cfg) {
+		b.WriteString("# NOTE: the project folder has no requirements.txt yet, so the build below fails until\n# you write one.\n")
+	}
+	b.WriteString(`FROM python:3.12-slim
 ARG TARGETARCH
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir streamlit uvicorn fastapi` + deployFluxLitPackage(cfg) + `
-# Add your own dependencies here, e.g.:
-#   COPY requirements.txt /app/requirements.txt
-#   RUN pip install --no-cache-dir -r /app/requirements.txt
+COPY requirements.txt /app/requirements.txt
+RUN pip install --no-cache-dir -r /app/requirements.txt
 `)
+	b.WriteString(deployFluxLitPackage(cfg))
+	b.WriteString(``)
 	fmt.Fprintf(&b, `RUN groupadd --gid %d fluxlit \
     && useradd --uid %d --gid %d --create-home --home-dir /home/fluxlit --shell /usr/sbin/nologin fluxlit
 COPY dist/fluxlit-linux-${TARGETARCH} %s
@@ -261,9 +286,9 @@ CMD ["run"]
 	return b.String()
 }
 
-// deployFluxLitPackage is what a FluxLit project adds to the Python image's pip install: the
-// Python package its app imports, at the version fluxlit found (the package's own "fluxlit"
-// command is then overwritten by the binary copied to the same path).
+// deployFluxLitPackage is what a FluxLit project's requirements.txt must hold besides its
+// own packages: the Python package its app imports, at the version fluxlit found (its own
+// "fluxlit" command is then overwritten by the binary copied to the same path).
 func deployFluxLitPackage(cfg *Config) string {
 	if cfg.App == nil {
 		return ""
@@ -272,16 +297,29 @@ func deployFluxLitPackage(cfg *Config) string {
 	if cfg.App.Version != "" {
 		pkg += "==" + cfg.App.Version
 	}
-	return ` "` + pkg + `"
-# ` + cfg.Target + ` is a FluxLit app: the line above installs the Python package it imports
-# (add the [auth] extra, "fluxlit[auth]", when it uses make_jwt_bearer or OIDC login).`
+	return "# " + cfg.Target + " is a FluxLit app: requirements.txt lists the Python package it imports,\n# " +
+		pkg + " (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).\n"
 }
 
-// deployDockerignore keeps caches, virtualenvs and secrets out of the build context (the
-// Python package's list), and keeps only the Linux release binaries of dist/.
-func deployDockerignore(cfg *Config) string {
-	return deployHeader(cfg) + `# Copy it to the build context (the project folder): docker reads it from there.
-__pycache__
+// deployIgnoreHow is the opening of both ignore files: who reads them, and how.
+const deployIgnoreHow = `# BuildKit (docker build, the default builder since Docker 23) reads <Containerfile>.dockerignore
+# beside the Containerfile by itself; podman and buildah take it with --ignorefile.
+`
+
+// deployScratchIgnore sends the builder only what the scratch image takes: fluxlit.toml and
+// the Linux release binaries.
+func deployScratchIgnore(cfg *Config) string {
+	return deployHeader(cfg) + deployIgnoreHow + `*
+!fluxlit.toml
+!dist/fluxlit-linux-amd64
+!dist/fluxlit-linux-arm64
+`
+}
+
+// deployPythonIgnore keeps caches, virtualenvs and secrets out of the Python image's build
+// context (the Python package's list), and keeps only the Linux release binaries of dist/.
+func deployPythonIgnore(cfg *Config) string {
+	return deployHeader(cfg) + deployIgnoreHow + `__pycache__
 *.py[cod]
 .git
 .venv

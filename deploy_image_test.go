@@ -253,8 +253,11 @@ func TestIntegrationScratchImage(t *testing.T) {
 	if buildLine == "" || runLine == "" {
 		t.Fatalf("README's scratch-image commands %q: want a podman build and a podman run line", podman)
 	}
-	// Docker's commands are podman's without --format docker (BuildKit keeps HEALTHCHECK).
-	wantDocker := []string{strings.Replace(strings.Replace(buildLine, "podman", "docker", 1), " --format docker", "", 1),
+	// Docker's commands are podman's without --format docker (BuildKit keeps HEALTHCHECK)
+	// and without --ignorefile (BuildKit reads Containerfile.scratch.dockerignore itself).
+	dockerBuild := strings.Replace(strings.Replace(buildLine, "podman", "docker", 1), " --format docker", "", 1)
+	dockerBuild = strings.Replace(dockerBuild, " --ignorefile deploy/Containerfile.scratch.dockerignore", "", 1)
+	wantDocker := []string{dockerBuild,
 		strings.Replace(runLine, "podman", "docker", 1)}
 	if !slices.Equal(docker, wantDocker) {
 		t.Errorf("README's Docker commands: got %q; want %q (podman's, as the test runs them)", docker, wantDocker)
@@ -277,7 +280,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		mode       os.FileMode
 		want       string // in the build output
 	}{
-		{"unknown key", healthy + "gatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 0o644, `unknown setting "gatway_port" (did you mean "gateway_port"?)`},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 0o644, "shutdown_timeout_s"},
 		{"unreadable by the image's user", healthy, 0o600, "/app/fluxlit.toml: cannot read configuration file: permission denied"},
 	}
@@ -375,7 +378,7 @@ func TestIntegrationScratchImage(t *testing.T) {
 		t.Errorf("image fluxlit version: got %q; want one line \"fluxlit …\"", out)
 	}
 	doctor := imageMust(t, env, fromImage("/fluxlit", "doctor", "--warnings-only")...)
-	for _, row := range []string{"python", "import_target", "dependencies", "streamlit_version"} {
+	for _, row := range []string{"python_version", "import_target", "dependencies", "streamlit_version"} {
 		if st, detail, ok := doctorRowOf(doctor, row); !ok || st != doctorSkip {
 			t.Errorf("image doctor --warnings-only: %s row got %q (%s); want SKIP (no Python in the image)", row, st, detail)
 		}

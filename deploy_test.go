@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,19 +70,24 @@ func TestDeployFilesContent(t *testing.T) {
 		{"Containerfile.scratch", "USER 65532:65532"},
 		{"Containerfile.scratch", "EXPOSE 8000"},
 		{"Containerfile.scratch", "ENV FLUXLIT_GATEWAY_HOST=0.0.0.0 \\"},
-		{"Containerfile.scratch", "#   podman build --format docker -f deploy/Containerfile.scratch -t fluxlit-gateway:latest ."},
+		{"Containerfile.scratch", "#   podman build --format docker --ignorefile deploy/Containerfile.scratch.dockerignore -f deploy/Containerfile.scratch -t fluxlit-gateway:latest ."},
 		{"Containerfile.scratch", `HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["/fluxlit", "healthcheck"]`},
 		{"Containerfile.scratch", `ENTRYPOINT ["/fluxlit"]`},
 		{"Containerfile.python", "FROM python:3.12-slim"},
-		{"Containerfile.python", "RUN pip install --no-cache-dir streamlit uvicorn fastapi"},
+		{"Containerfile.python", "COPY requirements.txt /app/requirements.txt"},
+		{"Containerfile.python", "RUN pip install --no-cache-dir -r /app/requirements.txt"},
+		{"Containerfile.python", "#   docker build -f deploy/Containerfile.python -t fluxlit-app:latest ."},
 		{"Containerfile.python", "COPY dist/fluxlit-linux-${TARGETARCH} /usr/local/bin/fluxlit"},
 		{"Containerfile.python", "COPY . /app"},
 		{"Containerfile.python", "USER 65532:65532"},
 		{"Containerfile.python", "EXPOSE 8000"},
 		{"Containerfile.python", `HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["fluxlit", "healthcheck"]`},
-		{".dockerignore", ".venv"},
-		{".dockerignore", ".env"},
-		{".dockerignore", "!dist/fluxlit-linux-arm64"},
+		{"Containerfile.python.dockerignore", ".venv"},
+		{"Containerfile.python.dockerignore", ".env"},
+		{"Containerfile.python.dockerignore", "!dist/fluxlit-linux-arm64"},
+		{"Containerfile.scratch.dockerignore", "*"},
+		{"Containerfile.scratch.dockerignore", "!fluxlit.toml"},
+		{"Containerfile.scratch.dockerignore", "!dist/fluxlit-linux-amd64"},
 		{"fluxlit.service", "Type=notify"},
 		{"fluxlit.service", "NotifyAccess=all"},
 		{"fluxlit.service", "ExecReload=/usr/local/bin/fluxlit upgrade --pid $MAINPID"},
@@ -165,12 +171,13 @@ func TestDeployFilesFollowSettings(t *testing.T) {
 	if unit := deploySystemdUnit(noPid); strings.Contains(unit, "ReadWritePaths=") {
 		t.Errorf("no_pidfile unit: got ReadWritePaths; want none")
 	}
-	// A FluxLit project's Python image installs the Python package its app imports.
+	// A FluxLit project's Python image installs the Python package its app imports: its
+	// requirements.txt must list it, and the file says at which version.
 	if py := deployContainerfilePython(noPid); strings.Contains(py, "fluxlit==") {
 		t.Errorf("plain project's Containerfile.python installs the fluxlit package")
 	}
 	noPid.App = &fluxlitApp{Version: "0.13.2"}
-	if want := `RUN pip install --no-cache-dir streamlit uvicorn fastapi "fluxlit==0.13.2"`; !slices.Contains(deployLines(deployContainerfilePython(noPid)), want) {
+	if want := `# fluxlit==0.13.2 (fluxlit[auth] when it uses make_jwt_bearer or OIDC login).`; !slices.Contains(deployLines(deployContainerfilePython(noPid)), want) {
 		t.Errorf("FluxLit project's Containerfile.python: no line %q", want)
 	}
 }
@@ -202,7 +209,7 @@ func TestDeployScratchCheck(t *testing.T) {
 		want int
 	}{
 		{"healthy", healthy, 0},
-		{"unknown key", healthy + "gatway_port = 9000\n", 1},
+		{"unknown key (strict_config)", healthy + "strict_config = true\ngatway_port = 9000\n", 1},
 		{"bad value", healthy + "shutdown_timeout_s = \"soon\"\n", 1},
 		{"syntax", healthy + "root_path = \"/a\n", 1},
 		{"needs Python", "gateway_port = 8000\n", 1},
@@ -424,7 +431,7 @@ func TestBuildCommandWritesAndRefuses(t *testing.T) {
 	if code, out, errs := run(); code != 0 {
 		t.Fatalf("first build: got exit %d (%s%s); want 0", code, out, errs)
 	}
-	names := []string{"Containerfile.scratch", "Containerfile.python", ".dockerignore", "fluxlit.service", "kubernetes.yaml"}
+	names := []string{"Containerfile.scratch", "Containerfile.scratch.dockerignore", "Containerfile.python", "Containerfile.python.dockerignore", "fluxlit.service", "kubernetes.yaml"}
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, "deploy", n)); err != nil {
 			t.Errorf("deploy/%s: %v", n, err)
@@ -582,6 +589,45 @@ func FuzzHealthcheckParseURL(f *testing.F) {
 	})
 }
 
+// TestScaffoldRequirementsPinned: the requirements.txt that "fluxlit new" writes pins the
+// versions the test suite runs on (requirements/newest.txt), so a new project starts on
+// what was tested; this fails when that file moves and the scaffold does not.
+func TestScaffoldRequirementsPinned(t *testing.T) {
+	tested, err := os.ReadFile("requirements/newest.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z0-9_.-]+)==([^ \\]+)`).FindAllStringSubmatch(string(tested), -1) {
+		pins[m[1]] = m[2]
+	}
+	roots := []string{scaffoldRoot}
+	for _, p := range scaffoldProfiles {
+		roots = append(roots, path.Join(scaffoldProfilesRoot, p))
+	}
+	for _, root := range roots {
+		data, err := scaffoldFS.ReadFile(path.Join(root, "requirements.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			name, ver, ok := strings.Cut(line, "==")
+			name, _, _ = strings.Cut(name, "[")
+			if !ok || pins[name] == "" || ver != pins[name] {
+				t.Errorf("%s/requirements.txt: %q; want NAME==%s as requirements/newest.txt pins it", root, line, pins[name])
+			}
+			n++
+		}
+		if n < 3 {
+			t.Errorf("%s/requirements.txt pins %d packages; want fastapi, streamlit, uvicorn at least", root, n)
+		}
+	}
+}
+
 func TestNewCommand(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -597,7 +643,7 @@ func TestNewCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"app.py", "fluxlit.toml", "streamlit_app.py"}; !slices.Equal(names, want) {
+	if want := []string{".gitignore", "app.py", "fluxlit.toml", "requirements.txt", "streamlit_app.py"}; !slices.Equal(names, want) {
 		t.Errorf("scaffold files: got %v; want %v", names, want)
 	}
 	for _, n := range names {
@@ -627,10 +673,10 @@ func TestNewCommand(t *testing.T) {
 		{"two names", []string{"x", "y"}, 2, "expected one argument NAME"},
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
-		{"unknown flag", []string{"--profile=x"}, 2, "flag provided but not defined"},
+		{"unknown flag", []string{"--nope", "x"}, 2, "flag provided but not defined"},
 		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
-		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/"},
-		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/"},
+		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/ (minimal)"},
+		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/ (minimal)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -640,9 +686,9 @@ func TestNewCommand(t *testing.T) {
 			}
 		})
 	}
-	for _, n := range []string{"app.py", "fluxlit.toml"} {
+	for _, n := range []string{".gitignore", "app.py", "fluxlit.toml", "requirements.txt"} {
 		got, err := os.ReadFile(filepath.Join(dir, "flapp", n))
-		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldFluxLitRoot, n))
+		want, _ := scaffoldFS.ReadFile(path.Join(scaffoldProfilesRoot, "minimal", n))
 		if err != nil || !bytes.Equal(got, want) || (n == "app.py" && !bytes.Contains(got, []byte("app = FluxLit("))) {
 			t.Errorf("flapp/%s: got %d bytes (err %v); want the %d embedded bytes of the FluxLit skeleton", n, len(got), err, len(want))
 		}
@@ -655,7 +701,11 @@ func TestNewCommand(t *testing.T) {
 // The Python files at least compile (py_compile needs neither FastAPI nor Streamlit).
 func TestScaffoldPythonCompiles(t *testing.T) {
 	py := deployRequireTool(t, "python3")
-	for _, n := range []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py", scaffoldFluxLitRoot + "/app.py"} {
+	names := []string{scaffoldRoot + "/app.py", scaffoldRoot + "/streamlit_app.py"}
+	for _, p := range scaffoldProfiles {
+		names = append(names, scaffoldProfilesRoot+"/"+p+"/app.py")
+	}
+	for _, n := range names {
 		src, _ := scaffoldFS.ReadFile(n)
 		cmd := exec.Command(py, "-c", "import sys; compile(sys.stdin.read(), sys.argv[1], 'exec')", n)
 		cmd.Stdin = bytes.NewReader(src)
@@ -727,5 +777,32 @@ func TestBuildHeaderNamesConfigFile(t *testing.T) {
 	}
 	if code := fluxlitMain([]string{"build", "--config", "missing.toml", "--out", "e"}, &out, &errb); code != 2 {
 		t.Errorf("build --config missing.toml: got exit %d; want 2", code)
+	}
+}
+
+// TestBuildPythonImageRequirements: the Python image installs the project's requirements.txt;
+// without one, fluxlit build says so and the file says why its build would fail. Before #19
+// the image ran an unpinned "pip install streamlit uvicorn fastapi".
+func TestBuildPythonImageRequirements(t *testing.T) {
+	for _, withReq := range []bool{false, true} {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		if withReq {
+			writeFile(t, filepath.Join(dir, "requirements.txt"), "fastapi==0.136.1\n")
+		}
+		var out, errb bytes.Buffer
+		if code := fluxlitMain([]string{"build"}, &out, &errb); code != 0 {
+			t.Fatalf("build: exit %d: %s", code, errb.String())
+		}
+		file, err := os.ReadFile(filepath.Join(dir, "deploy", "Containerfile.python"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		note := "fluxlit: build: note: deploy/Containerfile.python installs requirements.txt, which " + dir + " lacks"
+		hasNote := strings.HasPrefix(errb.String(), note)
+		hasFileNote := strings.Contains(string(file), "# NOTE: the project folder has no requirements.txt yet")
+		if hasNote == withReq || hasFileNote == withReq {
+			t.Errorf("requirements.txt present %v: stderr %q, NOTE in the file %v", withReq, errb.String(), hasFileNote)
+		}
 	}
 }

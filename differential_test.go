@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 package main
 
 // differential_test.go runs one table of client requests and one table of upstream answers,
@@ -71,9 +73,6 @@ func (u *diffUpstream) serve(c net.Conn) {
 		if err != nil {
 			u.record("unreadable request: " + diffErrClass(err))
 			return
-		}
-		if headerHasToken(req.Header["Expect"], "100-continue") {
-			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -199,6 +198,13 @@ func diffExchange(t *testing.T, addr, raw string, methods []string, wait time.Du
 			return out
 		}
 		body, err := io.ReadAll(res.Body)
+		if err != nil && len(body) == 0 {
+			// Cut before any byte of its body: no answer either. (Whether the head went out
+			// first is a race in net/http's engine: ReverseProxy flushes a streamed answer's
+			// head from a timer.)
+			out = append(out, "refused: "+diffErrClass(err))
+			return out
+		}
 		if err != nil {
 			err = fmt.Errorf("%s", diffErrClass(err))
 		}

@@ -31,10 +31,6 @@ const (
 	doctorSkip = "SKIP"
 )
 
-// doctorPythonTimeout bounds the one interpreter run: importing streamlit takes 1-3 s on a
-// warm disk, so 5 s leaves room without letting a module that blocks on import hang doctor.
-const doctorPythonTimeout = 5 * time.Second
-
 // doctorDialTimeout bounds each upstream connect. The Python package used 0.25 s (loopback);
 // fluxlit's upstreams may be across a network, and a doctor run can afford a second.
 const doctorDialTimeout = time.Second
@@ -69,7 +65,7 @@ func doctorOne(name, status, detail string) []doctorRow {
 // doctorDeps is what the checks may use besides the Config and the environment: the bounds
 // on real work (the interpreter run, upstream connects) and the interpreter's answer.
 type doctorDeps struct {
-	PythonTimeout time.Duration
+	PythonTimeout time.Duration // 0: child_ready_timeout_s
 	DialTimeout   time.Duration
 	// Build is --build: doctor runs in a container build, so the rows that look at the
 	// machine it runs on (its ports, its processes, its network) say nothing about the
@@ -77,7 +73,11 @@ type doctorDeps struct {
 	// --isolation chroot, --network host) would otherwise FAIL gateway_bind whenever the
 	// build host holds the port.
 	Build bool
+	// Pages is --check-pages or --verbose: the probe validates a FluxLit app's pages with Python
+	// FluxLit's own code (rows pages_validate, experimental_yield_pages), as Python's doctor does.
+	Pages bool
 	py    doctorPython // filled by doctorProbePython before the checks run
+	live  *doctorLive  // the project's running fluxlit, if any (doctor_live.go)
 }
 
 // doctorOptions are doctor's own flags. Their effect on the exit code: none, 1 on a FAIL
@@ -86,6 +86,7 @@ type doctorDeps struct {
 // and leaves the exit rule as it is.
 type doctorOptions struct {
 	JSON, Verbose, Strict, WarningsOnly, Build, Color bool
+	CheckPages                                        bool // validate a FluxLit app's pages (also with Verbose, as Python FluxLit)
 }
 
 // doctorCheck is one check: it returns its row, or none when its condition does not hold.
@@ -94,17 +95,18 @@ type doctorCheck func(c *Config, env map[string]string, d doctorDeps) []doctorRo
 // doctorChecks is the row order: configuration, Python, the children, then the gateway
 // rows in the Python package's order, then fluxlit's own runtime rows.
 var doctorChecks = []doctorCheck{
-	doctorConfigFile, doctorUnknownEnvCheck,
-	doctorPythonCheck, doctorImportShadowing, doctorImportTarget, doctorImportModuleFile,
+	doctorConfigFile, doctorUnknownEnvCheck, doctorPythonSettings, doctorBindingPrecedence, doctorProjectFileMount,
+	doctorPythonCheck, doctorSysPathHead, doctorImportShadowing, doctorImportTarget, doctorImportModuleFile,
 	doctorDependencies, doctorStreamlitVersion,
 	doctorAppModel, doctorStreamlitScript, doctorAPICommand, doctorStreamlitCommand,
-	doctorStreamlitChildSecrets, doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew, doctorJWTEdge,
+	doctorStreamlitChildSecrets, doctorGatewayBind, doctorInternalAPIBase, doctorJWTClockSkew,
+	doctorAuthExtra, doctorMetricsExtra, doctorJWTEdge,
 	doctorConfigValues, doctorPublicBaseURLPrecedence, doctorOAuthPublicBaseURL,
 	doctorProxyHeaders, doctorForwardedAllowIPs, doctorMaxProxyBody, doctorPublicBaseURL,
-	doctorReadinessRoute, doctorL7WebSocket, doctorUpstreamTimeouts,
+	doctorReadinessRoute, doctorL7WebSocket, doctorUpstreamTimeouts, doctorAsyncDepends,
 	doctorForwardClientHeaders, doctorForwardRejectedNames,
-	doctorAPIUpstream, doctorStreamlitUpstream, doctorSecurityHeaders,
-	doctorDebugExposure, doctorPidfile,
+	doctorAPIUpstream, doctorStreamlitUpstreamState, doctorStreamlitUpstream, doctorSecurityHeaders,
+	doctorPagesValidate, doctorDebugExposure, doctorPidfile,
 }
 
 func doctorCommand(args []string, stdout, stderr io.Writer) int {
@@ -113,7 +115,9 @@ func doctorCommand(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, err)
 	}
 	opts.Color = doctorUseColor(isTerminal(stdout), envMap(in.Env))
-	deps := doctorDeps{PythonTimeout: doctorPythonTimeout, DialTimeout: doctorDialTimeout}
+	// The interpreter run waits as long as a start would (child_ready_timeout_s): an app
+	// that imports slowly but within it starts, so doctor must not call it broken.
+	deps := doctorDeps{DialTimeout: doctorDialTimeout}
 	return doctorMain(in, opts, deps, stdout)
 }
 
@@ -123,6 +127,8 @@ func doctorParseArgs(args []string, stderr io.Writer) (loadInput, doctorOptions,
 	var opts doctorOptions
 	cf.fs.BoolVar(&opts.JSON, "json", false, "")
 	cf.fs.BoolVar(&opts.Verbose, "verbose", false, "")
+	cf.fs.BoolVar(&opts.Verbose, "v", false, "")
+	cf.fs.BoolVar(&opts.CheckPages, "check-pages", false, "")
 	cf.fs.BoolVar(&opts.Strict, "strict", false, "")
 	cf.fs.BoolVar(&opts.WarningsOnly, "warnings-only", false, "")
 	cf.fs.BoolVar(&opts.Build, "build", false, "")
@@ -140,8 +146,9 @@ func doctorUseColor(terminal bool, env map[string]string) bool {
 func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Writer) int {
 	env := envMap(in.Env)
 	deps.Build = opts.Build
+	deps.Pages = opts.CheckPages || opts.Verbose
 	cfg, err := loadAppConfigWithin(in, deps.PythonTimeout)
-	rows := doctorCollect(cfg, err, env, deps)
+	rows, py := doctorCollect(cfg, err, env, deps)
 	if opts.Strict {
 		rows = doctorApplyStrict(rows)
 	}
@@ -149,10 +156,17 @@ func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Wri
 	if cfg != nil {
 		target = cfg.Target
 	}
+	var verbose map[string]any
+	if opts.Verbose {
+		if err != nil {
+			cfg = nil
+		}
+		verbose = doctorVerbose(cfg, target, env, py)
+	}
 	if opts.JSON {
-		doctorWriteJSON(stdout, rows, target, cfg, opts)
+		doctorWriteJSON(stdout, rows, target, verbose, opts)
 	} else {
-		doctorWriteText(stdout, rows, cfg, opts)
+		doctorWriteText(stdout, rows, cfg, verbose, opts)
 	}
 	if doctorCount(rows, doctorFail) > 0 && !opts.WarningsOnly {
 		return 1
@@ -160,19 +174,21 @@ func doctorMain(in loadInput, opts doctorOptions, deps doctorDeps, stdout io.Wri
 	return 0
 }
 
-// doctorCollect runs every check in order. Without a Config only the rows that need none run.
-func doctorCollect(cfg *Config, loadErr error, env map[string]string, deps doctorDeps) []doctorRow {
+// doctorCollect runs every check in order, and returns the interpreter's answer with the rows.
+// Without a Config only the rows that need none run.
+func doctorCollect(cfg *Config, loadErr error, env map[string]string, deps doctorDeps) ([]doctorRow, doctorPython) {
 	if loadErr != nil {
 		rows := doctorOne("config_file", doctorFail, loadErr.Error()+"; fix that value and run fluxlit doctor again")
 		rows = append(rows, doctorUnknownEnvRow(doctorUnknownEnv(env)))
-		return append(rows, doctorJWTClockSkew(nil, env, deps)...)
+		return append(rows, doctorJWTClockSkew(nil, env, deps)...), doctorPython{}
 	}
 	deps.py = doctorProbePython(cfg, env, deps)
+	deps.live = doctorFindLive(cfg, deps)
 	var rows []doctorRow
 	for _, check := range doctorChecks {
 		rows = append(rows, check(cfg, env, deps)...)
 	}
-	return rows
+	return rows, deps.py
 }
 
 func doctorApplyStrict(rows []doctorRow) []doctorRow {
@@ -198,18 +214,14 @@ func doctorCount(rows []doctorRow, status string) int {
 
 // ---- configuration rows ----
 
-// doctorCoveredWarnings are Config.Warnings prefixes that have their own row.
-var doctorCoveredWarnings = []string{"gateway_forward_client_headers_to_streamlit:", "debug is on while"}
+// doctorCoveredWarnings are Config.Warnings codes that have their own row.
+var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored"}
 
 func doctorConfigFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	var extra []string
 	for _, w := range c.Warnings {
-		covered := false
-		for _, p := range doctorCoveredWarnings {
-			covered = covered || strings.HasPrefix(w, p)
-		}
-		if !covered {
-			extra = append(extra, w)
+		if !slices.Contains(doctorCoveredWarnings, w.Code) {
+			extra = append(extra, w.Msg)
 		}
 	}
 	if len(extra) > 0 {
@@ -309,6 +321,9 @@ func doctorGatewayBind(c *Config, env map[string]string, d doctorDeps) []doctorR
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(c.GatewayPort))
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && d.live != nil {
+		return doctorLiveRow(addr, d.live)
+	}
 	if err != nil {
 		return doctorOne("gateway_bind", doctorFail, fmt.Sprintf("cannot bind %s (%s); stop what holds it (\"fluxlit shutdown\" if it is fluxlit) or choose another --port", addr, errText(err)))
 	}
@@ -330,9 +345,9 @@ func doctorInternalAPIBase(c *Config, env map[string]string, d doctorDeps) []doc
 	// package expected, and is accepted too.
 	p := strings.TrimSuffix(u.Path, "/")
 	if p != c.publicAPIMount() && p != c.APIMountPath {
-		return doctorOne(name, doctorWarn, fmt.Sprintf("path %q is not the API mount %q; unset it or make its path %s", p, c.publicAPIMount(), c.publicAPIMount()))
+		return doctorOne(name, doctorWarn, fmt.Sprintf("path %s should match api_mount_path %s; unset it or make its path %s", pyRepr(p), pyRepr(c.publicAPIMount()), c.publicAPIMount()))
 	}
-	return doctorOne(name, doctorPass, v)
+	return doctorOne(name, doctorPass, "set and matches api_mount_path ("+redactURLCredentials(v)+")")
 }
 
 // doctorJWTClockSkew works without a Config (c may be nil): it reads the environment, and
@@ -368,8 +383,9 @@ func doctorConfigValues(c *Config, env map[string]string, d doctorDeps) []doctor
 	}
 	return []doctorRow{
 		{Name: "config.api_mount_path", Status: doctorPass, Detail: c.APIMountPath},
+		doctorURLSession(c, env),
 		{Name: "config.root_path", Status: doctorPass, Detail: orEmpty(c.RootPath)},
-		{Name: "config.trust_proxy", Status: doctorPass, Detail: strconv.FormatBool(c.TrustProxy)},
+		{Name: "config.trust_proxy", Status: doctorPass, Detail: map[bool]string{true: "True", false: "False"}[c.TrustProxy]},
 		{Name: "config.public_base_url", Status: doctorPass, Detail: orEmpty(redactURLCredentials(c.PublicBaseURL))},
 	}
 }
@@ -380,15 +396,21 @@ func doctorPublicBaseURLPrecedence(c *Config, env map[string]string, d doctorDep
 	if own == "" && legacy == "" {
 		return nil
 	}
-	using := "using " + c.Sources["public_base_url"]
 	if own != "" && legacy != "" && own != legacy {
 		status := doctorWarn
 		if c.StrictPublicBaseURL {
 			status = doctorFail
 		}
-		return doctorOne(name, status, fmt.Sprintf("FLUXLIT_PUBLIC_BASE_URL %q and PUBLIC_BASE_URL %q differ (%s); unset one or make them equal", redactURLCredentials(own), redactURLCredentials(legacy), using))
+		return doctorOne(name, status, fmt.Sprintf("PUBLIC_BASE_URL and FLUXLIT_PUBLIC_BASE_URL differ; FluxLit uses FLUXLIT_PUBLIC_BASE_URL (%q, not %q); unset one or make them equal", redactURLCredentials(own), redactURLCredentials(legacy)))
 	}
-	return doctorOne(name, doctorPass, using)
+	switch src := c.Sources["public_base_url"]; {
+	case src == "env PUBLIC_BASE_URL":
+		return doctorOne(name, doctorPass, "using PUBLIC_BASE_URL fallback")
+	case src == "env FLUXLIT_PUBLIC_BASE_URL":
+		return doctorOne(name, doctorPass, "using FLUXLIT_PUBLIC_BASE_URL")
+	default:
+		return doctorOne(name, doctorPass, "using "+src)
+	}
 }
 
 func doctorOAuthPublicBaseURL(c *Config, env map[string]string, d doctorDeps) []doctorRow {
@@ -405,7 +427,7 @@ func doctorProxyHeaders(c *Config, env map[string]string, d doctorDeps) []doctor
 	if c.TrustProxy {
 		return doctorOne("proxy_headers", doctorPass, "trust_proxy enabled for subpath deployment")
 	}
-	return doctorOne("proxy_headers", doctorWarn, "root_path is set but trust_proxy is off, so the edge proxy's X-Forwarded-* headers are ignored; enable --proxy-headers (trust_proxy) and set forwarded_allow_ips to the proxy's address")
+	return doctorOne("proxy_headers", doctorWarn, "subpath/root_path set but trust_proxy false, so the edge proxy's X-Forwarded-* headers are ignored; set FLUXLIT_TRUST_PROXY=1 or pass --proxy-headers, and set forwarded_allow_ips to the proxy's address")
 }
 
 func doctorForwardedAllowIPs(c *Config, env map[string]string, d doctorDeps) []doctorRow {
@@ -441,7 +463,7 @@ func doctorPublicBaseURL(c *Config, env map[string]string, d doctorDeps) []docto
 	u, _ := url.Parse(c.PublicBaseURL)
 	p := strings.TrimSuffix(u.Path, "/")
 	if p != "" && c.RootPath != "" && p != c.RootPath {
-		return doctorOne("public_base_url", doctorWarn, fmt.Sprintf("the path of %s is %s but root_path is %s; make them the same", shown, p, c.RootPath))
+		return doctorOne("public_base_url", doctorWarn, fmt.Sprintf("path %s does not match public mount %s (public_base_url %s); make them the same", pyRepr(p), pyRepr(c.RootPath), shown))
 	}
 	return doctorOne("public_base_url", doctorPass, shown)
 }
@@ -579,6 +601,8 @@ func doctorPidfile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 		return doctorOne("pidfile", doctorWarn, path+" does not hold a pid; delete it")
 	case err != nil:
 		return doctorOne("pidfile", doctorWarn, fmt.Sprintf("cannot read %s (%s); fix its permissions or delete it", path, errText(err)))
+	case d.live != nil && d.live.PID == pid:
+		return doctorOne("pidfile", doctorPass, fmt.Sprintf("%s names pid %d, this project's running fluxlit (see gateway_bind)", path, pid))
 	case processAlive(pid):
 		return doctorOne("pidfile", doctorWarn, fmt.Sprintf("%s names pid %d, which is running; run \"fluxlit shutdown\" before starting another fluxlit", path, pid))
 	}
@@ -590,27 +614,21 @@ func doctorPidfile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 // doctorColors are ANSI colours per status, used only on a terminal without NO_COLOR.
 var doctorColors = map[string]string{doctorPass: "\x1b[32m", doctorWarn: "\x1b[33m", doctorFail: "\x1b[31m", doctorSkip: "\x1b[2m"}
 
-func doctorWriteText(w io.Writer, rows []doctorRow, cfg *Config, opts doctorOptions) {
-	fmt.Fprint(w, "fluxlit doctor\n\n")
-	width := 0
-	for _, r := range rows {
-		width = max(width, len(r.Name)+1)
-	}
+// doctorWriteText writes Python FluxLit's text report: "FluxLit doctor", a blank line, and one
+// "STATUS  name: detail" line per row (status padded to four, as Python's f"{status:4}"),
+// then fluxlit's summary line.
+func doctorWriteText(w io.Writer, rows []doctorRow, cfg *Config, verbose map[string]any, opts doctorOptions) {
+	fmt.Fprint(w, "FluxLit doctor\n\n")
 	for _, r := range rows {
 		status := r.Status
 		if opts.Color {
 			status = doctorColors[r.Status] + r.Status + "\x1b[0m"
 		}
-		fmt.Fprintf(w, "%s  %-*s %s\n", status, width, r.Name+":", r.Detail)
+		fmt.Fprintf(w, "%s  %s: %s\n", status, r.Name, r.Detail)
 	}
 	fmt.Fprintf(w, "\n%s\n", doctorSummary(rows))
-	if opts.Verbose {
-		fmt.Fprint(w, "\n--- Verbose (effective configuration; secrets redacted) ---\n")
-		if cfg == nil {
-			fmt.Fprintln(w, "(the configuration did not load; see config_file)")
-			return
-		}
-		writeConfigText(w, cfg, nil)
+	if verbose != nil {
+		doctorWriteVerboseText(w, cfg, verbose)
 	}
 }
 
@@ -634,19 +652,11 @@ type doctorReport struct {
 	Target       string         `json:"target"`
 	WarningsOnly bool           `json:"warnings_only"`
 	Checks       []doctorRow    `json:"checks"`
-	Verbose      *doctorVerbose `json:"verbose,omitempty"`
+	Verbose      map[string]any `json:"verbose,omitempty"`
 }
 
-type doctorVerbose struct {
-	Settings []configRow       `json:"settings"`
-	Derived  map[string]string `json:"derived"`
-}
-
-func doctorWriteJSON(w io.Writer, rows []doctorRow, target string, cfg *Config, opts doctorOptions) {
-	rep := doctorReport{Status: doctorOverall(rows, opts.WarningsOnly), Target: target, WarningsOnly: opts.WarningsOnly, Checks: rows}
-	if opts.Verbose && cfg != nil {
-		rep.Verbose = &doctorVerbose{Settings: configRows(cfg), Derived: configDerived(cfg)}
-	}
+func doctorWriteJSON(w io.Writer, rows []doctorRow, target string, verbose map[string]any, opts doctorOptions) {
+	rep := doctorReport{Status: doctorOverall(rows, opts.WarningsOnly), Target: target, WarningsOnly: opts.WarningsOnly, Checks: rows, Verbose: verbose}
 	json.NewEncoder(w).Encode(rep)
 }
 

@@ -17,7 +17,7 @@ func doctorAppModel(c *Config, env map[string]string, d doctorDeps) []doctorRow 
 	case !appProbeNeeded(c):
 		return doctorOne("app_model", doctorSkip, "no child runs with the configured interpreter's default command")
 	case c.AppErr != "" && d.py.Err != "":
-		return doctorOne("app_model", doctorSkip, "needs the Python interpreter (see the python row)")
+		return doctorOne("app_model", doctorSkip, "needs the Python interpreter (see the python_version row)")
 	case c.AppErr != "" && d.py.Report.TargetError != "":
 		return doctorOne("app_model", doctorSkip, "the target does not import (see import_target)")
 	case c.AppErr != "":

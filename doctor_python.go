@@ -1,6 +1,7 @@
 // doctor_python.go owns doctor's Python rows: which children need the interpreter, the one
 // probe run (a script given to the configured python with a timeout, answering in JSON), and
-// the rows read from its answer (python, import_*, dependencies, streamlit_version).
+// the rows read from its answer (python_version, sys_path_head, import_*, dependencies,
+// streamlit_version); doctor_pyrows.go reads the rest of it (extras, pages).
 
 package main
 
@@ -37,25 +38,52 @@ type doctorPyReport struct {
 	ImportErrors map[string]string `json:"import_errors"` // module -> one-line exception
 	TargetError  string            `json:"target_error"`  // "" when TARGET imported
 	TargetFile   string            `json:"target_file"`
-	Candidates   []string          `json:"candidates"` // files the top-level module could load from
-	Shadowed     []string          `json:"shadowed"`   // dependencies with a same-named file in the project
+	TargetSecs   float64           `json:"target_seconds"` // how long importing TARGET took
+	Candidates   []string          `json:"candidates"`     // files the top-level module could load from
+	Shadowed     []string          `json:"shadowed"`       // dependencies with a same-named file in the project
+	SysPathHead  []string          `json:"sys_path_head"`
+	FluxLit      bool              `json:"fluxlit"` // the target is a Python FluxLit object
+	Extras       struct {
+		PyJWT            bool `json:"pyjwt_available"`
+		PrometheusClient bool `json:"prometheus_client_available"`
+		AppTestOK        bool `json:"streamlit_apptest_version_ok"`
+	} `json:"extras"`
+	OpenAPI      map[string]*string  `json:"openapi"` // the API object's openapi_url, docs_url, redoc_url
+	Pages        []map[string]string `json:"pages"`   // a FluxLit app's pages: path, title, handler
+	PagesChecked bool                `json:"pages_checked"`
+	PageErrors   []string            `json:"page_errors"` // Python FluxLit's validate_fluxlit_pages
+	YieldPages   bool                `json:"yield_pages"` // experimental_yield_pages is on for the app
 }
 
 // doctorProbeScript runs inside the configured interpreter. argv: TARGET ("" for none), the
-// project directory, the comma-separated modules to import. User code may print, so stdout
-// is swapped for stderr until the report is written. No f-strings: an old Python must still
-// answer with a version rather than a SyntaxError.
+// project directory, the comma-separated modules to import, and "1" to validate a FluxLit
+// app's pages with Python FluxLit's own code (doctor --check-pages / --verbose). User code may
+// print, so stdout is swapped for stderr until the report is written. No f-strings: an old
+// Python must still answer with a version rather than a SyntaxError.
 const doctorProbeScript = `
-import importlib, json, os, sys
+import importlib, importlib.util, json, os, sys, time
 out_stream = sys.stdout
 sys.stdout = sys.stderr
-target, project, wanted = sys.argv[1], sys.argv[2], sys.argv[3]
+target, project, wanted, check_pages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 sys.path.insert(0, project)
 rep = {"version": sys.version.split()[0], "modules": {}, "import_errors": {},
-       "target_error": "", "target_file": "", "candidates": [], "shadowed": []}
+       "target_error": "", "target_file": "", "candidates": [], "shadowed": [],
+       "sys_path_head": [(p or ".") for p in sys.path[:3]], "fluxlit": False, "extras": {},
+       "openapi": {}, "pages": [], "pages_checked": False, "page_errors": [], "yield_pages": False}
 def one_line(e):
     lines = str(e).strip().splitlines()
     return type(e).__name__ + (": " + lines[0] if lines else "")
+def has(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return False
+def imports(name):
+    try:
+        importlib.import_module(name)
+        return True
+    except Exception:
+        return False
 for dep in ("uvicorn", "fastapi", "starlette", "streamlit"):
     if os.path.isfile(os.path.join(project, dep + ".py")) or os.path.isfile(os.path.join(project, dep, "__init__.py")):
         rep["shadowed"].append(dep)
@@ -65,6 +93,14 @@ for dep in [w for w in wanted.split(",") if w]:
         rep["modules"][dep] = str(getattr(m, "__version__", ""))
     except BaseException as e:
         rep["import_errors"][dep] = one_line(e)
+rep["extras"]["pyjwt_available"] = imports("jwt")  # as Python FluxLit's doctor: import it
+rep["extras"]["prometheus_client_available"] = has("prometheus_client")
+try:
+    v = rep["modules"].get("streamlit") or ""
+    rep["extras"]["streamlit_apptest_version_ok"] = tuple(int(x) for x in v.split(".")[:2]) >= (1, 30)
+except Exception:
+    rep["extras"]["streamlit_apptest_version_ok"] = False
+obj = None
 if target:
     mod, _, attr = target.partition(":")
     top = mod.split(".")[0]
@@ -73,14 +109,42 @@ if target:
         for c in (os.path.join(base, top + ".py"), os.path.join(base, top, "__init__.py")):
             if os.path.isfile(c) and c not in rep["candidates"]:
                 rep["candidates"].append(c)
+    started = time.time()
     try:
         m = importlib.import_module(mod)
         rep["target_file"] = str(getattr(m, "__file__", "") or "")
         obj = m
         for part in [a for a in attr.split(".") if a]:
             obj = getattr(obj, part)
+        flapp = sys.modules.get("fluxlit.app")
+        rep["fluxlit"] = flapp is not None and isinstance(obj, flapp.FluxLit)
+        if not rep["fluxlit"] and not callable(obj):
+            rep["target_error"] = target + " must resolve to a FluxLit instance or an ASGI app, not " + repr(type(obj).__name__)
     except BaseException as e:
         rep["target_error"] = one_line(e)
+    rep["target_seconds"] = time.time() - started
+if obj is not None and not rep["target_error"]:
+    api = obj.api if rep["fluxlit"] else obj
+    for k in ("openapi_url", "docs_url", "redoc_url"):
+        v = getattr(api, k, None)
+        rep["openapi"][k] = None if v is None or v is False else str(v)
+if rep["fluxlit"]:
+    try:
+        for path, title, fn in obj.pages:
+            mod_, qn = getattr(fn, "__module__", ""), getattr(fn, "__qualname__", "")
+            rep["pages"].append({"path": path, "title": title, "handler": (mod_ + "." + qn) if mod_ else qn})
+    except Exception:
+        pass
+    if check_pages:
+        try:
+            from fluxlit.pages.validate import validate_fluxlit_pages
+            from fluxlit.pages.flags import FluxlitFeatureFlags
+            rep["page_errors"] = [str(e) for e in validate_fluxlit_pages(obj, strict_signatures=None)]
+            rep["yield_pages"] = bool(FluxlitFeatureFlags.from_environ().experimental_yield_pages or obj.settings.experimental_yield_pages)
+            rep["pages_checked"] = True
+        except BaseException as e:
+            rep["page_errors"] = ["cannot run Python FluxLit's page validation: " + one_line(e)]
+            rep["pages_checked"] = True
 out_stream.write(json.dumps(rep) + "\n")
 out_stream.flush()
 `
@@ -112,9 +176,17 @@ func doctorProbePython(c *Config, env map[string]string, d doctorDeps) doctorPyt
 	if py.UI {
 		wanted = append(wanted, "streamlit")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.PythonTimeout)
+	timeout := d.PythonTimeout
+	if timeout <= 0 {
+		timeout = seconds(c.ChildReadyTimeoutS)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "-c", doctorProbeScript, target, c.ProjectDir, strings.Join(wanted, ","))
+	pages := "0"
+	if d.Pages {
+		pages = "1"
+	}
+	cmd := exec.CommandContext(ctx, path, "-c", doctorProbeScript, target, c.ProjectDir, strings.Join(wanted, ","), pages)
 	cmd.Dir = c.ProjectDir
 	cmd.Env = doctorEnviron(env)
 	var stdout bytes.Buffer
@@ -123,7 +195,7 @@ func doctorProbePython(c *Config, env map[string]string, d doctorDeps) doctorPyt
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		py.Err = fmt.Sprintf("%s did not answer within %v; check that importing %s does not block (start-up code belongs in a main guard)", path, d.PythonTimeout, c.Target)
+		py.Err = fmt.Sprintf("%s did not answer within %v (child_ready_timeout_s, as long as a start may take): importing %s is that slow, or blocks; raise child_ready_timeout_s if it is slow, or move blocking start-up code out of the import (under a main guard, or into the app's lifespan)", path, timeout, c.Target)
 		return py
 	}
 	if err := doctorParseReport(stdout.Bytes(), &py.Report); err != nil {
@@ -211,19 +283,33 @@ func doctorPyRow(name string, d doctorDeps, fn func(py doctorPython) []doctorRow
 	case d.py.Skip != "":
 		return doctorOne(name, doctorSkip, d.py.Skip)
 	case d.py.Err != "":
-		return doctorOne(name, doctorSkip, "needs the Python interpreter (see the python row)")
+		return doctorOne(name, doctorSkip, "needs the Python interpreter (see the python_version row)")
 	}
 	return fn(d.py)
 }
 
+// doctorPythonCheck is Python FluxLit's python_version row: the interpreter's version, and
+// which interpreter it is (fluxlit runs the children with it, not with its own process).
 func doctorPythonCheck(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	switch {
 	case d.py.Skip != "":
-		return doctorOne("python", doctorSkip, d.py.Skip)
+		return doctorOne("python_version", doctorSkip, d.py.Skip)
 	case d.py.Err != "":
-		return doctorOne("python", doctorFail, d.py.Err)
+		return doctorOne("python_version", doctorFail, d.py.Err)
 	}
-	return doctorOne("python", doctorPass, d.py.Path+" (Python "+d.py.Report.Version+")")
+	return doctorOne("python_version", doctorPass, d.py.Report.Version+" ("+d.py.Path+")")
+}
+
+// doctorSysPathHead is Python FluxLit's sys_path_head: the first three import paths the
+// children see (the project directory first, as uvicorn --app-dir puts it).
+func doctorSysPathHead(c *Config, env map[string]string, d doctorDeps) []doctorRow {
+	return doctorPyRow("sys_path_head", d, func(py doctorPython) []doctorRow {
+		head := strings.Join(py.Report.SysPathHead, ", ")
+		if head == "" {
+			head = "(empty)"
+		}
+		return doctorOne("sys_path_head", doctorPass, head)
+	})
 }
 
 const doctorNoAPI = "fluxlit does not run the API with Python (api_upstream or api_command is set)"
@@ -266,9 +352,20 @@ func doctorImportTarget(c *Config, env map[string]string, d doctorDeps) []doctor
 			mod := strings.SplitN(c.Target, ":", 2)[0]
 			return doctorOne("import_target", doctorFail, fmt.Sprintf("%s: %s; run %s -c 'import %s' in %s to see the traceback and fix it", c.Target, py.Report.TargetError, py.Path, mod, c.ProjectDir))
 		}
+		took := py.Report.TargetSecs
+		switch {
+		case took > c.ChildReadyTimeoutS/2:
+			return doctorOne("import_target", doctorWarn, fmt.Sprintf("%s imports in %.1fs, over half of child_ready_timeout_s = %g: a busy machine may time a start out; raise child_ready_timeout_s", c.Target, took, c.ChildReadyTimeoutS))
+		case took >= doctorSlowImportS:
+			return doctorOne("import_target", doctorPass, fmt.Sprintf("%s (imports in %.1fs; a start waits up to child_ready_timeout_s = %g)", c.Target, took, c.ChildReadyTimeoutS))
+		}
 		return doctorOne("import_target", doctorPass, c.Target)
 	})
 }
+
+// doctorSlowImportS: an import this slow is worth a word in the row (most apps import in
+// well under a second; Streamlit's own import takes 1-3 s and is not the target).
+const doctorSlowImportS = 2.0
 
 func doctorImportModuleFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	return doctorPyRow("import_module_file", d, func(py doctorPython) []doctorRow {

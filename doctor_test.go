@@ -119,7 +119,8 @@ func doctorExternalEnv(t *testing.T) []string {
 var (
 	doctorMaskPort    = regexp.MustCompile(`(127\.0\.0\.1|localhost|\[::1\]):\d+`)
 	doctorMaskPid     = regexp.MustCompile(`pid \d+`)
-	doctorMaskVersion = regexp.MustCompile(`(Python|Streamlit) \d+\.\d+\.\d+[0-9A-Za-z.+-]*`)
+	doctorMaskVersion = regexp.MustCompile(`(Python|Streamlit|python_version:) \d+\.\d+\.\d+[0-9A-Za-z.+-]*`)
+	doctorMaskSysPath = regexp.MustCompile(`(sys_path_head: )[^\n]*`) // the interpreter's own entries differ between machines
 )
 
 // doctorMask replaces what changes between machines and runs.
@@ -130,6 +131,7 @@ func doctorMask(out string, dir string, python string) string {
 	}
 	out = doctorMaskPort.ReplaceAllString(out, "$1:$$PORT")
 	out = doctorMaskPid.ReplaceAllString(out, "pid $$PID")
+	out = doctorMaskSysPath.ReplaceAllString(out, "$1$$PROJECT, …")
 	return doctorMaskVersion.ReplaceAllString(out, "$1 $$VERSION")
 }
 
@@ -242,7 +244,7 @@ func TestDoctorRows(t *testing.T) {
 		want     string
 		wantCode int
 	}{
-		{name: "external_ok", row: "python", want: doctorSkip},
+		{name: "external_ok", row: "python_version", want: doctorSkip},
 		{name: "gateway_bind_fail", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, row: "gateway_bind", want: doctorFail, wantCode: 1},
 		{name: "unknown_env_warn", env: []string{"FLUXLIT_GATWAY_PORT=9000"}, row: "unknown_env", want: doctorWarn},
 		{name: "config_file_fail_env", env: []string{"FLUXLIT_GATEWAY_PORT=80a", "FLUXLIT_JWT_ISSUER=https://id.example.com"}, row: "config_file", want: doctorFail, wantCode: 1},
@@ -271,7 +273,7 @@ func TestDoctorRows(t *testing.T) {
 		{name: "api_command_fail", env: []string{"FLUXLIT_API_UPSTREAM=", "FLUXLIT_API_COMMAND=my-api-server,--port,{port}"}, row: "api_command", want: doctorFail, wantCode: 1},
 		{name: "streamlit_command_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=", "FLUXLIT_STREAMLIT_COMMAND=./bin/ui,{port}"}, row: "streamlit_command", want: doctorFail, wantCode: 1},
 		// Streamlit is run by fluxlit with python3, which an empty PATH does not have.
-		{name: "python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, row: "python", want: doctorFail, wantCode: 1},
+		{name: "python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, row: "python_version", want: doctorFail, wantCode: 1},
 		{name: "streamlit_script_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, row: "streamlit_script", want: doctorFail, wantCode: 1},
 		// Exit codes: --warnings-only never fails; --strict fails a strict-listed WARN only.
 		{name: "warnings_only", env: []string{"FLUXLIT_GATEWAY_PORT=" + heldPort}, args: []string{"--warnings-only"}, row: "gateway_bind", want: doctorFail, wantCode: 0},
@@ -284,9 +286,9 @@ func TestDoctorRows(t *testing.T) {
 		{name: "build_pidfile", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, args: []string{"--build"}, row: "pidfile", want: doctorSkip},
 		{name: "build_no_pidfile", env: []string{"FLUXLIT_NO_PIDFILE=1"}, args: []string{"--build"}, row: "pidfile", want: doctorPass},
 		{name: "build_api_upstream", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, args: []string{"--build"}, row: "api_upstream", want: doctorSkip},
-		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
-		{name: "build_python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, args: []string{"--build"}, row: "python", want: doctorFail, wantCode: 1},
-		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "gateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
+		{name: "build_config_file_fail", files: map[string]string{"fluxlit.toml": "strict_config = true\ngateway_prot = 8000\n"}, args: []string{"--build"}, row: "config_file", want: doctorFail, wantCode: 1},
+		{name: "build_python_fail", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM="}, args: []string{"--build"}, row: "python_version", want: doctorFail, wantCode: 1},
+		{name: "build_warnings_only", files: map[string]string{"fluxlit.toml": "strict_config = true\ngateway_prot = 8000\n"}, args: []string{"--build", "--warnings-only"}, row: "config_file", want: doctorFail, wantCode: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -346,7 +348,7 @@ func TestDoctorPythonRows(t *testing.T) {
 			row: "streamlit_version", want: doctorWarn, detail: "Streamlit 1.35.2 is older than 1.36"},
 		// A module that blocks on import: the probe's timeout makes python a FAIL, not a hang.
 		{name: "python_timeout_fail", files: map[string]string{"app.py": "import time\ntime.sleep(60)\n"},
-			timeout: 2 * time.Second, row: "python", want: doctorFail, wantCode: 1},
+			timeout: 2 * time.Second, row: "python_version", want: doctorFail, wantCode: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -468,7 +470,7 @@ func TestDoctorBinaryScratch(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
-	want := map[string]string{"python": doctorSkip, "import_shadowing": doctorSkip, "import_target": doctorSkip,
+	want := map[string]string{"python_version": doctorSkip, "import_shadowing": doctorSkip, "import_target": doctorSkip,
 		"import_module_file": doctorSkip, "dependencies": doctorSkip, "streamlit_version": doctorSkip,
 		"streamlit_script": doctorSkip, "api_upstream": doctorPass, "streamlit_upstream": doctorPass}
 	for _, c := range rep.Checks {
@@ -548,9 +550,10 @@ func TestDoctorColor(t *testing.T) {
 	}
 	rows := []doctorRow{{Name: "a", Status: doctorPass, Detail: "ok"}, {Name: "bb", Status: doctorFail, Detail: "bad; fix it"}}
 	var plain, color bytes.Buffer
-	doctorWriteText(&plain, rows, nil, doctorOptions{})
-	doctorWriteText(&color, rows, nil, doctorOptions{Color: true})
-	wantPlain := "fluxlit doctor\n\nPASS  a:  ok\nFAIL  bb: bad; fix it\n\n1 passed, 0 warnings, 1 failed\n"
+	doctorWriteText(&plain, rows, nil, nil, doctorOptions{})
+	doctorWriteText(&color, rows, nil, nil, doctorOptions{Color: true})
+	// Python FluxLit's layout: its header, f"{status:4}  {name}: {detail}" (no name column).
+	wantPlain := "FluxLit doctor\n\nPASS  a: ok\nFAIL  bb: bad; fix it\n\n1 passed, 0 warnings, 1 failed\n"
 	if plain.String() != wantPlain {
 		t.Errorf("plain: got %q; want %q", plain.String(), wantPlain)
 	}

@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath.go owns the fast engine: a hand-written HTTP/1.1 front end for the common request,
 // a plain proxied GET/HEAD/POST/PUT/PATCH/DELETE whose plan (hop.go) holds no edge step but
 // the proxying itself, relayed over pooled upstream connections without net/http's
@@ -32,9 +34,9 @@ const (
 	fastWriteBufferSize = 8 << 10
 )
 
-// fastEngineSteps are the plan steps the fast engine runs itself; a plan with any other step
-// is handed to net/http.
-const fastEngineSteps = stepProxy | stepTunnel
+// fastEngineBuilt: this binary has the fast engine (go build -tags nofastpath leaves it out,
+// fastpath_off.go).
+const fastEngineBuilt = true
 
 // fastBodyGrace is how long a request body may still be in flight after the upstream's
 // whole answer was relayed. An upstream that read the body has it all by then, so the sender
@@ -359,62 +361,6 @@ func (fc *fastConn) handOff() bool {
 	return fc.f.handoff.give(c)
 }
 
-// fastReplayConn returns the bytes the fast path read before handing off, then the rest of
-// the connection.
-type fastReplayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *fastReplayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// handoffListener is the net.Listener http.Server.Serve consumes: Accept returns the
-// connections the fast path gave up.
-type handoffListener struct {
-	addr  net.Addr
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newHandoffListener() *handoffListener {
-	return &handoffListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handoffListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *handoffListener) Addr() net.Addr { return l.addr }
-
-// give passes c to net/http; after Close it closes c instead and reports false.
-func (l *handoffListener) give(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.done:
-		c.Close()
-		return false
-	}
-}
-
 // route plans the parsed request (hop.go) and reports whether the fast engine may serve it:
 // a plan of no step but proxying or tunnelling, to a plain-HTTP upstream it pools for.
 func (f *fastServer) route(req *fastRequest) (hopPlan, bool) {
@@ -543,7 +489,7 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 // as RFC 9110 §15.2 asks of a proxy and the net/http engine's ReverseProxy does. A 101 is
 // refused: fluxlit asked for no upgrade.
 func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(time.Now().Add(f.g.cfg.readTimeout()))
+	pc.c.SetReadDeadline(deadlineAfter(f.g.cfg.readTimeout()))
 	defer pc.c.SetReadDeadline(time.Time{})
 	if _, err := pc.br.Peek(1); err != nil {
 		return false, err
@@ -668,7 +614,7 @@ func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
 // fastWriteError writes fluxlit's own error answer (the headers and body of writeError)
 // straight to the client's buffer and flushes it. It reports whether the write succeeded.
 func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
-	contentType, body := proxyErrorBody(msg, id, asJSON)
+	contentType, body := proxyErrorBody(status, msg, id, asJSON)
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)

@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath_http1.go owns the fast engine's HTTP/1.1 wire format towards the client: the strict
 // parser of the client's request head (anything it does not fully understand makes it say
 // "not mine", and net/http gets the connection), and the relay of response bodies in the
@@ -162,16 +164,12 @@ func fastValidQuery(q []byte) bool {
 		case c <= ' ' || c >= 0x7f || c == '#' || c == ';':
 			return false
 		case c == '%':
-			if i+2 >= len(q) || !fastIsHex(q[i+1]) || !fastIsHex(q[i+2]) {
+			if i+2 >= len(q) || !isHexDigit(q[i+1]) || !isHexDigit(q[i+2]) {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func fastIsHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // noteField checks one header against the fast path's rules and records what matters.
@@ -334,19 +332,6 @@ func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufi
 	return n + m, err
 }
 
-// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
-// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
-func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
-	if n < 0 {
-		return io.Copy(dst, src)
-	}
-	m, err := io.CopyN(dst, src, n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return m, err
-}
-
 // fastRelayChunked relays a chunked body verbatim (sizes, extensions, trailers), parsing the
 // sizes to find its end. The client buffer is flushed whenever the upstream has nothing more
 // buffered, so server-sent events and other streams reach the client event by event. n counts
@@ -357,7 +342,7 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 		if err != nil {
 			return n, err
 		}
-		size, ok := fastChunkSize(line)
+		size, ok := chunkSize(line)
 		if !ok {
 			return n, errUpstreamMalformed
 		}
@@ -419,42 +404,4 @@ func fastReadLine(dbw *bufio.Writer, sbr *bufio.Reader) ([]byte, error) {
 		return nil, errUpstreamMalformed
 	}
 	return line, nil
-}
-
-// fastChunkSize parses "<hex>[;ext]\r\n". Sizes are capped at 2^60 so that they never overflow.
-func fastChunkSize(line []byte) (int64, bool) {
-	var size int64
-	i := 0
-	for ; i < len(line); i++ {
-		c := line[i]
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			goto end
-		}
-		if i >= 15 {
-			return 0, false
-		}
-		size = size<<4 | int64(d)
-	}
-end:
-	if i == 0 {
-		return 0, false
-	}
-	rest := line[i : len(line)-2]
-	if len(rest) > 0 && rest[0] != ';' && rest[0] != ' ' && rest[0] != '\t' {
-		return 0, false
-	}
-	for _, c := range rest {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return 0, false
-		}
-	}
-	return size, true
 }

@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath_request_fuzz_test.go holds the differential fuzzer of the fast path's request
 // parser: for the same bytes, it must read what net/http's server reads, or refuse and hand
 // the connection to net/http. A request the two read differently is how requests are

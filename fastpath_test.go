@@ -1,9 +1,12 @@
+//go:build !nofastpath
+
+// fastpath_test.go: the fast engine's own tests. Both engines' helpers are in engines_test.go.
+
 package main
 
 import (
 	"bufio"
-	"context"
-	"flag"
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,138 +22,6 @@ import (
 	"testing"
 	"time"
 )
-
-// testFastPath makes startGateway serve through the fast path (the product default); run the
-// suite with -fastpath=false to test the net/http-only path.
-var testFastPath = flag.Bool("fastpath", true, "serve test gateways through fastServer (fastpath.go)")
-
-// startTestServer serves g on a loopback httptest.Server: through fastServer in front of the
-// test server's http.Server when -fastpath is on, else the plain server.
-func startTestServer(t testing.TB, g *gateway) *httptest.Server {
-	srv := httptest.NewUnstartedServer(g)
-	if !*testFastPath {
-		srv.Start()
-		return srv
-	}
-	startFastTestServer(t, g, srv)
-	return srv
-}
-
-func startFastTestServer(t testing.TB, g *gateway, srv *httptest.Server) *fastServer {
-	ln := srv.Listener
-	f := newFastServer(g, srv.Config)
-	f.handoff.addr = ln.Addr()
-	srv.Listener = f.handoff
-	srv.Start()
-	go f.serveFast(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		f.Shutdown(ctx)
-	})
-	return f
-}
-
-// fastGateway starts a gateway with the fast path on, whatever -fastpath says.
-func fastGateway(t testing.TB, settings map[string]string) (*gateway, *fastServer, string) {
-	t.Helper()
-	g, err := newGateway(testConfig(t, settings), slog.New(slog.NewTextHandler(io.Discard, nil)), "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatalf("newGateway: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(g)
-	f := startFastTestServer(t, g, srv)
-	t.Cleanup(srv.Close)
-	g.listen = f.handoff.addr.String()
-	return g, f, g.listen
-}
-
-// fastCountingListener counts the connections an upstream accepted.
-type fastCountingListener struct {
-	net.Listener
-	n atomic.Int64
-}
-
-func (l *fastCountingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
-	}
-	return c, err
-}
-
-// fastCountedUpstream is an httptest server running h that counts accepted connections.
-func fastCountedUpstream(t testing.TB, h http.Handler) (*httptest.Server, *fastCountingListener) {
-	srv := httptest.NewUnstartedServer(h)
-	cl := &fastCountingListener{Listener: srv.Listener}
-	srv.Listener = cl
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, cl
-}
-
-// fastRawUpstream runs handle on every connection to a loopback listener: for responses no
-// net/http server would send (close-delimited, odd chunking).
-func fastRawUpstream(t testing.TB, handle func(c net.Conn, br *bufio.Reader)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				handle(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
-// fastRawExchange sends raw bytes to addr and returns everything read until the server closes
-// or 2 s pass.
-func fastRawExchange(t testing.TB, addr, raw string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
-
-// fastReadResponses reads n responses from br.
-func fastReadResponses(t testing.TB, br *bufio.Reader, method string, n int) []*http.Response {
-	t.Helper()
-	var out []*http.Response
-	for i := 0; i < n; i++ {
-		res, err := http.ReadResponse(br, &http.Request{Method: method})
-		if err != nil {
-			t.Fatalf("response %d: %v", i+1, err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		res.Body = io.NopCloser(strings.NewReader(string(body)))
-		out = append(out, res)
-	}
-	return out
-}
-
-func fastBodyOf(res *http.Response) string {
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
 
 func TestFastPipelinedRequests(t *testing.T) {
 	up, conns := fastCountedUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -378,7 +249,7 @@ func TestFastUpstreamErrors(t *testing.T) {
 		body       string
 	}{
 		{"refused API", "/api/x", map[string]string{"api_upstream": refused}, 502, `{"error":"api upstream is unreachable","request_id":"rid-1"}` + "\n"},
-		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
+		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "Bad Gateway: fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
 		{"slow API", "/api/x", map[string]string{"api_upstream": slow, "gateway_upstream_read_timeout_s": "0.2"}, 504, `{"error":"api did not answer within gateway_upstream_read_timeout_s","request_id":"rid-1"}` + "\n"},
 	}
 	for _, tt := range tests {
@@ -601,7 +472,7 @@ func TestFastChunkSize(t *testing.T) {
 		{"5 x\x01\r\n", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := fastChunkSize([]byte(tt.in))
+		got, ok := chunkSize([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("%q: got %v %v; want %v %v", tt.in, got, ok, tt.want, tt.ok)
 		}
@@ -663,5 +534,175 @@ func TestFastUpConnAlive(t *testing.T) {
 				t.Errorf("alive() = %v; want %v", got, tc.alive)
 			}
 		})
+	}
+}
+
+// FuzzUpstreamAnswerPool is the pool invariant, end to end on both engines: whatever an
+// upstream answers one client, the next client's request, on a reused upstream connection or
+// a fresh one, gets its own answer and nothing else.
+func FuzzUpstreamAnswerPool(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET",
+		"HTTP/1.1 204 No Content\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	var answer atomic.Pointer[[]byte]
+	up := fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Time{})
+		for {
+			// Ends what a cut answer leaves hanging; a reused connection's next request
+			// comes within this (one that comes later finds it closed, and dials).
+			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/first" {
+				c.Write(*answer.Load())
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
+		}
+	})
+	settings := map[string]string{"streamlit_upstream": up}
+	_, _, fastAddr := fastGateway(f, settings)
+	g, err := newGateway(testConfig(f, settings), slog.New(slog.DiscardHandler), "127.0.0.1:0", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain := httptest.NewServer(g)
+	f.Cleanup(plain.Close)
+	engines := map[string]string{"fast": fastAddr, "net/http": plain.Listener.Addr().String()}
+	f.Fuzz(func(t *testing.T, data []byte, head bool) {
+		method := "GET"
+		if head {
+			method = "HEAD"
+		}
+		answer.Store(&data)
+		for engine, addr := range engines {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			io.WriteString(c, method+" /first HTTP/1.1\r\nHost: a\r\n\r\n")
+			if res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method}); err == nil {
+				io.Copy(io.Discard, res.Body)
+			}
+			c.Close()
+			res, body := clientGet(t, addr, "GET", "/second")
+			if res.StatusCode != 200 || body != "own" {
+				t.Fatalf("%s engine: after %s answered with %q, the next client got %d %q; want 200 own", engine, method, data, res.StatusCode, body)
+			}
+		}
+	})
+}
+
+// FuzzUpstreamAnswer: whatever an upstream sends, both engines read the same answer out of it:
+// the fast engine's reader and relay (readFinal, then the body by its framing) and the
+// net/http engine's guard (guardConn, the bytes cut into reads anywhere) take the same heads,
+// refuse the same, and end the answer at the same byte, which is where the next answer on the
+// connection would start. A head they take, net/http's own ReadResponse reads with the same
+// status and framing: the rule is never looser than Go's.
+func FuzzUpstreamAnswer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close, X-A\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nNEXT",
+		"HTTP/1.0 204 No Content\n\nhello",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 299 Weird\rX: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	} {
+		f.Add([]byte(s), false, uint8(7), uint8(30))
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), true, uint8(3), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, head bool, cut1, cut2 uint8) {
+		method := http.MethodGet
+		if head {
+			method = http.MethodHead
+		}
+		var res upResponse
+		fastEnd, fastErr := fastAnswerEnd(data, method, &res)
+		guardEnd, guardErr := guardAnswerEnd(data, method, []int{int(cut1), int(cut2)})
+		if (fastErr == nil) != (guardErr == nil) || fastErr == nil && fastEnd != guardEnd {
+			t.Fatalf("%s answered %q: the fast engine reads to %d (%v), the guard to %d (%v)", method, data, fastEnd, fastErr, guardEnd, guardErr)
+		}
+		if fastErr != nil {
+			return
+		}
+		br := bufio.NewReader(strings.NewReader(string(data)))
+		goRes, err := http.ReadResponse(br, &http.Request{Method: method})
+		for err == nil && goRes.StatusCode < 200 {
+			goRes, err = http.ReadResponse(br, &http.Request{Method: method})
+		}
+		if err != nil {
+			t.Fatalf("the rule takes a head net/http refuses (%v): %q", err, data)
+		}
+		chunked := len(goRes.TransferEncoding) == 1 && goRes.TransferEncoding[0] == "chunked"
+		switch {
+		case goRes.StatusCode != res.status:
+			t.Fatalf("status %d; net/http reads %d, for %q", res.status, goRes.StatusCode, data)
+		case !bodyAllowed(method, res.status):
+		case chunked != res.chunked:
+			t.Fatalf("chunked %v; net/http reads %v, for %q", res.chunked, goRes.TransferEncoding, data)
+		case !res.chunked && goRes.ContentLength != res.contentLength:
+			t.Fatalf("length %d; net/http reads %d, for %q", res.contentLength, goRes.ContentLength, data)
+		}
+	})
+}
+
+// fastAnswerEnd reads data as the fast engine reads an answer to method: the head, then the
+// body by its framing. It returns where the answer ends.
+func fastAnswerEnd(data []byte, method string, res *upResponse) (int, error) {
+	in := bytes.NewReader(data)
+	br := bufio.NewReaderSize(in, upReadBufferSize)
+	pc := &upConn{c: &splitConn{}, br: br}
+	if err := res.readFinal(pc, time.Minute, false); err != nil {
+		return 0, err
+	}
+	var err error
+	dbw := bufio.NewWriter(io.Discard)
+	switch {
+	case !bodyAllowed(method, res.status):
+	case res.chunked:
+		_, err = fastRelayChunked(dbw, br)
+	case res.contentLength >= 0:
+		err = copyBuffered(dbw, br, res.contentLength)
+	default:
+		return len(data), nil // ends with the connection
+	}
+	return len(data) - in.Len() - br.Buffered(), err
+}
+
+// guardAnswerEnd passes data through a guardConn as the Transport reads an answer to method,
+// in reads cut at cuts. It returns where the answer ends.
+func guardAnswerEnd(data []byte, method string, cuts []int) (int, error) {
+	g := &guardConn{Conn: &splitConn{in: data, cuts: cuts}}
+	g.arm(method)
+	buf := make([]byte, 1024)
+	total := 0
+	for {
+		n, err := g.Read(buf)
+		total += n
+		switch {
+		case g.state == guardIdle && err == nil:
+			return total, nil
+		case err == io.EOF && g.state == guardUntilClose:
+			return total, nil
+		case err == io.EOF:
+			return total, io.ErrUnexpectedEOF
+		case err != nil:
+			return total, err
+		}
 	}
 }

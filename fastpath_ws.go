@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 // fastpath_ws.go: the fast engine's side of a WebSocket handshake whose plan holds only the
 // tunnel. Served here instead of being handed to net/http: its request goroutine, background
 // read, header maps and hijack were half of what a WebSocket connect cost fluxlit beyond the

@@ -1,3 +1,5 @@
+//go:build !nofastpath
+
 package main
 
 import (

@@ -142,11 +142,11 @@ func TestAppProbe(t *testing.T) {
 		code    []string // settings from code
 	}{
 		{name: "fluxlit app", python: py, files: map[string]string{"app.py": fluxlitApp}, wantApp: true,
-			code: []string{"gateway_port", "trust_proxy"}},
+			code: []string{"gateway_port", "title", "trust_proxy"}},
 		{name: "env is not code", python: py, files: map[string]string{"app.py": "from fluxlit import FluxLit\napp = FluxLit()\n"},
 			env: []string{"FLUXLIT_GATEWAY_PORT=8766"}, wantApp: true},
 		{name: "re-exported app", python: py, files: map[string]string{"svc/__init__.py": "", "svc/core.py": fluxlitApp, "main.py": "from svc.core import app\n"},
-			target: "main:app", wantApp: true, code: []string{"gateway_port", "trust_proxy"}},
+			target: "main:app", wantApp: true, code: []string{"gateway_port", "title", "trust_proxy"}},
 		{name: "fastapi app", python: py, files: map[string]string{"app.py": "from fastapi import FastAPI\napp = FastAPI()\n"}},
 		{name: "fluxlit app's api", python: py, files: map[string]string{"app.py": fluxlitApp}, target: "app:app.api"},
 		{name: "import error", python: py, files: map[string]string{"app.py": "import nosuchmodule\n"},

@@ -641,17 +641,25 @@ func TestIntegrationPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	cmd := exec.Command(fluxlitBinary(t), "run", "--no-pidfile", "--port", strconv.Itoa(port),
-		"--api-upstream", "http://127.0.0.1:1", "--streamlit-upstream", "http://127.0.0.1:1")
-	cmd.Dir = t.TempDir()
-	out, err := cmd.CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v; want 1", err)
-	}
-	want := fmt.Sprintf("fluxlit: gateway_port %d is in use on 127.0.0.1 (another fluxlit? run \"fluxlit shutdown\", or choose --port)\n", port)
-	if string(out) != want {
-		t.Errorf("got %q; want %q", out, want)
+	msg := fmt.Sprintf("gateway_port %d is in use on 127.0.0.1 (another fluxlit? run \"fluxlit shutdown\", or choose --port)", port)
+	// The console format ends with the one line; JSON (the default on a pipe) says the same
+	// in one ERROR record, so that every line of the stream parses (Python FluxLit's
+	// "message" field closes it).
+	for _, tc := range []struct{ format, want string }{
+		{"text", "fluxlit: " + msg + "\n"},
+		{"json", `"level":"ERROR","msg":` + strconv.Quote(msg) + `,"logger":"fluxlit","message":` + strconv.Quote(msg) + "}\n"},
+	} {
+		cmd := exec.Command(fluxlitBinary(t), "run", "--no-pidfile", "--port", strconv.Itoa(port), "--log-format", tc.format,
+			"--api-upstream", "http://127.0.0.1:1", "--streamlit-upstream", "http://127.0.0.1:1")
+		cmd.Dir = t.TempDir()
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 {
+			t.Fatalf("%s: exit: %v; want 1", tc.format, err)
+		}
+		if tc.format == "text" && string(out) != tc.want || tc.format == "json" && !strings.HasSuffix(string(out), tc.want) {
+			t.Errorf("%s: got %q; want %q", tc.format, out, tc.want)
+		}
 	}
 }
 

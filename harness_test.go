@@ -379,7 +379,11 @@ func fluxlitBinary(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		// `go test` puts its own GOROOT/bin first in PATH, so this is the same toolchain.
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+		args := []string{"build", "-o", bin}
+		if !fastEngineBuilt {
+			args = append(args, "-tags", "nofastpath") // the same build as this test binary
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			harnessBuild.err = fmt.Errorf("go build: %v\n%s", err, out)

@@ -1,6 +1,7 @@
 // health.go owns <mount>/healthz and <mount>/readyz: liveness of the gateway itself, and
 // readiness of every configured upstream (Streamlit's /_stcore/health, the API's
-// api_health_path or a TCP connect), with a JSON detail per upstream.
+// api_health_path or a TCP connect). The bodies are Python FluxLit's, with fluxlit's
+// per-upstream detail added under keys of its own.
 
 package main
 
@@ -8,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -44,9 +46,26 @@ func newReadiness(g *gateway) *readiness {
 }
 
 func (rd *readiness) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	if !healthMethodAllowed(w, r) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// healthMethodAllowed answers anything but GET and HEAD as Python FluxLit's GET routes do:
+// 405 {"detail":"Method Not Allowed"}. HEAD is allowed (Python answers it 405), because load
+// balancers probe with it and a probe that fails on its method takes the instance out.
+func healthMethodAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	w.Write([]byte(`{"detail":"Method Not Allowed"}`))
+	return false
 }
 
 // upstreamState is one upstream's line in readyz: "ok", or what failed. A supervised
@@ -190,7 +209,13 @@ func (rd *readiness) check(ctx context.Context) (ready bool, states, details, re
 	return ready, states, details, replicas
 }
 
+// serveReadyz answers Python FluxLit's shape: 200 {"status":"ready","streamlit":…} and 503
+// {"status":"not_ready","detail":"<one line>"}; fluxlit adds "api" (the API's state, which
+// Python did not probe) and, on 503, "upstream_detail" (what failed, per upstream).
 func (rd *readiness) serveReadyz(w http.ResponseWriter, r *http.Request) {
+	if !healthMethodAllowed(w, r) {
+		return
+	}
 	ready, states, details, replicas := rd.check(r.Context())
 	body := map[string]any{"status": "ready", "api": states["api"], "streamlit": states["streamlit"]}
 	if len(replicas) > 1 {
@@ -199,13 +224,24 @@ func (rd *readiness) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if !ready {
 		body["status"] = "not_ready"
-		body["detail"] = details
+		body["detail"] = readyzDetailLine(details)
+		body["upstream_detail"] = details
 		status = http.StatusServiceUnavailable
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// readyzDetailLine is the per-upstream detail as the one string Python FluxLit's "detail"
+// is: "api: dial unix …: connection refused; streamlit: GET /_stcore/health: status 503".
+func readyzDetailLine(details map[string]string) string {
+	parts := make([]string, 0, len(details))
+	for _, name := range slices.Sorted(maps.Keys(details)) {
+		parts = append(parts, name+": "+details[name])
+	}
+	return strings.Join(parts, "; ")
 }
 
 // lastErrors returns the last probe error per upstream (debug page).

@@ -36,6 +36,11 @@ const (
 	stepEnd                              // not a step: one past the last
 )
 
+// fastEngineSteps are the steps the fast engine runs itself (fastpath.go): a plan with any
+// other step is handed to net/http, so a step added here is run by the net/http engine until
+// the fast engine learns it.
+const fastEngineSteps = stepProxy | stepTunnel
+
 // hopStepNames name the steps in tests and errors.
 var hopStepNames = map[hopStep]string{
 	stepLocal: "local", stepHealth: "health", stepCORS: "cors", stepJWT: "jwt", stepRateLimit: "rate_limit",
@@ -310,7 +315,7 @@ func hopKeepResponseHeader[T ~string | ~[]byte](name T, status int, connection [
 
 // hopForwarded are the forwarding headers fluxlit sends upstream (the client's are dropped).
 type hopForwarded struct {
-	xff, host, proto, prefix string
+	xff, host, proto, prefix, port string
 }
 
 // forwarded computes them from what fluxlit believes about the request (forwardedInfo).
@@ -318,7 +323,7 @@ type hopForwarded struct {
 // counts when fluxlit has none of its own (the proxy strips a prefix it knows). The API is
 // told its mount below that prefix.
 func (g *gateway) forwarded(fi *forwardedInfo, up *upstream) hopForwarded {
-	f := hopForwarded{xff: fi.XFF, host: fi.Host, proto: fi.Proto, prefix: g.rootPath}
+	f := hopForwarded{xff: fi.XFF, host: fi.Host, proto: fi.Proto, prefix: g.rootPath, port: hostPort(fi.Host)}
 	if g.rootPath == "" {
 		f.prefix = fi.Prefix
 	}
@@ -333,6 +338,22 @@ func (g *gateway) forwarded(fi *forwardedInfo, up *upstream) hopForwarded {
 		}
 	}
 	return f
+}
+
+// hostPort is the port of a Host value ("app.example:8443" -> "8443"; "[::1]:80" -> "80"),
+// or "" when it names none: Python FluxLit's X-Forwarded-Port, sent only when the public
+// Host carries a port.
+func hostPort(host string) string {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || strings.Contains(host[i:], "]") || i+1 == len(host) {
+		return ""
+	}
+	for _, c := range host[i+1:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return host[i+1:]
 }
 
 // hopFailure is fluxlit's own answer to an upstream exchange that failed: the status, the

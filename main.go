@@ -5,13 +5,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,68 +22,6 @@ var (
 	commit  = ""
 )
 
-const usage = `fluxlit serves a Streamlit UI and an HTTP API on one port.
-
-Examples:
-
-	fluxlit run                      # run the project in this directory (fluxlit.toml)
-	fluxlit run main:app --port 8080 # uvicorn main:app + streamlit_app.py on :8080
-	fluxlit dev --reload             # development: debug on, restart on change
-	fluxlit doctor                   # check this deployment: PASS / WARN / FAIL rows
-	fluxlit config --json            # the effective configuration and where each value came from
-	fluxlit shutdown                 # stop the instance named by the pidfile
-	fluxlit reload                   # new children with the current code and config, no downtime
-	fluxlit upgrade                  # replace the running fluxlit binary, no connection dropped
-	fluxlit new myapp                # scaffold fluxlit.toml, app.py, streamlit_app.py
-	fluxlit build --out deploy       # Containerfiles, systemd unit, Kubernetes manifest
-	fluxlit healthcheck              # exit 0 when /api/healthz answers 2xx (container HEALTHCHECK)
-
-Commands:
-
-	run [TARGET]        production run: children + gateway, pidfile, graceful stop on SIGTERM/SIGINT
-	dev [TARGET]        run for development: debug on, --reload, --reload-scope gateway|full
-	workbench [TARGET]  run with proxy headers trusted and a start-up banner
-	doctor [TARGET]     check the deployment; --json, --verbose, --strict, --warnings-only, --build
-	config [TARGET]     print the effective configuration; --json, --strict
-	shutdown            stop a running instance; --pidfile, --force, --wait SECONDS
-	reload              start a new generation of children, switch to it, drain the old; --pidfile, --pid, --wait
-	upgrade             start the fluxlit binary on disk on the running listener, then stop the old; --pidfile, --pid, --wait
-	new NAME [--fluxlit] scaffold a project in the folder NAME (--fluxlit: a Python FluxLit app)
-	build               write deployment files; --out DIR, --force
-	healthcheck [URL]   GET URL (default the local /api/healthz); exit 0 on 2xx
-	version             print version, commit and Go version
-	help                print this text
-
-Flags of run, dev, workbench, doctor and config:
-
-	--config PATH              fluxlit.toml to read (env FLUXLIT_CONFIG; default ./fluxlit.toml)
-	--host HOST                gateway_host (default 127.0.0.1)
-	--port PORT                gateway_port (default 8000)
-	--debug                    debug mode: [fluxlit-debug] lines and /__fluxlit/debug
-	--proxy-headers            trust_proxy: believe X-Forwarded-* from forwarded_allow_ips
-	--forwarded-allow-ips LIST forwarded_allow_ips: addresses and CIDRs, comma-separated
-	--api-upstream URL         api_upstream: front an API that fluxlit does not run
-	--streamlit-upstream URL   streamlit_upstream: front a Streamlit that fluxlit does not run
-	--root-path PATH           root_path: the prefix an edge proxy serves the app under
-	--log-level LEVEL          log_level: debug, info, warn, error
-	--log-format FORMAT        log_format: text, json, auto
-	--pidfile PATH             pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
-	--no-pidfile               write no pidfile (env FLUXLIT_NO_PIDFILE)
-	--reload                   restart children when *.py or fluxlit.toml change (dev)
-	--reload-scope SCOPE       gateway (the API child, default) or full (both children)
-
-doctor's exit code: 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
-
-	--strict         the strict-listed WARNs become FAILs
-	--warnings-only  always 0; FAIL rows are still printed (the Python package's meaning)
-	--build          for a container build step: the rows about this machine (gateway_bind,
-	                 pidfile, upstream connects) are SKIP; the exit rule is unchanged
-
-Every setting is also a fluxlit.toml key and a FLUXLIT_<NAME> environment variable.
-Precedence: flag > FluxLit app code (FluxlitSettings(...) in app.py) > environment >
-fluxlit.toml > default. "fluxlit config" lists them all, with where each came from.
-`
-
 // configFlags maps flag names to the settings they set.
 var configFlags = map[string]string{
 	"host": "gateway_host", "port": "gateway_port", "debug": "debug", "proxy-headers": "trust_proxy",
@@ -91,6 +30,10 @@ var configFlags = map[string]string{
 	"log-format": "log_format", "pidfile": "pidfile", "no-pidfile": "no_pidfile", "reload": "reload",
 	"reload-scope": "reload_scope",
 }
+
+// negatedFlags are the "--no-X" forms of boolean flags (Python FluxLit's Typer defines
+// --no-proxy-headers and --no-reload; --no-debug turns off dev's default).
+var negatedFlags = map[string]string{"no-debug": "debug", "no-proxy-headers": "trust_proxy", "no-reload": "reload"}
 
 func flagNameFor(setting string) string {
 	for f, s := range configFlags {
@@ -112,6 +55,9 @@ func fluxlitMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if _, known := helpFor(cmd); known && slices.ContainsFunc(rest, isHelpFlag) {
+		return helpCommand([]string{cmd}, stdout, stderr)
+	}
 	switch cmd {
 	case "run", "dev", "workbench":
 		return runCommand(cmd, rest, stdout, stderr)
@@ -131,15 +77,40 @@ func fluxlitMain(args []string, stdout, stderr io.Writer) int {
 		return buildCommand(rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheckCommand(rest, stdout, stderr)
+	case "pages":
+		return pagesCommand(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help", "--help", "-help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
+		return helpCommand(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "fluxlit: unknown command %q (run \"fluxlit help\")\n", cmd)
 	return 2
+}
+
+// isHelpFlag reports whether an argument asks for a command's page, wherever it stands
+// ("fluxlit run app:app --port 1 --help" shows run's page and runs nothing).
+func isHelpFlag(a string) bool {
+	return a == "-h" || a == "--help" || a == "-help"
+}
+
+// helpCommand prints the overview, or a command's page, on stdout.
+func helpCommand(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stdout, usage)
+		return 0
+	case len(args) > 1:
+		return usageError(stderr, fmt.Errorf("fluxlit help: one command at a time (got %q)", strings.Join(args, " ")))
+	}
+	page, ok := helpFor(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "fluxlit: help: unknown command %q (run \"fluxlit help\")\n", args[0])
+		return 2
+	}
+	fmt.Fprint(stdout, page)
+	return 0
 }
 
 func versionLine() string {
@@ -150,7 +121,11 @@ func versionLine() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("fluxlit %s (commit %s, %s %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	engines := "net/http+fast"
+	if !fastEngineBuilt {
+		engines = "net/http" // go build -tags nofastpath
+	}
+	return fmt.Sprintf("fluxlit %s (commit %s, %s %s/%s, engines %s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH, engines)
 }
 
 func vcsRevision() string {
@@ -172,10 +147,18 @@ type settingFlag struct {
 	setting string
 	values  map[string]string
 	isBool  bool
+	negate  bool // a --no-X form: the setting gets the opposite of the flag's value
 }
 
 func (f *settingFlag) String() string { return "" }
 func (f *settingFlag) Set(v string) error {
+	if f.negate {
+		b, err := parseBool(v) // "--no-debug" arrives as "true"
+		if err != nil {
+			return err
+		}
+		v = strconv.FormatBool(!b)
+	}
 	f.values[f.setting] = v
 	return nil
 }
@@ -197,29 +180,25 @@ func newCommandFlags(name string, stderr io.Writer) *commandFlags {
 		kind := settingsByName[s].kind
 		cf.fs.Var(&settingFlag{setting: s, values: cf.values, isBool: kind == kindBool}, f, "")
 	}
+	for f, s := range negatedFlags {
+		cf.fs.Var(&settingFlag{setting: s, values: cf.values, isBool: true, negate: true}, f, "")
+	}
 	return cf
 }
 
-// parse reads flags and at most one positional argument (TARGET). Errors are one line.
+// parse reads flags and at most one positional argument (TARGET), in any order
+// ("fluxlit run main:app --port 9000"). Errors are one line.
 func (cf *commandFlags) parse(args []string) (loadInput, error) {
-	if err := cf.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return loadInput{}, err
-		}
-		return loadInput{}, fmt.Errorf("%s: %v", cf.fs.Name(), err)
+	pos, err := parseInterspersed(cf.fs, args)
+	if err != nil {
+		return loadInput{}, err
 	}
-	pos := cf.fs.Args()
-	// Flags may follow the TARGET ("fluxlit run main:app --port 9000").
+	if len(pos) > 1 {
+		return loadInput{}, fmt.Errorf("%s: unexpected argument %q", cf.fs.Name(), pos[1])
+	}
 	target := ""
-	if len(pos) > 0 && !strings.HasPrefix(pos[0], "-") {
-		target, pos = pos[0], pos[1:]
-		if err := cf.fs.Parse(pos); err != nil {
-			return loadInput{}, fmt.Errorf("%s: %v", cf.fs.Name(), err)
-		}
-		pos = cf.fs.Args()
-	}
-	if len(pos) > 0 {
-		return loadInput{}, fmt.Errorf("%s: unexpected argument %q", cf.fs.Name(), pos[0])
+	if len(pos) == 1 {
+		target = pos[0]
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -247,10 +226,6 @@ func (cf *commandFlags) load(args []string, defaults map[string]string, stderr i
 
 // usageError prints a one-line usage error and returns exit code 2.
 func usageError(stderr io.Writer, err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, usage)
-		return 0
-	}
 	fmt.Fprintf(stderr, "fluxlit: %v\n", err)
 	return 2
 }

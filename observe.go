@@ -33,6 +33,7 @@ type accessRecord struct {
 	websocket     bool
 	wsOpen        bool // the tunnel opened: wsOpened/wsClosed log and count it, not end
 	internal      bool // the scrape or the debug page: logged, but kept out of metrics and the ring
+	probe         bool // healthz or readyz: a 503 is the answer "not ready", not a failure
 	subject       string
 	body          accessBody // counts the request body; r.Body points at it
 	ended         bool       // end has run: the fast path records before its final flush
@@ -120,13 +121,16 @@ func markInternal(w http.ResponseWriter) {
 // observer is the sink for request records.
 type observer struct {
 	log       *slog.Logger
-	accessLog bool
+	accessLog bool // INFO lines; off, they are DEBUG lines (Python FluxLit's rule)
+	pyJSON    bool // the log is JSON with Python's base fields: access lines name their own
 	metrics   *metrics
 	debug     *debugRing
 	redact    *queryRedactor
 	// trust is the proxy allow list (nil: trust off). The access log's client is the address
 	// fluxlit believes after proxy trust, the same one rate limiting keys on.
 	trust *ipAllowList
+	// failures are the recent 5xx answers, for naming the request in a child's traceback.
+	failures *failedRequests
 }
 
 // reset makes a the record of a request that started at start: the one constructor of an
@@ -157,13 +161,27 @@ func (o *observer) end(a *accessRecord) {
 		a.status = http.StatusOK
 	}
 	d := time.Since(a.start)
+	if a.status >= 500 && !a.upstreamStart.IsZero() {
+		o.failures.add(a.dispatch, a.id) // an upstream's own failure: its log may explain it
+	}
 	if !a.internal {
 		o.metrics.observeRequest(a.dispatch, a.metricsMethod(), a.status, a.body.n.Load(), a.bytes, d)
 		o.debug.add(a, d)
 	}
-	if o.accessLog {
-		o.logAccess(a, d)
+	if level, ok := o.accessLevel(a); ok {
+		o.logAccess(a, d, level)
 	}
+}
+
+// accessLevel is the level of an access line: with enable_gateway_access_log the record's own
+// (INFO, WARN for a failure); without it routine lines are DEBUG (as in Python FluxLit), but a
+// failure stays WARN: turning the access log off quiets traffic, not 5xx answers.
+func (o *observer) accessLevel(a *accessRecord) (slog.Level, bool) {
+	level := a.level()
+	if !o.accessLog && level < slog.LevelWarn {
+		level = slog.LevelDebug
+	}
+	return level, o.accessLog || o.log.Enabled(a.r.Context(), level)
 }
 
 // metricsMethod is the method_kind of the Python package: the method, or WEBSOCKET for an
@@ -188,36 +206,64 @@ func (o *observer) client(r *http.Request) string {
 	return escapeControl(r.RemoteAddr)
 }
 
-func (o *observer) logAccess(a *accessRecord, d time.Duration) {
-	attrs := [13]slog.Attr{
-		slog.String("request_id", a.id),
-		slog.String("dispatch", a.dispatch),
-		slog.String("method", a.methodLabel()),
-		slog.String("path", escapeControl(a.path)),
+func (o *observer) logAccess(a *accessRecord, d time.Duration, level slog.Level) {
+	var buf [18]slog.Attr
+	attrs := o.accessFields(buf[:0], a, a.methodLabel(), "access")
+	attrs = append(attrs,
 		slog.Int("status", a.status),
 		slog.Int64("bytes", a.bytes),
 		slog.Int64("bytes_in", a.body.n.Load()),
 		slog.Float64("duration_ms", accessMS(d)),
-		slog.String("client", o.client(a.r)),
-	}
-	n := 9
+		slog.String("client", o.client(a.r)))
 	if a.rep != nil {
-		attrs[n] = slog.String("replica", a.rep.id)
-		n++
-	}
-	if a.query != "" {
-		attrs[n] = slog.String("query", escapeControl(o.redact.redact(a.query)))
-		n++
+		attrs = append(attrs, slog.String("replica", a.rep.id))
 	}
 	if !a.upstreamStart.IsZero() {
 		up := a.upstreamDur
 		if up == 0 {
 			up = time.Since(a.upstreamStart)
 		}
-		attrs[n] = slog.Float64("upstream_ms", accessMS(up))
-		n++
+		attrs = append(attrs, slog.Float64("upstream_ms", accessMS(up)))
 	}
-	o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "access", attrs[:n]...)
+	o.log.LogAttrs(a.r.Context(), level, "access", attrs...)
+}
+
+// accessFields appends the fields every access line starts with: Python FluxLit's
+// (GATEWAY_ACCESS_LOG_FIELDS: request_id, fluxlit_dispatch, http_method_or_type, path, query,
+// the query always present and redacted), then fluxlit's names for the first two, which its
+// runbooks read (dispatch, method). In Python's JSON lines the logger is fluxlit.gateway and
+// the message Python's "gateway GET /path request_id=…".
+func (o *observer) accessFields(dst []slog.Attr, a *accessRecord, method, msg string) []slog.Attr {
+	path := escapeControl(a.path)
+	if o.pyJSON {
+		message := msg
+		if msg == "access" {
+			message = "gateway " + method + " " + path + " request_id=" + a.id
+		}
+		dst = append(dst, slog.String("logger", loggerGateway), slog.String("message", message))
+	}
+	query := ""
+	if a.query != "" {
+		query = escapeControl(o.redact.redact(a.query))
+	}
+	return append(dst,
+		slog.String("request_id", a.id),
+		slog.String("fluxlit_dispatch", a.dispatch),
+		slog.String("http_method_or_type", method),
+		slog.String("path", path),
+		slog.String("query", query),
+		slog.String("dispatch", a.dispatch),
+		slog.String("method", method))
+}
+
+// level is the level of an access line: a 5xx is a failure someone should see even with
+// log_level = "warn"; everything else is routine, and so is readyz's 503 while a child
+// starts (it answers the probe's question).
+func (a *accessRecord) level() slog.Level {
+	if a.status >= 500 && !a.probe {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // accessMS is a duration in milliseconds with microsecond precision, the unit of the log.
@@ -231,19 +277,14 @@ func (o *observer) wsOpened(a *accessRecord) {
 	a.wsOpen = true
 	a.upstreamDur = time.Since(a.upstreamStart)
 	o.metrics.wsOpened(a.dispatch)
-	if o.accessLog {
-		attrs := []slog.Attr{
-			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
-			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
-			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)),
-		}
+	if level, ok := o.accessLevel(a); ok {
+		attrs := o.accessFields(nil, a, "websocket", "websocket open")
+		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
+			slog.Float64("upstream_ms", accessMS(a.upstreamDur)), slog.String("client", o.client(a.r)))
 		if a.rep != nil {
 			attrs = append(attrs, slog.String("replica", a.rep.id))
 		}
-		if a.query != "" {
-			attrs = append(attrs, slog.String("query", escapeControl(o.redact.redact(a.query))))
-		}
-		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket open", attrs...)
+		o.log.LogAttrs(a.r.Context(), level, "websocket open", attrs...)
 	}
 }
 
@@ -254,16 +295,14 @@ func (o *observer) wsClosed(a *accessRecord, t *tunnel, d time.Duration) {
 	first, _ := t.firstClose.Load().(string)
 	o.metrics.wsClosed(a.dispatch, first, up, down)
 	o.debug.add(a, d)
-	if o.accessLog {
-		attrs := []slog.Attr{
-			slog.String("request_id", a.id), slog.String("dispatch", a.dispatch), slog.String("method", "websocket"),
-			slog.String("path", escapeControl(a.path)), slog.Int("status", http.StatusSwitchingProtocols),
+	if level, ok := o.accessLevel(a); ok {
+		attrs := o.accessFields(nil, a, "websocket", "websocket close")
+		attrs = append(attrs, slog.Int("status", http.StatusSwitchingProtocols),
 			slog.Float64("duration_ms", accessMS(d)), slog.Int64("bytes_in", up), slog.Int64("bytes_out", down),
-			slog.String("closed_by", first), slog.String("client", o.client(a.r)),
-		}
+			slog.String("closed_by", first), slog.String("client", o.client(a.r)))
 		if a.rep != nil {
 			attrs = append(attrs, slog.String("replica", a.rep.id))
 		}
-		o.log.LogAttrs(a.r.Context(), slog.LevelInfo, "websocket close", attrs...)
+		o.log.LogAttrs(a.r.Context(), level, "websocket close", attrs...)
 	}
 }

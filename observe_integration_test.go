@@ -57,13 +57,13 @@ func obsProject(t *testing.T, script, extraTOML string) string {
 }
 
 // obsCheckLogs fails the test for a line of p's output that is not a JSON object or that
-// holds a raw control character. The [fluxlit-debug] banner is plain text by design (DESIGN
-// §7) and fatal one-line errors ("fluxlit: ...") are the CLI's contract, so they are exempt.
+// holds a raw control character. In JSON mode every line is JSON, the [fluxlit-debug] lines
+// and a final error included (#19; they were plain text before).
 func obsCheckLogs(t *testing.T, name, out string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
-		if line == "" || strings.HasPrefix(line, "[fluxlit-debug] ") || strings.HasPrefix(line, "fluxlit: ") {
+		if line == "" {
 			continue
 		}
 		if obsHasControl(line) {

@@ -349,7 +349,7 @@ func obsLenientUnquote(s string) string {
 		switch {
 		case s[i] == '+':
 			b.WriteByte(' ')
-		case s[i] == '%' && i+2 < len(s) && fastIsHex(s[i+1]) && fastIsHex(s[i+2]):
+		case s[i] == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]):
 			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
 			b.WriteByte(byte(v))
 			i += 2
@@ -741,7 +741,7 @@ func TestMetricsEndpointRouting(t *testing.T) {
 
 func obsHasWarning(cfg *Config, part string) bool {
 	for _, w := range cfg.Warnings {
-		if strings.Contains(w, part) {
+		if strings.Contains(w.Msg, part) {
 			return true
 		}
 	}

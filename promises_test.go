@@ -24,23 +24,8 @@ import (
 	"time"
 )
 
-// promiseEngines serves g through each engine in turn.
-var promiseEngines = []struct {
-	name  string
-	start func(t *testing.T, g *gateway) *httptest.Server
-}{
-	{"net/http", func(t *testing.T, g *gateway) *httptest.Server {
-		srv := httptest.NewServer(g)
-		t.Cleanup(srv.Close)
-		return srv
-	}},
-	{"fast path", func(t *testing.T, g *gateway) *httptest.Server {
-		srv := httptest.NewUnstartedServer(g)
-		startFastTestServer(t, g, srv)
-		t.Cleanup(srv.Close)
-		return srv
-	}},
-}
+// promiseEngines serves g through each engine built in, in turn.
+var promiseEngines = testEngines()
 
 // promiseGateway is a gateway for settings whose JSON log (access lines on) goes to the
 // returned buffer.
@@ -131,7 +116,8 @@ func TestClientGoneIs499(t *testing.T) {
 
 // TestReadyzDetailPerUpstream: readyz is "503 with a detail per upstream" when one is not
 // ready (README, Routing): the one that is down is named with what failed, the ready one is
-// "ok" and has none.
+// "ok" and has none. The per-upstream detail is "upstream_detail"; "detail" is Python
+// FluxLit's one string.
 func TestReadyzDetailPerUpstream(t *testing.T) {
 	ui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/_stcore/health" {
@@ -146,7 +132,8 @@ func TestReadyzDetailPerUpstream(t *testing.T) {
 	res, body := get(t, gw.URL+"/api/readyz", nil)
 	var got struct {
 		Status, API, Streamlit string
-		Detail                 map[string]string
+		Detail                 map[string]string `json:"upstream_detail"`
+		Line                   string            `json:"detail"`
 	}
 	if err := json.Unmarshal([]byte(body), &got); err != nil || res.StatusCode != 503 {
 		t.Fatalf("readyz: %d %q (%v); want 503 with a JSON body", res.StatusCode, body, err)
@@ -154,7 +141,7 @@ func TestReadyzDetailPerUpstream(t *testing.T) {
 	if got.Status != "not_ready" || got.API != "unavailable" || got.Streamlit != "ok" {
 		t.Errorf("readyz %s; want not_ready, api unavailable, streamlit ok", body)
 	}
-	if d := got.Detail["api"]; !strings.Contains(d, "connection refused") || len(got.Detail) != 1 {
+	if d := got.Detail["api"]; !strings.Contains(d, "connection refused") || len(got.Detail) != 1 || got.Line != "api: "+d {
 		t.Errorf("readyz detail %v; want the API's failure (connection refused), and nothing for the ready Streamlit", got.Detail)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -34,7 +33,7 @@ type upstream struct {
 	target    *url.URL
 	unixPath  string // set when the API listens on a Unix socket
 	dialer    *net.Dialer
-	transport *http.Transport
+	transport guardedTransport // every request through it reads its answer through guardConn
 	proxy     *httputil.ReverseProxy
 	fast      *fastPool // the fast engine's idle connections (nil: not plain HTTP)
 	// down reports whether the supervised child is not running (503 + Retry-After instead of
@@ -115,7 +114,7 @@ func newUpstream(name, rawURL string, cfg *Config, g *gateway) (*upstream, error
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	up.target = u
 	up.dialer = upstreamDialer(cfg, up)
-	up.transport = newUpstreamTransport(cfg, up)
+	up.transport = guardedTransport{newUpstreamTransport(cfg, up)}
 	if u.Scheme == "http" {
 		up.fast = newFastPool(up, cfg)
 	}
@@ -170,8 +169,11 @@ func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout())
-		defer cancel()
+		if d := cfg.connectTimeout(); d > 0 { // 0: no timeout
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
 		tc := tls.Client(c, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
@@ -291,6 +293,7 @@ func (g *gateway) serveLocal(w http.ResponseWriter, r *http.Request, x *netExcha
 }
 
 func (g *gateway) serveHealth(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	x.rec.probe = true
 	if x.plan.apiPath == "/healthz" {
 		g.ready.serveHealthz(w, r)
 	} else {
@@ -365,7 +368,11 @@ func (g *gateway) childDown(w http.ResponseWriter, r *http.Request, x *netExchan
 	up := x.plan.up
 	w.Header().Set("Retry-After", "1")
 	g.obs.upstreamError(up.name, "down")
-	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running (restarting); retry shortly", up.isAPI())
+	why := "restarting"
+	if up.child != nil {
+		why = up.child.state().why()
+	}
+	g.writeError(w, r, http.StatusServiceUnavailable, up.name+" is not running ("+why+"); retry shortly", up.isAPI())
 	return true
 }
 
@@ -435,14 +442,13 @@ func (g *gateway) rewrite(up *upstream, pr *httputil.ProxyRequest) {
 	} else {
 		out.Host = up.target.Host
 	}
-	pr.Out = out.WithContext(httptrace.WithClientTrace(out.Context(), guardTrace))
 }
 
 // setForwarded writes the forwarding headers of hop.go's forwarded into out.
 func (g *gateway) setForwarded(out http.Header, fi *forwardedInfo, up *upstream) {
 	f := g.forwarded(fi, up)
 	for _, kv := range [...][2]string{{"X-Forwarded-For", f.xff}, {"X-Forwarded-Host", f.host},
-		{"X-Forwarded-Proto", f.proto}, {"X-Forwarded-Prefix", f.prefix}} {
+		{"X-Forwarded-Proto", f.proto}, {"X-Forwarded-Port", f.port}, {"X-Forwarded-Prefix", f.prefix}} {
 		if kv[1] != "" {
 			out[kv[0]] = []string{kv[1]}
 		}
@@ -540,19 +546,25 @@ func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, status int,
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	contentType, body := proxyErrorBody(msg, id, asJSON)
+	contentType, body := proxyErrorBody(status, msg, id, asJSON)
 	h.Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	io.WriteString(w, body)
 }
 
 // proxyErrorBody is the Content-Type and body of fluxlit's own error answers, shared by
-// writeError and the fast path's fastWriteError so that both answer alike.
-func proxyErrorBody(msg, id string, asJSON bool) (contentType, body string) {
+// writeError and the fast path's fastWriteError so that both answer alike. A text body starts
+// with the status's reason phrase, as Python FluxLit's do ("Bad Gateway", "Payload Too
+// Large: …"), so that what checks for those words keeps working.
+func proxyErrorBody(status int, msg, id string, asJSON bool) (contentType, body string) {
 	if asJSON {
 		return "application/json", `{"error":` + strconv.Quote(msg) + `,"request_id":` + strconv.Quote(id) + "}\n"
 	}
-	return "text/plain; charset=utf-8", "fluxlit: " + msg + " (request id " + id + ")\n"
+	reason := http.StatusText(status)
+	if status == http.StatusRequestEntityTooLarge {
+		reason = "Payload Too Large" // RFC 7231's name, Python FluxLit's; Go says "Request Entity Too Large"
+	}
+	return "text/plain; charset=utf-8", reason + ": fluxlit: " + msg + " (request id " + id + ")\n"
 }
 
 // limitedBody counts a request body against gateway_max_proxy_request_body_bytes. Past the

@@ -1,4 +1,4 @@
-//go:build !race
+//go:build !race && !nofastpath
 
 // proxy_alloc_test.go holds the end-to-end allocation guard of the fast path. The race
 // detector changes what escapes and allocates (6 here under -race), so the file is built

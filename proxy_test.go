@@ -168,6 +168,7 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 		"X-Forwarded-Host":    "evil.example",
 		"X-Forwarded-Proto":   "https",
 		"X-Forwarded-Prefix":  "/evil",
+		"X-Forwarded-Port":    "1",
 		"X_Forwarded_For":     "7.7.7.7",
 		"Authorization":       "Bearer secret-token",
 		"Proxy-Authorization": "Basic c2VjcmV0",
@@ -183,6 +184,7 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	}
 	checks := map[string]string{
 		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "app.example:8443", "X-Forwarded-Proto": "http",
+		"X-Forwarded-Port":   "8443", // Python FluxLit's: the public Host's port
 		"X-Forwarded-Prefix": "", "X_forwarded_for": "", "Authorization": "", "Proxy-Authorization": "",
 		"X-Foo": "", "X-Fluxlit-Sub": "", "Cookie": "_streamlit_xsrf=abc",
 	}
@@ -212,7 +214,7 @@ func TestForwardAllowListLimitsStreamlitHop(t *testing.T) {
 	ui, uiSeen := echoUpstream(t)
 	cfg := testConfig(t, map[string]string{"streamlit_upstream": ui.URL,
 		"gateway_forward_client_headers_to_streamlit": "x-tenant,cookie"})
-	if len(cfg.Warnings) == 0 || !strings.Contains(cfg.Warnings[0], "cookie") {
+	if len(cfg.Warnings) == 0 || !strings.Contains(cfg.Warnings[0].Msg, "cookie") {
 		t.Fatalf("warnings: got %q; want cookie reported as rejected", cfg.Warnings)
 	}
 	_, gw := startGateway(t, cfg)
@@ -333,9 +335,52 @@ func TestUpstreamDownIs502Fast(t *testing.T) {
 	if res.StatusCode != 502 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") || !strings.Contains(body, res.Header.Get("X-Request-Id")) {
 		t.Errorf("streamlit down: got %d %q %q; want 502 text with the id", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
-	res, _ = get(t, gw.URL+"/api/readyz", nil)
+	res, body = get(t, gw.URL+"/api/readyz", nil)
 	if res.StatusCode != 503 {
 		t.Errorf("readyz with upstreams down: got %d; want 503", res.StatusCode)
+	}
+	// Python FluxLit's 503 body: "detail" is one string; fluxlit's per-upstream detail is an
+	// added key. (Before: "detail" was an object, which Python runbooks could not read.)
+	var ready struct {
+		Status, API, Streamlit string
+		Detail                 string
+		UpstreamDetail         map[string]string `json:"upstream_detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || ready.Status != "not_ready" || ready.API != "unavailable" ||
+		!strings.HasPrefix(ready.Detail, "api: ") || !strings.Contains(ready.Detail, "; streamlit: GET /_stcore/health: ") ||
+		!strings.Contains(ready.UpstreamDetail["streamlit"], "connection refused") {
+		t.Errorf("readyz 503 body %s (%v); want Python's keys with a string detail, and upstream_detail", body, err)
+	}
+}
+
+// TestHealthMethods: healthz and readyz answer GET and HEAD; another method gets Python
+// FluxLit's 405 {"detail":"Method Not Allowed"} (it never reaches the API either).
+func TestHealthMethods(t *testing.T) {
+	api, seen := echoUpstream(t)
+	cfg := testConfig(t, map[string]string{"api_upstream": api.URL, "streamlit_upstream": api.URL})
+	_, gw := startGateway(t, cfg)
+	for _, path := range []string{"/api/healthz", "/api/readyz"} {
+		for _, m := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(m, gw.URL+path, nil)
+			if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode >= 400 {
+				t.Errorf("%s %s: %v %v", m, path, res, err)
+			}
+		}
+		req, _ := http.NewRequest("POST", gw.URL+path, strings.NewReader("x"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 405 || string(body) != `{"detail":"Method Not Allowed"}` || res.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: %d %q Allow %q; want 405 {\"detail\":\"Method Not Allowed\"} Allow GET, HEAD", path, res.StatusCode, body, res.Header.Get("Allow"))
+		}
+	}
+	for len(seen) > 0 {
+		if r := <-seen; r.Method == "POST" {
+			t.Errorf("an upstream saw %s %s; health requests are the gateway's", r.Method, r.Path)
+		}
 	}
 }
 

@@ -102,3 +102,127 @@ func escapeControlSlow(s string) string {
 	q := strconv.Quote(s)
 	return strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
 }
+
+// lineRedactor hides what must never be printed in a line fluxlit relays but did not write, a
+// child's output (uvicorn's and Streamlit's logs, an app's prints, a traceback): the values of
+// sensitive query keys wherever "key=value" stands in it (a URL, a form, an assignment), the
+// token after "Bearer", and the values of secret settings. fluxlit's own lines never hold
+// these: a query goes through queryRedactor, and credentials are never logged.
+type lineRedactor struct {
+	query   *queryRedactor
+	secrets []string
+}
+
+// lineRedactMinSecret: a secret setting shorter than this is not searched for in lines (it
+// would blank common words); the JWT secret is 32 bytes at least (authHSMinBytes).
+const lineRedactMinSecret = 4
+
+func newLineRedactor(query *queryRedactor, secrets []string) *lineRedactor {
+	r := &lineRedactor{query: query}
+	for _, s := range secrets {
+		if len(s) >= lineRedactMinSecret {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	return r
+}
+
+// redact returns line with every secret replaced by [REDACTED]. A line with nothing to hide is
+// returned as is, which is almost every line.
+func (r *lineRedactor) redact(line string) string {
+	for _, s := range r.secrets {
+		line = strings.ReplaceAll(line, s, redactedValue)
+	}
+	if i := indexFold(line, "bearer"); i >= 0 {
+		line = redactBearer(line, i)
+	}
+	if strings.IndexByte(line, '=') >= 0 {
+		line = r.redactPairs(line)
+	}
+	return line
+}
+
+// redactPairs replaces the value of every "key=value" whose key is sensitive, as in a query:
+// the key stands at the start of the line or after one of ?&; ( [ { , | quotes or blanks, and
+// the value runs to the next such separator.
+func (r *lineRedactor) redactPairs(line string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(line); i++ {
+		if line[i] != '=' {
+			continue
+		}
+		j := i
+		for j > 0 && lineKeyByte(line[j-1]) {
+			j--
+		}
+		if j == i || j > 0 && !strings.ContainsRune("?&;([{,| \t\"'", rune(line[j-1])) {
+			continue
+		}
+		if _, ok := r.query.sensitiveKey(line[j : i+1]); !ok {
+			continue
+		}
+		k := i + 1
+		for k < len(line) && !strings.ContainsRune("&;)]},| \t\"'<>#", rune(line[k])) {
+			k++
+		}
+		if k == i+1 {
+			continue
+		}
+		b.WriteString(line[last : i+1])
+		b.WriteString(redactedValue)
+		last, i = k, k-1
+	}
+	if last == 0 {
+		return line
+	}
+	b.WriteString(line[last:])
+	return b.String()
+}
+
+func lineKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-.%+", c) >= 0
+}
+
+// redactBearer replaces each token that follows "Bearer" and blanks (RFC 6750's b64token, 8
+// characters or more, so that prose like "the bearer of" stays), from the first at i on.
+func redactBearer(line string, i int) string {
+	var b strings.Builder
+	last := 0
+	for i >= 0 {
+		k := i + len("bearer")
+		for k < len(line) && (line[k] == ' ' || line[k] == '\t') {
+			k++
+		}
+		end := k
+		for end < len(line) && (line[end] >= 'a' && line[end] <= 'z' || line[end] >= 'A' && line[end] <= 'Z' ||
+			line[end] >= '0' && line[end] <= '9' || strings.IndexByte("-._~+/=", line[end]) >= 0) {
+			end++
+		}
+		if k > i+len("bearer") && end-k >= 8 {
+			b.WriteString(line[last:k])
+			b.WriteString(redactedValue)
+			last = end
+		}
+		next := indexFold(line[end:], "bearer")
+		if next < 0 {
+			break
+		}
+		i = end + next
+	}
+	if last == 0 {
+		return line
+	}
+	b.WriteString(line[last:])
+	return b.String()
+}
+
+// indexFold is strings.Index ignoring ASCII case, for a lower-case needle.
+func indexFold(s, lower string) int {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if s[i]|0x20 == lower[0] && asciiEqualFold(s[i:i+len(lower)], lower) {
+			return i
+		}
+	}
+	return -1
+}

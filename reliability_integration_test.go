@@ -372,8 +372,8 @@ func TestReliabilityOutputReaderStalls(t *testing.T) {
 				Level   string  `json:"level"`
 				Dropped float64 `json:"dropped_lines"`
 			}
-			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "WARN" || rec.Dropped < 1 {
-				t.Fatalf("drop report %q (%v); want a WARN line with dropped_lines >= 1", line, err)
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "WARNING" || rec.Dropped < 1 {
+				t.Fatalf("drop report %q (%v); want a WARNING line (Python's level name) with dropped_lines >= 1", line, err)
 			}
 		}
 	}
@@ -409,11 +409,13 @@ func TestReliabilityPidfileUnwritable(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("exit code %d; want 1", code)
 	}
-	out := p.out.waitFor(t, "fluxlit: cannot write pidfile", 5*time.Second)
+	// The run logs JSON (FLUXLIT_LOG_FORMAT=json), so its last line is the one ERROR record.
+	out := p.out.waitFor(t, "cannot write pidfile", 5*time.Second)
 	last := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
-	want := "fluxlit: cannot write pidfile " + pidfile + ": not a directory (make its folder writable, choose another with --pidfile, or set --no-pidfile)"
-	if last != want {
-		t.Fatalf("last line %q; want %q", last, want)
+	want := "cannot write pidfile " + pidfile + ": not a directory (make its folder writable, choose another with --pidfile, or set --no-pidfile)"
+	var rec struct{ Level, Msg string }
+	if err := json.Unmarshal([]byte(last), &rec); err != nil || rec.Level != "ERROR" || rec.Msg != want {
+		t.Fatalf("last line %q; want an ERROR record %q", last, want)
 	}
 	if strings.Contains(out, `"child":"api"`) {
 		t.Fatalf("a child was started before the pidfile failed:\n%s", out)

@@ -122,7 +122,7 @@ func (r *runner) reload(ctx context.Context) reloadResult {
 		plan.cleanup()
 		return fail("generation %d: %v", next, err)
 	}
-	sup := newSupervisor(plan.specs, plan.options(cfg, r.log, r.onChildChange))
+	sup := newSupervisor(plan.specs, r.supervisorOptions(plan, cfg))
 	gen.attach(sup)
 	if err := sup.Start(ctx); err != nil {
 		plan.cleanup()

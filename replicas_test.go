@@ -114,7 +114,7 @@ func replicaGet(t *testing.T, base, path, cookie string) (replica, setCookie str
 // engines: the fast engine routes by the cookie itself and hands a placement to net/http,
 // which writes the cookie.
 func TestReplicaAffinity(t *testing.T) {
-	for _, fast := range []bool{false, true} {
+	for _, fast := range []bool{false, fastEngineBuilt} {
 		t.Run(map[bool]string{false: "net/http", true: "fast"}[fast], func(t *testing.T) {
 			_, base, logs, down := replicaTestGateway(t, 3, fast)
 			aDown := down[0]

@@ -1,7 +1,8 @@
 // run.go owns "fluxlit run", "dev" and "workbench": it builds the gateway from the Config,
 // listens, starts the children when fluxlit supervises them, reports readiness (pidfile,
 // systemd), and on SIGTERM/SIGINT drains requests, closes tunnels with 1001, stops the
-// children and exits 0.
+// children and exits 0 (a second signal stops at once). What it tells a person about the
+// start is in startup.go; dev's file watcher, which may restart fluxlit in place, in reload.go.
 
 package main
 
@@ -17,9 +18,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -40,20 +43,85 @@ var modeDefaults = map[string]map[string]string{
 func runCommand(mode string, args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags(mode, stderr)
 	early := &lastLineWriter{w: stderr} // a new process of an upgrade tells the old one why it stopped
-	cfg, code := cf.load(args, modeDefaults[mode], early)
-	if cfg == nil {
+	in, err := runInput(cf, mode, args)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	// The configuration without the app layer first: its errors come before any Python
+	// runs, and it decides the log format of everything after.
+	base, err := loadConfig(in)
+	if err != nil {
+		fmt.Fprintf(early, "fluxlit: %v\n", err)
 		upgradeFailedEarly(early.last)
-		return code
+		return 2
+	}
+	style := logStyleFor(base, isTerminal(stderr), envMap(in.Env))
+	log := newLogger(base, stderr, style)
+	cfg, err := loadAppConfigShowingProgress(in, base, log)
+	if err != nil {
+		printFatal(stderr, log, style, err.Error())
+		upgradeFailedEarly(err.Error())
+		return 2
 	}
 	if cfg.AppErr != "" {
-		fmt.Fprintf(stderr, "fluxlit: %s\n", cfg.AppErr)
+		printFatal(stderr, log, style, cfg.AppErr+"; "+doctorHint)
 		upgradeFailedEarly(cfg.AppErr)
 		return 1
 	}
-	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: os.Environ(),
+	r := &runner{cfg: cfg, mode: mode, stdout: stdout, stderr: stderr, env: in.Env,
 		childCfg: cfg, stopping: make(chan struct{})}
-	r.configAgain = func() (*Config, error) { return loadAppConfig(cf.in) }
-	return r.run()
+	r.configAgain = func() (*Config, error) { return loadAppConfig(in) }
+	code := r.run()
+	if r.reexec {
+		return reexec(append([]string{os.Args[0], mode}, args...), r.env, stderr)
+	}
+	return code
+}
+
+// reexec replaces this process with a fresh fluxlit of the same command line, environment
+// and pid, once everything was stopped and cleaned up: dev's way to apply a changed gateway
+// setting, which the listener, the routes and every generation derive from. (fluxlit
+// upgrade keeps the listener and starts a new process; in a terminal the shell would take
+// the first one's exit for the end of the command.) It returns only on failure.
+func reexec(argv, env []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, argv, env)
+	}
+	fmt.Fprintf(stderr, "fluxlit: cannot restart itself (%v); run \"fluxlit %s\" again\n", err, strings.Join(argv[1:], " "))
+	return 1
+}
+
+// runInput parses the arguments of run, dev or workbench into what the configuration is
+// loaded from: the flags, TARGET, and the command's own defaults.
+func runInput(cf *commandFlags, mode string, args []string) (loadInput, error) {
+	// --workbench is Python FluxLit's run/dev flag for workbench mode. Like Python's, it turns
+	// proxy trust on outright (a flag, not a default), and adds the banner.
+	workbench := cf.fs.Bool("workbench", false, "")
+	in, err := cf.parse(args)
+	if err != nil {
+		return in, err
+	}
+	in.Defaults = modeDefaults[mode]
+	if *workbench && mode != "workbench" {
+		in.Defaults = mergeDefaults(in.Defaults, modeDefaults["workbench"])
+		if _, set := in.Flags["trust_proxy"]; !set {
+			in.Flags["trust_proxy"] = "true"
+		}
+	}
+	return in, nil
+}
+
+// mergeDefaults is a with b's entries added (b wins).
+func mergeDefaults(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 type runner struct {
@@ -70,8 +138,15 @@ type runner struct {
 	sup       *supervisor
 	notify    *sdNotifier
 	pid       string       // pidfile path when one is written
-	logOut    *bufferedLog // stderr: every log line and the final error go through it
-	outOut    *bufferedLog // stdout: the workbench banner
+	logOut    *bufferedLog // stderr: every log line, the banner and the final error go through it
+
+	style    logStyle  // console or JSON (console.go)
+	terminal bool      // stderr is a terminal: hints about keys are worth printing
+	started  time.Time // when run began, for "ready in"
+	ready    atomic.Bool
+
+	reexec  bool   // dev: a gateway setting changed; once stopped, fluxlit runs itself again
+	failure string // the error the run ends with, printed after the stop
 
 	// configAgain loads the configuration again the way this run loaded it (a reload);
 	// childCfg is the one the current generation of children was started with.
@@ -95,21 +170,43 @@ type runner struct {
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
 func (r *runner) fatalf(format string, args ...any) {
-	fmt.Fprintf(r.logOut, "fluxlit: "+format, args...)
+	printFatal(r.logOut, r.log, r.style, strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+}
+
+// failf records the error a run that started ends with; run prints it after the stop, so
+// that it is the last line.
+func (r *runner) failf(format string, args ...any) {
+	if r.failure == "" {
+		r.failure = fmt.Sprintf(format, args...)
+	}
+}
+
+// plainOut is where lines written for people go (the [fluxlit-debug] lines): the log stream
+// in the console format, one INFO record a line in JSON.
+func (r *runner) plainOut() io.Writer {
+	if r.style.json {
+		return logLineWriter{log: r.log, level: slog.LevelInfo}
+	}
+	return r.logOut
 }
 
 func (r *runner) run() int {
 	cfg := r.cfg
+	r.started = time.Now()
 	surviveSIGPIPE()
 	r.logOut = newBufferedLog(r.stderr)
 	defer r.logOut.Close()
-	r.outOut = newBufferedLog(r.stdout)
-	defer r.outOut.Close()
-	r.log = newLogger(cfg, r.logOut, isTerminal(r.stderr))
+	r.terminal = isTerminal(r.stderr)
+	r.style = logStyleFor(cfg, r.terminal, envMap(r.env))
+	r.log = newLogger(cfg, r.logOut, r.style)
 	r.logOut.reportDrops(func(n uint64) {
 		r.log.Warn("the log reader stalled or went away; lines were dropped", "dropped_lines", n)
 	})
 	applyRuntimeTuning(cfg)
+	if err := streamlitScriptExists(cfg); err != nil {
+		r.fatalf("%v\n", err)
+		return 2
+	}
 	inherit, err := inheritedFromEnv(&r.env)
 	if err != nil {
 		r.fatalf("%v\n", err)
@@ -168,7 +265,7 @@ func (r *runner) run() int {
 	gw.ready.starting.Store(true)
 	if len(plan.specs) > 0 {
 		// Attached before the gateway serves: routing reads what attach sets per request.
-		r.sup = newSupervisor(plan.specs, plan.options(r.cfg, r.log, r.onChildChange))
+		r.sup = newSupervisor(plan.specs, r.supervisorOptions(plan, r.cfg))
 		gw.attachSupervisor(r.sup)
 	}
 	errorLog := slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
@@ -189,11 +286,11 @@ func (r *runner) run() int {
 		}
 	}
 	if cfg.Debug {
-		printDebugBanner(r.logOut, gw, cfg.internalAPIBase(port), plan.describe())
+		printDebugBanner(r.plainOut(), gw, cfg.internalAPIBase(port), plan.describe())
 	}
 	served := make(chan error, 1)
 	r.startServing = func() {
-		if cfg.FastPath {
+		if cfg.FastPath && fastEngineBuilt {
 			r.fast = newFastServer(gw, r.srv)
 			go func() { served <- r.fast.Serve(ln) }()
 		} else {
@@ -208,13 +305,19 @@ func (r *runner) run() int {
 		defer r.inherit.tell("error: fluxlit stopped before it was ready") // a no-op once told
 	}
 	metricsSrv := r.serveMetricsListener()
-	for _, w := range append(append([]string{}, cfg.Warnings...), cfg.UnknownEnv...) {
+	for _, w := range cfg.warningLines() {
 		r.log.Warn("configuration: " + w)
 	}
-	r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
-		"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
-	if len(plan.specs) > 0 {
-		r.log.Info("project", "app", appDescribe(cfg))
+	if r.style.json {
+		r.log.Info("fluxlit listening", "addr", ln.Addr().String(), "mode", r.mode, "version", version,
+			"api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
+		if len(plan.specs) > 0 {
+			r.log.Info("project", "app", appDescribe(cfg))
+		}
+	} else {
+		// The upstreams' addresses are private: only the gateway's is the one to open.
+		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s (%s)", version, ln.Addr(), r.mode))
+		r.log.Debug("upstreams", "api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 	}
 
 	sigs := make(chan os.Signal, 2)
@@ -228,8 +331,23 @@ func (r *runner) run() int {
 	defer signal.Stop(sigs)
 
 	code := r.startAndWait(plan, sigs, served)
-	r.stop(metricsSrv)
+	r.stop(metricsSrv, sigs)
+	if r.failure != "" {
+		r.fatalf("%s", r.failure)
+	}
 	return code
+}
+
+// supervisorOptions are the supervisor's settings for a generation's children: the plan's,
+// plus what the run adds (request ids for tracebacks; dev's Hold).
+func (r *runner) supervisorOptions(plan *childPlan, cfg *Config) supervisorOptions {
+	opts := plan.options(cfg, r.log, r.onChildChange)
+	opts.RequestID = r.gw.obs.failures.since
+	opts.Redact = newLineRedactor(r.gw.obs.redact, cfg.secretValues()).redact
+	if cfg.Reload { // with a next change to wait for, a broken save is not fatal
+		opts.Hold = func(e *childStartError) bool { return !setupProblem(e) }
+	}
+	return opts
 }
 
 // startAndWait starts the children (if any), reports readiness, then blocks until a signal,
@@ -238,27 +356,38 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var supDone <-chan struct{}
+	var watch reloadWatch
+	var snap map[string]string
+	if r.cfg.Reload && len(plan.specs) > 0 {
+		// The first look before the children start: a save during the start is a change.
+		watch = newReloadWatch(r.cfg, slices.ContainsFunc(plan.specs, func(s childSpec) bool { return s.Name == dispatchStreamlit }))
+		snap = watch.snapshot()
+	}
 	if len(plan.specs) > 0 {
+		r.log.Info("starting " + describeChildren(r.cfg, plan.specs))
 		started := make(chan error, 1)
 		go func() { started <- r.sup.Start(ctx) }()
-	starting:
+		progress := time.NewTicker(startProgressInterval)
+		defer progress.Stop()
+	wait:
 		for {
 			select {
 			case err := <-started:
 				if err != nil {
-					r.log.Error("children did not start", "error", err.Error())
 					if r.inherit != nil {
 						r.inherit.tell("error: " + err.Error())
 					}
-					r.fatalf("%v\n", err)
+					r.failf("%v; %s\n", err, startHint(r.cfg, err))
 					return 1
 				}
-				break starting
+				break wait
+			case <-progress.C:
+				r.logStartProgress()
 			case sig := <-sigs:
 				r.log.Info("signal during start-up; stopping", "signal", sig.String())
 				return 0
 			case err := <-served:
-				r.fatalf("serve: %v\n", err)
+				r.failf("serve: %v\n", err)
 				return 1
 			case <-r.hup:
 				if terminalHungUp(r.stderr) {
@@ -280,12 +409,9 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		}
 	}
 	r.reportReady()
-	var stopWatch func()
-	if r.cfg.Reload && r.sup != nil {
-		stopWatch = r.watchReload(ctx)
-	}
-	if stopWatch != nil {
-		defer stopWatch()
+	configChanged := make(chan []string) // dev's watcher: a configuration file changed
+	if snap != nil {
+		defer r.watchReload(ctx, watch, snap, configChanged)()
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
@@ -295,16 +421,31 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	for {
 		select {
 		case sig := <-sigs:
-			r.log.Info("stopping", "signal", sig.String())
+			if r.terminal {
+				r.log.Info("stopping (" + sig.String() + "); press Ctrl-C again to stop at once")
+			} else {
+				r.log.Info("stopping", "signal", sig.String())
+			}
 			return 0
 		case <-supDone:
-			err := r.sup.Err()
-			r.log.Error("supervision gave up", "error", errString(err))
-			r.fatalf("%v\n", err)
+			r.failf("%v\n", r.sup.Err())
 			return 1
 		case err := <-served:
-			r.fatalf("serve: %v\n", err)
+			r.failf("serve: %v\n", err)
 			return 1
+		case files := <-configChanged:
+			switch r.configChange(files) {
+			case configRestart:
+				r.reexec = true
+				return 0
+			case configReload:
+				if reloading {
+					r.log.Warn("reload: a reload or upgrade is already in progress; save the file again once it is done")
+					continue
+				}
+				reloading = true
+				r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
+			}
 		case <-r.hup:
 			if terminalHungUp(r.stderr) {
 				r.log.Info("stopping: the terminal closed (SIGHUP)")
@@ -362,25 +503,18 @@ func (r *runner) reportReload(res reloadResult) {
 	}
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// reportReady runs once every child is ready: systemd READY=1, banner.
-func (r *runner) reportReady() {
-	r.gw.ready.starting.Store(false)
-	r.notify.Notify("READY=1\nSTATUS=ready: serving on " + r.gw.listen)
-	r.log.Info("fluxlit ready", "addr", r.gw.listen)
-	if r.cfg.StartupBanner {
-		printStartupBanner(r.outOut, r.cfg, r.gw)
-	}
-}
-
+// onChildChange reports a child's new state. During the start the states are DEBUG (the
+// "ready" line sums them up); once fluxlit is ready, a child that is ready again is news.
 func (r *runner) onChildChange(st childStatus) {
-	r.log.Info("child state", "child", st.Name, "state", string(st.State), "pid", st.PID, "restarts", st.Restarts)
+	attrs := []any{"child", st.Name, "state", string(st.State), "restarts", st.Restarts}
+	if st.PID != 0 {
+		attrs = append(attrs, "pid", st.PID)
+	}
+	if r.ready.Load() && st.State == childReady {
+		r.log.Info(st.Name+" is ready again", attrs...)
+	} else {
+		r.log.Debug("child state", attrs...)
+	}
 	if r.sup != nil {
 		r.notify.Notify("STATUS=" + statusLine(r.sup.Status()))
 	}
@@ -438,13 +572,26 @@ func loopbackDialAddr(listen string) string {
 }
 
 // stop drains and exits: no new connections, in-flight requests finish, tunnels get 1001,
-// then the children are stopped (run removes the pidfile after it).
-func (r *runner) stop(metricsSrv *http.Server) {
+// then the children are stopped (run removes the pidfile after it). A second SIGINT or
+// SIGTERM meanwhile stops at once: the drain ends and the children are killed.
+func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 	if !r.handedOver { // else the service is the new process now
 		r.notify.Notify("STOPPING=1")
 	}
 	close(r.stopping)
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout())
+	force, forceNow := context.WithCancel(context.Background())
+	defer forceNow()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case sig := <-sigs:
+			r.log.Warn("second " + sig.String() + ": stopping now, without waiting for requests and children to finish")
+			forceNow()
+		case <-stopped:
+		}
+	}()
+	ctx, cancel := context.WithTimeout(force, r.cfg.shutdownTimeout())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { r.gw.tunnels.closeAll(ctx); close(done) }()
@@ -469,7 +616,7 @@ func (r *runner) stop(metricsSrv *http.Server) {
 	// for, so that a generation it switched to at the last moment is stopped too.
 	r.reloadWG.Wait()
 	r.drainWG.Wait() // a drain ends at once when the stop begins, stopping its generation
-	stopCtx, stopCancel := context.WithTimeout(context.Background(), r.cfg.shutdownTimeout()+childStopGrace+time.Second)
+	stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 	for _, gen := range r.gw.gens.all() {
 		if gen.sup != nil {
 			gen.sup.Stop(stopCtx)
@@ -562,62 +709,6 @@ func describeUpstream(up *upstream) string {
 		return "unix:" + up.unixPath
 	}
 	return up.target.String()
-}
-
-// printStartupBanner is the workbench banner: where to open the app, the API docs and the
-// health URL, and a warning when proxy headers are trusted.
-func printStartupBanner(w io.Writer, cfg *Config, g *gateway) {
-	base := cfg.PublicBaseURL
-	if base == "" {
-		base = "http://" + loopbackDialAddr(g.listen) + cfg.RootPath
-	}
-	base = strings.TrimSuffix(base, "/")
-	fmt.Fprintf(w, "\n  fluxlit %s\n\n", version)
-	fmt.Fprintf(w, "  App:      %s/\n", base)
-	fmt.Fprintf(w, "  API docs: %s%s/docs\n", base, cfg.APIMountPath)
-	fmt.Fprintf(w, "  Health:   %s%s/healthz\n", base, cfg.APIMountPath)
-	if cfg.TrustProxy {
-		allow := "loopback only"
-		if len(cfg.ForwardedAllowIPs) > 0 {
-			allow = strings.Join(cfg.ForwardedAllowIPs, ", ")
-		}
-		fmt.Fprintf(w, "\n  Warning: X-Forwarded-* headers are trusted from %s.\n", allow)
-		fmt.Fprintf(w, "  Only expose this port behind the proxy that sets them.\n")
-	}
-	fmt.Fprintln(w)
-}
-
-func newLogger(cfg *Config, w io.Writer, terminal bool) *slog.Logger {
-	level := slog.LevelInfo
-	switch cfg.LogLevel {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.LogFormat
-	if format == "auto" {
-		format = "json"
-		if terminal {
-			format = "text"
-		}
-	}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // port string helper for child planning.

@@ -1,7 +1,10 @@
 // scaffold.go owns "fluxlit new NAME": it writes the project skeleton into a new folder.
 // The skeletons are embedded example folders, so the demo and a new project are the same
 // files: examples/hello (fluxlit.toml, a FastAPI app.py, a Streamlit streamlit_app.py), or
-// with --fluxlit examples/fluxlit-new (fluxlit.toml and a Python FluxLit app.py).
+// with --profile P (or --fluxlit, the minimal one) Python FluxLit's project of that name,
+// examples/fluxlit-profiles/P (fluxlit.toml and an app.py with app = FluxLit(...) and an
+// @app.page page); each with a pinned requirements.txt (what Containerfile.python installs)
+// and a .gitignore.
 
 package main
 
@@ -15,43 +18,52 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
-//go:embed examples/hello examples/fluxlit-new
+// Files whose names start with a dot are embedded only when named.
+//
+//go:embed examples/hello examples/fluxlit-profiles examples/hello/.gitignore
+//go:embed examples/fluxlit-profiles/minimal/.gitignore examples/fluxlit-profiles/auth-ready/.gitignore
+//go:embed examples/fluxlit-profiles/deploy/.gitignore
 var scaffoldFS embed.FS
 
-// The embedded folders whose files become the project: a plain one (FastAPI +
-// streamlit_app.py) and a FluxLit one (app = FluxLit(...) with an @app.page page).
+// scaffoldRoot is the embedded folder whose files become a plain project; a profile's is
+// scaffoldProfilesRoot/<profile>.
 const (
-	scaffoldRoot        = "examples/hello"
-	scaffoldFluxLitRoot = "examples/fluxlit-new"
+	scaffoldRoot         = "examples/hello"
+	scaffoldProfilesRoot = "examples/fluxlit-profiles"
 )
+
+// scaffoldProfiles are Python FluxLit's "fluxlit new --profile" values.
+var scaffoldProfiles = []string{"minimal", "auth-ready", "deploy"}
 
 func newCommand(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("fluxlit new", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
-	asFluxLit := fset.Bool("fluxlit", false, "")
-	if err := fset.Parse(args); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
+	profile := fset.String("profile", "", "")
+	asFluxLit := fset.Bool("fluxlit", false, "") // the minimal profile
+	pos, err := parseInterspersed(fset, args)
+	if err != nil {
+		return usageError(stderr, err)
 	}
-	if fset.NArg() == 0 {
+	if len(pos) != 1 {
 		return usageError(stderr, errors.New("fluxlit new: expected one argument NAME, the folder to create (fluxlit new myapp)"))
 	}
-	name := fset.Arg(0)
-	// Flags may follow NAME ("fluxlit new myapp --fluxlit"), as in Python FluxLit's CLI.
-	if err := fset.Parse(fset.Args()[1:]); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
-	}
-	if fset.NArg() > 0 {
-		return usageError(stderr, fmt.Errorf("fluxlit new: expected one argument NAME, got %q too", fset.Arg(0)))
-	}
+	name := pos[0]
 	if err := scaffoldCheckName(name); err != nil {
 		return usageError(stderr, fmt.Errorf("fluxlit new: %v", err))
 	}
-	root := scaffoldRoot
-	if *asFluxLit {
-		root = scaffoldFluxLitRoot
+	if *asFluxLit && *profile == "" {
+		*profile = "minimal"
+	}
+	root, kind := scaffoldRoot, "FastAPI + Streamlit"
+	if *profile != "" {
+		if !slices.Contains(scaffoldProfiles, *profile) {
+			return usageError(stderr, fmt.Errorf("fluxlit new: --profile %q is not one of %s", *profile, strings.Join(scaffoldProfiles, ", ")))
+		}
+		root, kind = path.Join(scaffoldProfilesRoot, *profile), *profile
 	}
 	written, err := scaffoldWrite(name, root)
 	if err != nil {
@@ -61,7 +73,7 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
-	fmt.Fprintf(stdout, "Created %s/ — run: cd %s && fluxlit dev\n", name, name)
+	fmt.Fprintf(stdout, "Created %s/ (%s) — run: cd %s && fluxlit dev\n", name, kind, name)
 	return 0
 }
 

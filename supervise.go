@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,16 @@ const (
 // errSuperviseStopping ends a start that was interrupted by Stop.
 var errSuperviseStopping = errors.New("stopping")
 
+// errSuperviseWaiting answers a Restart whose start failed under Hold: the child waits for
+// the next Restart, and has said why.
+var errSuperviseWaiting = errors.New("stopped; waiting for the next change")
+
+// superviseSpawnError is a start that failed before any process ran (no such program, no
+// permission).
+type superviseSpawnError struct{ error }
+
+func (e superviseSpawnError) Unwrap() error { return e.error }
+
 // childSpec is one child to supervise; the integrator builds it from the configuration.
 type childSpec struct {
 	Name  string                          // "api" or "streamlit"
@@ -102,7 +113,21 @@ const (
 	childStopping childState = "stopping"
 	childStopped  childState = "stopped"
 	childFailed   childState = "failed"
+	childWaiting  childState = "waiting" // Hold: stopped after an error until the next change
 )
+
+// why is a down child's state as the 503 answer words it.
+func (s childState) why() string {
+	switch s {
+	case childStarting:
+		return "starting"
+	case childBackoff:
+		return "restarting"
+	case childWaiting:
+		return "stopped after an error; fix it and save"
+	}
+	return "stopping"
+}
 
 // childStatus is a snapshot of one child for readiness, the debug page and metrics.
 type childStatus struct {
@@ -124,7 +149,20 @@ type supervisorOptions struct {
 	CrashWindow  time.Duration // ...within this window give up
 	StopGrace    time.Duration // SIGTERM, then SIGKILL after this
 	ReadyTimeout time.Duration // a start not ready by then counts as failed
-	Log          *slog.Logger  // child output: one record per line, attrs child and stream
+	// Hold is fluxlit dev's policy (nil: none): a child that exits, or whose start fails in
+	// a way Hold accepts (its code does not import, say), is not restarted in a loop and
+	// never makes supervision give up; it says so once and waits for the next Restart (the
+	// next saved change) or Stop. A first start held this way does not fail Start either.
+	// Hold refuses what no change to the code can mend (no interpreter, no Streamlit).
+	Hold func(*childStartError) bool
+	Log  *slog.Logger // child output: one record per line or traceback (childlog.go)
+	// Redact hides secrets in each output line before it is logged, kept for the debug page
+	// or quoted in an error (lineRedactor); nil keeps lines as they are.
+	Redact  func(string) string
+	Project string // the project directory: tracebacks name the frame in it
+	// RequestID returns the id of the one 5xx request the named child answered since a
+	// time, or "" (nil: tracebacks carry no request id).
+	RequestID func(child string, since time.Time) string
 	// OnChange is called on every state change, from the child's own goroutine: it must be
 	// quick and safe for concurrent use.
 	OnChange func(childStatus)
@@ -265,7 +303,7 @@ func (s *supervisor) Start(ctx context.Context) error {
 		case r := <-results:
 			if r.err != nil {
 				s.stopAll(context.Background())
-				return fmt.Errorf("start %s: %w%s", r.c.spec.Name, r.err, r.c.lastLines())
+				return &childStartError{Child: r.c.spec.Name, Err: r.err, Output: r.c.recentOutput()}
 			}
 		case <-ctx.Done():
 			s.stopAll(context.Background())
@@ -381,7 +419,6 @@ func (s *supervisor) giveUp(err error) {
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
-		s.opts.Log.Error("giving up supervision", "err", err)
 		go func() {
 			s.stopAll(context.Background())
 			close(s.done)
@@ -414,13 +451,28 @@ func (c *supervisedChild) run(first chan<- error) {
 		}
 		launches++
 		p, err := c.launch()
+		held := err != nil && opts.Hold != nil && !errors.Is(err, errSuperviseStopping) &&
+			opts.Hold(&childStartError{Child: c.spec.Name, Err: err, Output: c.recentOutput()})
 		if reply != nil {
-			reply <- err
+			switch {
+			case held && launches == 1:
+				reply <- nil // Start goes on without it; it waits for a change
+			case held:
+				reply <- errSuperviseWaiting
+			default:
+				reply <- err
+			}
 			reply = nil
 		}
 		if errors.Is(err, errSuperviseStopping) {
 			c.setState(childStopped, "")
 			return
+		}
+		if held {
+			if reply = c.wait(err); reply == nil {
+				return
+			}
+			continue
 		}
 		if err != nil && launches == 1 {
 			c.setState(childFailed, err.Error())
@@ -433,6 +485,12 @@ func (c *supervisedChild) run(first chan<- error) {
 					consecutive = 0
 				}
 				err = fmt.Errorf("exited unexpectedly (%s)", p.exit)
+				if opts.Hold != nil {
+					if reply = c.wait(err); reply == nil {
+						return
+					}
+					continue
+				}
 				c.log.Warn("child exited", "child", c.spec.Name, "exit", p.exit)
 			case <-c.stopReq:
 				c.terminate(p)
@@ -471,6 +529,20 @@ func (c *supervisedChild) run(first chan<- error) {
 	}
 }
 
+// wait is Hold's answer to a child that stopped: one line saying so, then nothing until the
+// next Restart (whose reply channel it returns) or Stop (nil).
+func (c *supervisedChild) wait(err error) chan error {
+	c.setState(childWaiting, err.Error())
+	c.log.Warn(c.spec.Name+" "+err.Error()+"; it starts again on the next change", "child", c.spec.Name)
+	select {
+	case <-c.stopReq:
+		c.setState(childStopped, "")
+		return nil
+	case reply := <-c.restartReq:
+		return reply
+	}
+}
+
 // superviseRecent drops the failure times that fell out of the window.
 func superviseRecent(times []time.Time, now time.Time, window time.Duration) []time.Time {
 	kept := times[:0]
@@ -501,7 +573,6 @@ func (c *supervisedChild) launch() (*childProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	if c.spec.Ready == nil {
 		c.setState(childReady, "")
 		return p, nil
@@ -568,7 +639,7 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if len(c.spec.Argv) == 0 || c.spec.Argv[0] == "" {
-		started <- errors.New("empty command")
+		started <- superviseSpawnError{errors.New("empty command")}
 		return
 	}
 	cmd := exec.Command(c.spec.Argv[0], c.spec.Argv[1:]...)
@@ -591,10 +662,13 @@ func (c *supervisedChild) own(p *childProcess, started chan<- error) {
 	}
 	if err := cmd.Start(); err != nil {
 		closeOutput()
-		started <- err
+		started <- superviseSpawnError{err}
 		return
 	}
 	p.pid, p.startedAt = cmd.Process.Pid, time.Now()
+	// The status gets the pid here, before the exit below can clear it: set by the caller
+	// after spawn returned, it could land after a quick exit's and name a dead process.
+	c.update(func(st *childStatus) { st.PID, st.StartedAt = p.pid, p.startedAt })
 	started <- nil
 
 	werr := cmd.Wait()
@@ -644,12 +718,23 @@ func (c *supervisedChild) terminate(p *childProcess) {
 	}
 }
 
-// readOutput logs r line by line until EOF. Lines are cut at superviseLineMax and control
-// characters escaped, so neither a huge line nor binary output can stall the child or
-// corrupt the log.
+// readOutput logs r until EOF, a line or a traceback a record (childlog.go), and keeps the
+// last lines for Status. Lines are cut at superviseLineMax and control characters escaped,
+// so neither a huge line nor binary output can stall the child or corrupt the log, and
+// redacted (opts.Redact) before anything else sees them.
 func (c *supervisedChild) readOutput(r io.Reader, stream string) {
+	opts := childLogOptions{Log: c.log, Child: c.spec.Name, Stream: stream, Project: c.sup.opts.Project,
+		Serving: func() bool { return c.state() == childReady }}
+	if c.sup.opts.RequestID != nil {
+		opts.RequestID = func(since time.Time) string { return c.sup.opts.RequestID(c.spec.Name, since) }
+	}
+	out := newChildLog(opts)
+	defer out.Close()
 	superviseReadLines(r, func(line string) {
-		c.log.Info(line, "child", c.spec.Name, "stream", stream)
+		if c.sup.opts.Redact != nil {
+			line = c.sup.opts.Redact(line)
+		}
+		out.Line(line)
 		c.mu.Lock()
 		c.output = append(c.output, line)
 		if len(c.output) > superviseOutputKeep {
@@ -690,15 +775,36 @@ func superviseReadLines(r io.Reader, emit func(string)) {
 
 // lastLines formats the tail of the output for a one-line error: "; last output: a | b".
 func (c *supervisedChild) lastLines() string {
+	return formatLastLines(c.recentOutput())
+}
+
+func (c *supervisedChild) recentOutput() []string {
 	c.mu.Lock()
-	lines := c.output[max(0, len(c.output)-superviseErrLines):]
-	joined := strings.Join(lines, " | ")
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.output)
+}
+
+func formatLastLines(output []string) string {
+	joined := strings.Join(output[max(0, len(output)-superviseErrLines):], " | ")
 	if joined == "" {
 		return "; no output"
 	}
 	return "; last output: " + joined
 }
+
+// childStartError is a first start that failed: the child, why, and its last output lines
+// (superviseOutputKeep of them), from which run words the fix (startHint).
+type childStartError struct {
+	Child  string
+	Err    error
+	Output []string
+}
+
+func (e *childStartError) Error() string {
+	return fmt.Sprintf("start %s: %v%s", e.Child, e.Err, formatLastLines(e.Output))
+}
+
+func (e *childStartError) Unwrap() error { return e.Err }
 
 // state is the child's state (readiness).
 func (c *supervisedChild) state() childState {

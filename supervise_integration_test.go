@@ -213,7 +213,7 @@ func TestIntegrationSuperviseCrashRestartAndStop(t *testing.T) {
 	}
 	res, body := httpDo(t, "GET", p.base+"/", map[string]string{"X-Request-ID": "while-down-1"}, nil)
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" ||
-		string(body) != "fluxlit: streamlit is not running (restarting); retry shortly (request id while-down-1)\n" {
+		string(body) != "Service Unavailable: fluxlit: streamlit is not running (restarting); retry shortly (request id while-down-1)\n" {
 		t.Errorf("GET / while Streamlit restarts: %d Retry-After %q %q; want 503, Retry-After 1 and the line with the request id",
 			res.StatusCode, res.Header.Get("Retry-After"), body)
 	}
@@ -293,7 +293,9 @@ func TestIntegrationSuperviseCrashLimit(t *testing.T) {
 	}
 	log := p.log.String()
 	lastLines := strings.Repeat("doomed-child-output | ", 4) + "doomed-child-output"
-	if want := "\nfluxlit: streamlit: exited 5 times in 60s; last output: " + lastLines + "\n"; !strings.Contains(log, want) {
+	// The run logs JSON (launchFluxlit), so its last word is an ERROR record.
+	final := "streamlit: exited 5 times in 60s; last output: " + lastLines
+	if want := `"level":"ERROR","msg":"` + final + `","logger":"fluxlit","message":"` + final + `"}` + "\n"; !strings.HasSuffix(log, want) {
 		t.Errorf("log does not say %q:\n%s", want, log)
 	}
 	if starts := strings.Count(log, `"msg":"doomed-child-output"`); starts != 5 {

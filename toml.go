@@ -1,7 +1,9 @@
-// toml.go owns the reader for fluxlit.toml: a hand-written parser for the part of TOML 1.0 that
-// configuration needs. It returns every key assignment as a flat dotted key with its position and
-// rejects everything else (dates, arrays of tables, malformed input) with a "LINE:COL: message"
-// error instead of guessing. Columns count runes (Unicode code points), as editors show them.
+// toml.go owns the reader for fluxlit.toml and pyproject.toml: a hand-written parser for TOML
+// 1.0 (the version Python's tomllib reads). It returns every key assignment as a flat dotted key
+// with its position and rejects malformed input with a "LINE:COL: message" error instead of
+// guessing. Columns count runes (Unicode code points), as editors show them. What no fluxlit
+// setting uses (arrays of tables, tables inside arrays, dates) is parsed and checked all the
+// same, so that a whole pyproject.toml reads.
 
 package main
 
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,13 +54,18 @@ const tomlBOM = "\uFEFF"
 type tomlDefKind int
 
 const (
-	tomlUndefined tomlDefKind = iota // zero value: the map has no such key
-	tomlImplicit                     // table created as a prefix of a header ([a.b] creates a); a later [a] may define it
-	tomlHeader                       // table defined by its own [header]; only once
-	tomlDotted                       // table created by a dotted key (a.b = 1 creates a); no header may define it later
-	tomlInline                       // table written as { ... }; closed to any later addition
-	tomlValue                        // key holding a value
+	tomlUndefined   tomlDefKind = iota // zero value: the map has no such key
+	tomlImplicit                       // table created as a prefix of a header ([a.b] creates a); a later [a] may define it
+	tomlHeader                         // table defined by its own [header]; only once
+	tomlDotted                         // table created by a dotted key (a.b = 1 creates a); no header may define it later
+	tomlInline                         // table written as { ... }; closed to any later addition
+	tomlValue                          // key holding a value
+	tomlArrayTables                    // array of tables ([[a]]); each [[a]] adds an element
 )
+
+// tomlDatetime is a TOML date, time or date-time, kept as written (after validation): no
+// setting takes one, so it only has to be told apart from a string.
+type tomlDatetime string
 
 // tomlKeyPart is one part of a dotted key, already unquoted, with its byte offset.
 type tomlKeyPart struct {
@@ -71,6 +79,8 @@ type tomlScanner struct {
 	pos        int                    // byte offset of the next unread byte
 	lineStarts []int                  // byte offset where each line begins, to turn offsets into line:col
 	defs       map[string]tomlDefKind // every key and table defined so far, by canonical dotted key
+	aot        map[string]int         // elements of each array of tables so far
+	anon       int                    // inline tables inside arrays so far (see parseInlineTableValue)
 	entries    []tomlEntry
 	last       struct{ pos, line, col int } // the last position computed, to count on from
 }
@@ -79,7 +89,7 @@ type tomlScanner struct {
 // A non-nil error is always a *tomlError.
 func parseTOML(data []byte) ([]tomlEntry, error) {
 	data = bytes.TrimPrefix(data, []byte(tomlBOM))
-	s := &tomlScanner{data: data, lineStarts: []int{0}, defs: map[string]tomlDefKind{}}
+	s := &tomlScanner{data: data, lineStarts: []int{0}, defs: map[string]tomlDefKind{}, aot: map[string]int{}}
 	for i, c := range data {
 		if c == '\n' {
 			s.lineStarts = append(s.lineStarts, i+1)
@@ -244,31 +254,45 @@ func (s *tomlScanner) skipBlank() error {
 	}
 }
 
-// parseHeader parses a "[a.b]" line, defines the table and returns its canonical key.
+// parseHeader parses a "[a.b]" or "[[a.b]]" line, defines the table and returns its canonical
+// key (for an array of tables, the key of its new element).
 func (s *tomlScanner) parseHeader() (string, error) {
 	start := s.pos
 	s.pos++ // '['
-	if s.peek() == '[' {
-		return "", s.errorf(start, "arrays of tables are not supported")
+	array := s.peek() == '['
+	if array {
+		s.pos++
 	}
 	s.skipSpace()
 	parts, err := s.parseKey()
 	if err != nil {
 		return "", err
 	}
-	if s.peek() != ']' {
-		return "", s.errorf(s.pos, "expected ']' to close the table header, found %s", s.describe())
+	if s.peek() != ']' || array && !bytes.HasPrefix(s.data[s.pos:], []byte("]]")) {
+		closing := "']'"
+		if array {
+			closing = "']]'"
+		}
+		return "", s.errorf(s.pos, "expected %s to close the table header, found %s", closing, s.describe())
 	}
 	s.pos++
-	table, err := s.defineHeader(start, parts)
+	if array {
+		s.pos++
+	}
+	table, err := s.defineHeader(start, parts, array)
 	if err != nil {
 		return "", err
 	}
 	return table, s.endLine("table header")
 }
 
+// tomlElementKey is the canonical key of element i of the array of tables name. It cannot be
+// confused with a written key: "[0]" is neither a bare key nor a quoted one.
+func tomlElementKey(name string, i int) string { return fmt.Sprintf("%s.[%d]", name, i) }
+
 // defineHeader records the table named by a header, checking it against earlier definitions.
-func (s *tomlScanner) defineHeader(start int, parts []tomlKeyPart) (string, error) {
+// A prefix that names an array of tables means its last element ([[a]] then [a.b]).
+func (s *tomlScanner) defineHeader(start int, parts []tomlKeyPart, array bool) (string, error) {
 	name := ""
 	for i, part := range parts {
 		name = tomlJoinKey(name, part.name)
@@ -279,10 +303,22 @@ func (s *tomlScanner) defineHeader(start int, parts []tomlKeyPart) (string, erro
 			return "", s.errorf(part.pos, "key %s already has a value, so it cannot be a table", name)
 		case got == tomlInline:
 			return "", s.errorf(part.pos, "table %s was written inline ({...}) and cannot be extended", name)
+		case !last && got == tomlArrayTables:
+			name = tomlElementKey(name, s.aot[name]-1)
 		case !last:
 			if got == tomlUndefined {
 				s.defs[name] = tomlImplicit
 			}
+		case array && (got == tomlUndefined || got == tomlArrayTables):
+			s.defs[name] = tomlArrayTables
+			elem := tomlElementKey(name, s.aot[name])
+			s.aot[name]++
+			s.defs[elem] = tomlHeader
+			return elem, nil
+		case array:
+			return "", s.errorf(start, "table %s is already defined, so [[%s]] cannot make it an array of tables", name, name)
+		case got == tomlArrayTables:
+			return "", s.errorf(start, "%s is an array of tables; add an element with [[%s]]", name, name)
 		case got == tomlUndefined || got == tomlImplicit:
 			s.defs[name] = tomlHeader
 		case got == tomlHeader:
@@ -345,7 +381,7 @@ func (s *tomlScanner) parseKeyValue(table string, depth int) error {
 		full = tomlJoinKey(full, p.name)
 	}
 	if s.peek() != '=' {
-		return s.errorf(s.pos, "expected '=' after key %s, found %s", full, s.describe())
+		return s.errorf(s.pos, "expected '=' after key %s, found %s", tomlShownKey(full), s.describe())
 	}
 	s.pos++
 	s.skipSpace()
@@ -381,20 +417,22 @@ func (s *tomlScanner) defineKey(table string, parts []tomlKeyPart, kind tomlDefK
 				s.defs[name] = kind
 				return nil
 			case tomlValue:
-				return s.errorf(part.pos, "duplicate key %s", name)
+				return s.errorf(part.pos, "duplicate key %s", tomlShownKey(name))
 			default:
-				return s.errorf(part.pos, "key %s is already a table", name)
+				return s.errorf(part.pos, "key %s is already a table", tomlShownKey(name))
 			}
 		}
 		switch got {
 		case tomlUndefined, tomlImplicit:
 			s.defs[name] = tomlDotted
 		case tomlValue:
-			return s.errorf(part.pos, "key %s already has a value, so it cannot be a table", name)
+			return s.errorf(part.pos, "key %s already has a value, so it cannot be a table", tomlShownKey(name))
 		case tomlInline:
-			return s.errorf(part.pos, "table %s was written inline ({...}) and cannot be extended", name)
+			return s.errorf(part.pos, "table %s was written inline ({...}) and cannot be extended", tomlShownKey(name))
 		case tomlHeader:
 			return s.errorf(part.pos, "table %s has its own [%s] header; set its keys there", name, name)
+		case tomlArrayTables:
+			return s.errorf(part.pos, "%s is an array of tables; add an element with [[%s]]", name, name)
 		}
 	}
 	return nil
@@ -451,9 +489,42 @@ func (s *tomlScanner) parseValue(depth int) (any, error) {
 	case '[':
 		return s.parseArray(depth)
 	case '{':
-		return nil, s.errorf(s.pos, "inline tables inside arrays are not supported")
+		return s.parseInlineTableValue(depth)
 	}
 	return s.parseScalar()
+}
+
+// parseInlineTableValue parses an inline table inside an array into a map. It is parsed as an
+// inline table under a key of its own that no written key can equal (canonical keys never
+// start with a space), so every check of parseInlineTable applies; its entries are then taken
+// back out of the document's and nested into the map.
+func (s *tomlScanner) parseInlineTableValue(depth int) (map[string]any, error) {
+	s.anon++
+	table := fmt.Sprintf(" [%d]", s.anon)
+	s.defs[table] = tomlInline
+	first := len(s.entries)
+	if err := s.parseInlineTable(table, depth+1); err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	for _, e := range s.entries[first:] {
+		tomlSetNested(m, tomlSplitKey(strings.TrimPrefix(e.Key, table+".")), e.Value)
+	}
+	s.entries = s.entries[:first]
+	return m, nil
+}
+
+// tomlSetNested sets m[a][b]...[z] = v for the key parts a..z, creating the inner tables.
+func tomlSetNested(m map[string]any, parts []string, v any) {
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = v
 }
 
 // parseArray parses "[ v, ... ]"; newlines, comments and a trailing comma are allowed.
@@ -628,8 +699,8 @@ func (s *tomlScanner) skipLineEndingBackslash(at int) error {
 	}
 }
 
-// parseScalar parses a bare value token: a boolean, an integer or a float. Dates and times
-// are recognised only to reject them clearly.
+// parseScalar parses a bare value token: a boolean, an integer, a float, or a date, time or
+// date-time (RFC 3339 as TOML 1.0 allows it, the date and time also separated by one space).
 func (s *tomlScanner) parseScalar() (any, error) {
 	start := s.pos
 	for tomlIsTokenByte(s.peek()) {
@@ -642,7 +713,17 @@ func (s *tomlScanner) parseScalar() (any, error) {
 	case tok == "true" || tok == "false":
 		return tok == "true", nil
 	case tomlLooksLikeDate(tok):
-		return nil, s.errorf(start, "dates and times are not supported")
+		if len(tok) == 10 && s.peek() == ' ' && s.pos+3 < len(s.data) && s.data[s.pos+3] == ':' {
+			s.pos++ // "1979-05-27 07:32:00": the time is part of the value
+			for tomlIsTokenByte(s.peek()) {
+				s.pos++
+			}
+			tok = string(s.data[start:s.pos])
+		}
+		if msg := tomlCheckDatetime(tok); msg != "" {
+			return nil, s.errorf(start, "%s", msg)
+		}
+		return tomlDatetime(tok), nil
 	}
 	v, msg := tomlParseNumber(tok)
 	if msg == "" {
@@ -659,6 +740,73 @@ func tomlLooksLikeDate(tok string) bool {
 	digits := func(s string) bool { return strings.Trim(s, "0123456789") == "" }
 	return len(tok) >= 5 && digits(tok[:4]) && tok[4] == '-' ||
 		len(tok) >= 3 && digits(tok[:2]) && tok[2] == ':'
+}
+
+// tomlCheckDatetime validates a local date (1979-05-27), local time (07:32:00.5), local
+// date-time or offset date-time (…T07:32:00Z, …07:32:00-07:00), returning an error message.
+func tomlCheckDatetime(tok string) string {
+	invalid := fmt.Sprintf("invalid date or time %s", tok)
+	num := func(s string) (int, bool) {
+		if s == "" || strings.Trim(s, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.Atoi(s)
+		return n, err == nil
+	}
+	checkTime := func(t string) bool {
+		if len(t) < 8 || t[2] != ':' || t[5] != ':' {
+			return false
+		}
+		h, ok1 := num(t[0:2])
+		m, ok2 := num(t[3:5])
+		sec, ok3 := num(t[6:8])
+		if frac := t[8:]; frac != "" && (frac[0] != '.' || !tomlValidDigits(frac[1:], 10) || strings.Contains(frac, "_")) {
+			return false
+		}
+		// No leap second and no year 0: Python's tomllib (datetime) refuses both, and a file
+		// both readers take must mean the same to both.
+		return ok1 && ok2 && ok3 && h <= 23 && m <= 59 && sec <= 59
+	}
+	if tok[2] == ':' {
+		if !checkTime(tok) {
+			return invalid
+		}
+		return ""
+	}
+	if len(tok) < 10 || tok[7] != '-' {
+		return invalid
+	}
+	y, ok1 := num(tok[0:4])
+	mo, ok2 := num(tok[5:7])
+	d, ok3 := num(tok[8:10])
+	if !ok1 || !ok2 || !ok3 || y < 1 || mo < 1 || mo > 12 || d < 1 || d > time.Date(y, time.Month(mo)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return invalid
+	}
+	if len(tok) == 10 {
+		return ""
+	}
+	if sep := tok[10]; sep != 'T' && sep != 't' && sep != ' ' {
+		return invalid
+	}
+	rest := tok[11:]
+	if i := strings.IndexAny(rest, "Zz+-"); i >= 0 {
+		off := rest[i:]
+		rest = rest[:i]
+		if off != "Z" && off != "z" {
+			if len(off) != 6 || off[3] != ':' {
+				return invalid
+			}
+			oh, okh := num(off[1:3])
+			om, okm := num(off[4:6])
+			if !okh || !okm || oh > 23 || om > 59 {
+				return invalid
+			}
+		}
+	}
+	if !checkTime(rest) {
+		return invalid
+	}
+	return ""
 }
 
 // tomlParseNumber parses an integer (decimal, 0x, 0o, 0b) or a float, returning an int64 or a
@@ -785,4 +933,29 @@ func tomlQuote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// tomlShownKey is a canonical key as error messages show it: without the private prefix of
+// an inline table inside an array (see parseInlineTableValue).
+func tomlShownKey(name string) string {
+	if strings.HasPrefix(name, " [") {
+		if _, rest, ok := strings.Cut(name, "]."); ok {
+			return rest
+		}
+	}
+	return name
+}
+
+// tomlSplitKey splits a canonical dotted key (tomlEntry.Key) back into its unquoted parts.
+func tomlSplitKey(key string) []string {
+	s := &tomlScanner{data: []byte(key), lineStarts: []int{0}}
+	parts, err := s.parseKey()
+	if err != nil || s.pos != len(s.data) {
+		return []string{key} // not canonical: cannot happen for an entry's key
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = p.name
+	}
+	return out
 }

@@ -62,7 +62,7 @@ func validateConfig(c *Config) error {
 			return bad("metrics_listen", fmt.Sprintf("%q is not host:port", c.MetricsListen))
 		}
 	}
-	if err := oneOf(c.LogLevel, "debug", "info", "warn", "warning", "error"); err != nil {
+	if err := oneOf(c.LogLevel, logLevels...); err != nil {
 		return bad("log_level", err.Error())
 	}
 	if err := oneOf(c.LogFormat, "auto", "text", "json"); err != nil {
@@ -91,7 +91,8 @@ func validateConfig(c *Config) error {
 	if _, rejected, err := splitForwardHeaders(c.ForwardClientHeaders); err != nil {
 		return bad("gateway_forward_client_headers_to_streamlit", err.Error())
 	} else if len(rejected) > 0 {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("gateway_forward_client_headers_to_streamlit: %s are never forwarded to Streamlit (gateway_forward_rejected_names)", strings.Join(rejected, ", ")))
+		c.Warnings = append(c.Warnings, configWarning{Code: "gateway_forward_blocked_names",
+			Msg: fmt.Sprintf("gateway_forward_client_headers_to_streamlit: %s are never forwarded to Streamlit (gateway_forward_rejected_names)", strings.Join(rejected, ", "))})
 	}
 	if len(c.JWTProtect) > 0 && len(edgeKeySettings(c)) == 0 {
 		return bad("jwt_protect", "edge JWT needs a key: set jwt_hs256_secret, jwt_hs_secret_file, jwt_public_key_file, jwt_jwks_file or jwt_jwks_url")
@@ -100,13 +101,55 @@ func validateConfig(c *Config) error {
 		return bad("cors_allow_origins", `"*" cannot be combined with cors_allow_credentials`)
 	}
 	if c.Debug && !isLoopbackHost(c.GatewayHost) {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("debug is on while gateway_host %s is not loopback: /__fluxlit/debug answers loopback clients only unless debug_allow_remote is set", c.GatewayHost))
+		c.Warnings = append(c.Warnings, configWarning{Code: "debug_exposure",
+			Msg: fmt.Sprintf("debug is on while gateway_host %s is not loopback: /__fluxlit/debug answers loopback clients only unless debug_allow_remote is set", c.GatewayHost)})
 	}
 	if c.Debug && debugPathShadowed(c.APIMountPath) {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("api_mount_path %s covers /__fluxlit/debug: the debug route is disabled", c.APIMountPath))
+		c.Warnings = append(c.Warnings, configWarning{Code: "debug_route_shadowed",
+			Msg: fmt.Sprintf("api_mount_path %s covers /__fluxlit/debug: the debug route is disabled", c.APIMountPath)})
 	}
 	if c.Metrics && c.MetricsListen == "" && pathUnder(c.MetricsPath, c.APIMountPath) {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("gateway_prometheus_metrics_path %s is under api_mount_path %s: metrics are disabled", c.MetricsPath, c.APIMountPath))
+		c.Warnings = append(c.Warnings, configWarning{Code: "metrics_route_shadowed",
+			Msg: fmt.Sprintf("gateway_prometheus_metrics_path %s is under api_mount_path %s: metrics are disabled", c.MetricsPath, c.APIMountPath)})
+	}
+	if c.StrictStartup {
+		if err := strictStartupCheck(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logLevels are uvicorn's levels (Python FluxLit passes log_level to uvicorn) plus "warn".
+var logLevels = []string{"trace", "debug", "info", "warning", "warn", "error", "critical"}
+
+// strictStartupCheck is Python FluxLit's strict_startup: the combinations doctor --strict
+// fails refuse to start, so a production deployment cannot drift into them.
+func strictStartupCheck(c *Config) error {
+	bad := func(name, msg string) error {
+		return &configError{Where: whereOf(c, "strict_startup"), Setting: "strict_startup", Msg: msg + " (" + name + ")"}
+	}
+	if c.TrustProxy {
+		if len(c.ForwardedAllowIPs) == 0 || slices.Contains(c.ForwardedAllowIPs, "*") {
+			return bad("forwarded_allow_ips", "set forwarded_allow_ips to your proxy's addresses (not empty, not \"*\") when trust_proxy is on")
+		}
+		if c.MaxBodyBytes == 0 {
+			return bad("gateway_max_proxy_body", "set gateway_max_proxy_request_body_bytes when trust_proxy is on (unlimited bodies are refused)")
+		}
+	}
+	if c.RootPath != "" && c.PublicBaseURL == "" {
+		return bad("oauth_public_base_url", "set public_base_url when using a subpath (root_path)")
+	}
+	if c.RootPath != "" && !c.TrustProxy {
+		return bad("proxy_headers", "turn on trust_proxy (--proxy-headers) when using a subpath behind a reverse proxy")
+	}
+	if _, rejected, _ := splitForwardHeaders(c.ForwardClientHeaders); len(rejected) > 0 {
+		return bad("gateway_forward_rejected_names", "remove the rejected names "+strings.Join(rejected, ", ")+" from gateway_forward_client_headers_to_streamlit")
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err == nil && c.PublicBaseURL != "" {
+		if p := strings.TrimSuffix(u.Path, "/"); c.RootPath != "" && p != "" && p != c.RootPath {
+			return bad("public_base_url", fmt.Sprintf("the path of public_base_url %q does not match root_path %q", p, c.RootPath))
+		}
 	}
 	return nil
 }

@@ -35,12 +35,10 @@ const (
 	wsMaxControlFrame = 125
 )
 
-// Timings of the tunnel. The handshake bound keeps a stuck upstream from holding a browser
-// forever; the linger lets the other direction deliver its close frame after one side ended.
-const (
-	wsHandshakeTimeout = 10 * time.Second
-	wsCloseLinger      = 2 * time.Second
-)
+// wsCloseLinger lets the other direction deliver its close frame after one side ended. (The
+// handshake is bounded by gateway_ws_open_timeout_s, so that a stuck upstream cannot hold a
+// browser forever.)
+const wsCloseLinger = 2 * time.Second
 
 // wsReadBufferSize is the read buffer of a relay that cannot use the socket loop (see
 // relay.fromReader). An idle tunnel on that path
@@ -293,13 +291,13 @@ func (g *gateway) netUpstreamHead(r *http.Request, x *netExchange) upstreamHead 
 // of its own (an upgraded connection is never pooled), writes the client's handshake under
 // the hop rules and reads the answer's head into res. On a 101 the caller answers the client
 // and opens the tunnel (openTunnel); any other answer it relays as HTTP, its body read within
-// wsHandshakeTimeout. The caller releases pc's buffers (releaseHandshakeBuffers).
+// gateway_ws_open_timeout_s too. The caller releases pc's buffers (releaseHandshakeBuffers).
 func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upResponse) (*upConn, error) {
 	conn, err := g.dialUpstream(ctx, h.up)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+	conn.SetDeadline(deadlineAfter(g.cfg.wsOpenTimeout()))
 	pc := &upConn{br: wsHandshakeReaders.Get().(*bufio.Reader), bw: wsHandshakeWriters.Get().(*bufio.Writer)}
 	pc.attach(conn)
 	err = g.writeUpstreamHead(pc.bw, h)
@@ -307,7 +305,7 @@ func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upRespo
 		err = pc.flushForAnswer()
 	}
 	if err == nil {
-		err = res.readFinal(pc, wsHandshakeTimeout, true)
+		err = res.readFinal(pc, g.cfg.wsOpenTimeout(), true)
 	}
 	if err != nil {
 		conn.Close()
@@ -317,7 +315,7 @@ func (g *gateway) wsHandshake(ctx context.Context, h *upstreamHead, res *upRespo
 	if res.status == http.StatusSwitchingProtocols {
 		conn.SetDeadline(time.Time{})
 	} else {
-		conn.SetDeadline(time.Now().Add(wsHandshakeTimeout))
+		conn.SetDeadline(deadlineAfter(g.cfg.wsOpenTimeout()))
 	}
 	return pc, nil
 }

@@ -16,7 +16,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 )
 
@@ -119,6 +119,7 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	writeHeaderLine(bw, "X-Forwarded-For", h.fwd.xff)
 	writeHeaderLine(bw, "X-Forwarded-Host", h.fwd.host)
 	writeHeaderLine(bw, "X-Forwarded-Proto", h.fwd.proto)
+	writeHeaderLine(bw, "X-Forwarded-Port", h.fwd.port)
 	writeHeaderLine(bw, "X-Forwarded-Prefix", h.fwd.prefix)
 	writeHeaderLine(bw, "X-Request-Id", h.id)
 	if h.identity != nil {
@@ -133,6 +134,19 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	}
 	_, err := bw.WriteString("\r\n")
 	return err
+}
+
+// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
+// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
+func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
+	if n < 0 {
+		return io.Copy(dst, src)
+	}
+	m, err := io.CopyN(dst, src, n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
 }
 
 // writeDecimal writes n >= 0 in decimal, a byte at a time: a digit buffer handed to Write
@@ -225,10 +239,10 @@ func (res *upResponse) next(pc *upConn) error {
 	return nil
 }
 
-// readFinal reads up to the final head within timeout, skipping interim answers (the
-// WebSocket handshake's). A 101 is an error unless upgrade: fluxlit asked for none then.
+// readFinal reads up to the final head within timeout (0: no limit), skipping interim answers
+// (the WebSocket handshake's). A 101 is an error unless upgrade: fluxlit asked for none then.
 func (res *upResponse) readFinal(pc *upConn, timeout time.Duration, upgrade bool) error {
-	pc.c.SetReadDeadline(time.Now().Add(timeout))
+	pc.c.SetReadDeadline(deadlineAfter(timeout))
 	defer pc.c.SetReadDeadline(time.Time{})
 	for {
 		if err := res.next(pc); err != nil {
@@ -351,6 +365,52 @@ func bodyAllowed(method string, status int) bool {
 	return method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
+// maxChunkLine bounds a chunk-size line, extensions included: Go's chunked reader refuses a
+// longer one (net/http/internal's maxLineLength), so the rule does too.
+const maxChunkLine = 4096
+
+// chunkSize parses a chunk-size line, "<hex>[;ext]\r\n". Sizes are capped at 2^60 so that
+// they never overflow.
+func chunkSize(line []byte) (int64, bool) {
+	if len(line) > maxChunkLine {
+		return 0, false
+	}
+	var size int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto end
+		}
+		if i >= 15 {
+			return 0, false
+		}
+		size = size<<4 | int64(d)
+	}
+end:
+	if i == 0 {
+		return 0, false
+	}
+	rest := line[i : len(line)-2]
+	if len(rest) > 0 && rest[0] != ';' && rest[0] != ' ' && rest[0] != '\t' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
+	return size, true
+}
+
 // has reports whether the response has a header called name.
 func (res *upResponse) has(name string) bool {
 	for _, fl := range res.fields {
@@ -458,6 +518,10 @@ func hasToken(v []byte, token string) bool {
 	return false
 }
 
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
 func indexCRLF(b []byte) int {
 	for i := 0; i+1 < len(b); i++ {
 		if b[i] == '\r' && b[i+1] == '\n' {
@@ -476,79 +540,221 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// guardConn is an upstream connection under Go's Transport, the net/http engine's: every answer
-// head the Transport reads for a request passes parse first, and an answer parse refuses
-// fails the read, so the Transport fails the request and the client gets the same 502 as from
-// the fast engine. Go's own reader accepts some answers this rule refuses (Content-Length with
-// chunked, chunked in HTTP/1.0, a control byte in the reason phrase) and removes the evidence
-// before anyone sees the response. Only heads are read here; bodies pass untouched.
+// guardConn is an upstream connection under Go's Transport, the net/http engine's. It follows
+// every answer the way the fast engine reads it: the head passes parse (Go's own reader takes
+// some answers the rule refuses, Content-Length with chunked among them, and removes the
+// evidence before anyone sees the response), and the body its framing, so it knows where the
+// answer ends. A refused head fails the read: the Transport fails the request and the client
+// gets the same 502 as from the fast engine. Bytes past an answer's end (a body on a HEAD, 204
+// or 304 answer, bytes past Content-Length or the last chunk) are cut off and every later read
+// fails: Go's Transport drops a connection that says something unasked, but only once its
+// read loop looks, and a request that takes the connection from the pool first would read
+// them as its answer. A malformed chunk fails the read, so the answer is cut as in the fast
+// engine.
 type guardConn struct {
 	net.Conn
-	armed atomic.Bool // a request was sent on it: what comes next is its answer's head
-	// The head being collected, and where its current line stands; only the Transport's
-	// read loop touches these.
-	res                     upResponse
-	lineLen                 int
-	lineCR, started, failed bool
+	mu      sync.Mutex // a request's GotConn (arm) against the read loop
+	state   guardState
+	method  string // of the request whose answer is expected
+	left    int64  // bytes of the body, or of the chunk, still to come
+	res     upResponse
+	lineLen int  // the head's current line, as far as read
+	lineCR  bool // it is a lone CR so far
+	line    []byte
+	trailer int  // trailer bytes so far
+	started bool // bytes of the current answer went to the Transport
+	failed  bool // every read fails from now on
 }
 
-// guardTrace arms the connection a request gets (GotConn comes before the request is written,
-// so before any byte of its answer can arrive). Bytes that come while no request is out pass
-// unread: the Transport itself drops a connection that says something unasked.
-var guardTrace = &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-	if c, ok := info.Conn.(*guardConn); ok {
-		c.armed.Store(true)
-	}
-}}
+type guardState uint8
 
-// Read fails once an answer's head is refused. The answer's first byte still reaches the
-// Transport: a read that fails before any byte of an answer is how the Transport learns that
-// the upstream closed an idle connection, and it then sends the request again on a new one
-// (the fast engine sends a request again only then, too).
+const (
+	guardIdle       guardState = iota // no answer expected: a byte now came unasked
+	guardHead                         // an answer's head (after interim answers)
+	guardBody                         // a body of known length
+	guardChunkLine                    // a chunk-size line
+	guardChunkData                    // chunk data
+	guardChunkEnd                     // the CRLF after chunk data
+	guardTrailer                      // trailer lines, up to the empty one
+	guardUntilClose                   // a body that ends with the connection
+)
+
+// guardedTransport is the Transport whose connections are guardConns: each request arms the
+// connection it gets with its method (GotConn comes before the request is written, so before
+// any byte of its answer can arrive), whoever sends it (ReverseProxy, the readiness probe).
+type guardedTransport struct{ *http.Transport }
+
+func (t guardedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	method := r.Method
+	return t.Transport.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if c, ok := info.Conn.(*guardConn); ok {
+				c.arm(method)
+			}
+		},
+	})))
+}
+
+func (c *guardConn) arm(method string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.method, c.state, c.started = method, guardHead, false
+	c.res.raw, c.lineLen, c.lineCR = c.res.raw[:0], 0, false
+}
+
+// Read passes on what belongs to the expected answer. When an answer's head is refused, its
+// first byte still reaches the Transport: a read that fails before any byte of an answer is
+// how the Transport learns that the upstream closed an idle connection, and it then sends the
+// request again on a new one (the fast engine sends a request again only then, too).
 func (c *guardConn) Read(p []byte) (int, error) {
-	if c.failed {
+	c.mu.Lock()
+	failed := c.failed
+	c.mu.Unlock()
+	if failed {
 		return 0, errUpstreamMalformed
 	}
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.armed.Load() {
-		started := c.started
-		if !c.check(p[:n]) {
-			c.failed = true
-			if !started {
-				return 1, nil
-			}
-			return 0, errUpstreamMalformed
-		}
-		c.started = c.armed.Load() // still in the head
+	if n == 0 {
+		return n, err
 	}
-	return n, err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	started := c.started
+	keep, ok := c.follow(p[:n])
+	switch {
+	case ok && keep == n:
+		return n, err
+	case keep > 0:
+		// What came before the break (a bad chunk, bytes past the answer) goes on, so the
+		// Transport gets the answer as far as it is good; the next read fails.
+		c.failed = true
+		return keep, nil
+	case !ok && !started:
+		c.failed = true
+		return 1, nil
+	}
+	c.failed = true
+	return 0, errUpstreamMalformed
 }
 
-// check adds b to the head being collected and parses every head it completes: interim
-// answers, then the final one, after which the connection waits for the next request. It
-// reports false for a head parse refuses or one over maxResponseHead.
-func (c *guardConn) check(b []byte) bool {
-	for len(b) > 0 && c.armed.Load() {
-		end := c.headEnd(b)
-		n := end
-		if end < 0 {
-			n = len(b)
+// follow walks b through the expected answer: keep is how many of its bytes belong to it and
+// are good (those after came past its end, or break the rule: then ok is false).
+func (c *guardConn) follow(b []byte) (keep int, ok bool) {
+	i := 0
+	for i < len(b) {
+		if c.state != guardIdle {
+			c.started = true
 		}
-		if len(c.res.raw)+n > maxResponseHead {
+		switch c.state {
+		case guardIdle:
+			return i, true
+		case guardUntilClose:
+			return len(b), true
+		case guardHead:
+			start, end := i, c.headEnd(b[i:])
+			n := end
+			if end < 0 {
+				n = len(b) - i
+			}
+			if len(c.res.raw)+n > maxResponseHead {
+				return start, false
+			}
+			c.res.raw = append(c.res.raw, b[i:i+n]...)
+			i += n
+			if end < 0 {
+				return i, true
+			}
+			ok := c.res.parse()
+			c.res.raw = c.res.raw[:0]
+			if !ok || c.res.status == http.StatusSwitchingProtocols {
+				return start, false // (fluxlit asks for no upgrade through the Transport)
+			}
+			c.afterHead()
+		case guardBody, guardChunkData:
+			k := int(min(c.left, int64(len(b)-i)))
+			i += k
+			c.left -= int64(k)
+			switch {
+			case c.left > 0:
+			case c.state == guardBody:
+				c.state = guardIdle
+			default:
+				c.state = guardChunkEnd
+			}
+		default: // a line: chunk size, the CRLF after chunk data, or a trailer
+			start, j := i, indexByte(b[i:], '\n')
+			n := j + 1
+			if j < 0 {
+				n = len(b) - i
+			}
+			limit := maxChunkLine
+			if c.state == guardTrailer {
+				limit = upReadBufferSize // the fast engine reads a trailer line within its buffer
+			}
+			if len(c.line)+n > limit {
+				return start, false
+			}
+			c.line = append(c.line, b[i:i+n]...)
+			i += n
+			if j >= 0 && !c.endLine() {
+				return start, false
+			}
+		}
+	}
+	return i, true
+}
+
+// afterHead sets the state the parsed head's framing says comes next.
+func (c *guardConn) afterHead() {
+	res := &c.res
+	switch {
+	case res.interim():
+		// the final head follows
+	case !bodyAllowed(c.method, res.status):
+		c.state = guardIdle
+	case res.chunked:
+		c.state, c.line = guardChunkLine, c.line[:0]
+	case res.contentLength >= 0:
+		c.state, c.left = guardBody, res.contentLength
+		if c.left == 0 {
+			c.state = guardIdle
+		}
+	default:
+		c.state = guardUntilClose
+	}
+}
+
+// endLine judges a complete line in c.line by the state it ends, as the fast engine's
+// relay of a chunked body does (fastRelayChunked), and moves on.
+func (c *guardConn) endLine() bool {
+	line := c.line
+	c.line = c.line[:0]
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return false
+	}
+	switch c.state {
+	case guardChunkLine:
+		size, ok := chunkSize(line)
+		switch {
+		case !ok:
+			return false
+		case size == 0:
+			c.state, c.trailer = guardTrailer, 0
+		default:
+			c.state, c.left = guardChunkData, size
+		}
+	case guardChunkEnd:
+		if len(line) != 2 {
 			return false
 		}
-		c.res.raw = append(c.res.raw, b[:n]...)
-		if end < 0 {
-			return true // the head goes on in the next read
-		}
-		b = b[end:]
-		ok := c.res.parse()
-		c.res.raw = c.res.raw[:0]
-		if !ok {
+		c.state = guardChunkLine
+	case guardTrailer:
+		c.trailer += len(line)
+		if c.trailer > maxResponseHead {
 			return false
 		}
-		if !c.res.interim() {
-			c.armed.Store(false)
+		if len(line) == 2 {
+			c.state = guardIdle
 		}
 	}
 	return true
