@@ -495,7 +495,7 @@ func TestDoctorUsageError(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "unknown flag", args: []string{"--nope"}, want: "fluxlit: fluxlit doctor: flag provided but not defined: -nope\n"},
+		{name: "unknown flag", args: []string{"--nope"}, want: "fluxlit: fluxlit doctor: unknown flag --nope (\"fluxlit help doctor\" lists its flags)\n"},
 		{name: "two targets", args: []string{"a:app", "b:app"}, want: "fluxlit: fluxlit doctor: unexpected argument \"b:app\"\n"},
 	}
 	for _, tt := range tests {
