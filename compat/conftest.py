@@ -172,3 +172,32 @@ def serve(tmp_path: Path):
 def pytest_configure(config) -> None:
     if not FLUXLIT_BIN or not os.access(FLUXLIT_BIN, os.X_OK):
         raise pytest.UsageError("set FLUXLIT_BIN to the fluxlit binary (go test -run TestCompatSuite does)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """COMPAT_SHARD=i/n keeps shard i of n (go test runs the shards at once: the suite mostly
+    waits for processes to start). Tests sharing a module-scoped server stay together, one
+    unit per file and runtime; the rest are spread one by one, largest unit first onto the
+    lightest shard, the same way in every shard since each collects the same items."""
+    shard = os.environ.get("COMPAT_SHARD", "")
+    if not shard:
+        return
+    index, count = (int(x) for x in shard.split("/"))
+    units: dict[str, list] = {}
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        shared = [name for name in params if item._fixtureinfo.name2fixturedefs.get(name, [None])[-1] is not None
+                  and item._fixtureinfo.name2fixturedefs[name][-1].scope == "module"]
+        key = f"{item.path.name}[{params[shared[0]]}]" if shared else item.nodeid
+        units.setdefault(key, []).append(item)
+    loads = [0] * count
+    keep: set[str] = set()
+    for key in sorted(units, key=lambda k: (-len(units[k]), k)):
+        lightest = loads.index(min(loads))
+        loads[lightest] += len(units[key])
+        if lightest == index:
+            keep.add(key)
+    kept = [it for key, group in units.items() if key in keep for it in group]
+    kept_ids = {id(it) for it in kept}
+    config.hook.pytest_deselected(items=[it for it in items if id(it) not in kept_ids])
+    items[:] = [it for it in items if id(it) in kept_ids]
