@@ -541,8 +541,11 @@ func TestFastUpConnAlive(t *testing.T) {
 }
 
 // FuzzUpstreamAnswerPool is the pool invariant, end to end on both engines: whatever an
-// upstream answers one client, the next client's request, on a reused upstream connection or
-// a fresh one, gets its own answer and nothing else.
+// upstream answers one client, (1) the next client's request, on a reused upstream connection
+// or a fresh one, gets its own answer and nothing else, and (2) an upstream connection is sent
+// another request only when the answer on it ended exactly where its framing said, with nothing
+// after it (read by net/http's own ReadResponse, not by the rule under test): the upstream sees
+// which connection a request comes on, so it checks (2) itself.
 func FuzzUpstreamAnswerPool(f *testing.F) {
 	for _, s := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
@@ -551,13 +554,18 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nhi",
+		"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
 	var answer atomic.Pointer[[]byte]
+	var reusedAfter atomic.Pointer[string] // (2) broken: what the connection had answered
 	up := fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
 		c.SetDeadline(time.Time{})
+		var last []byte // the answer just sent on this connection, for a request of lastMethod
+		lastMethod := ""
 		for {
 			// Ends what a cut answer leaves hanging; a reused connection's next request
 			// comes within this (one that comes later finds it closed, and dials).
@@ -566,10 +574,17 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 			if err != nil {
 				return
 			}
+			if last != nil && !answerEndsExactly(last, lastMethod) {
+				msg := fmt.Sprintf("%s %s came on the connection that answered %s with %q", req.Method, req.URL.Path, lastMethod, last)
+				reusedAfter.Store(&msg)
+			}
+			io.Copy(io.Discard, req.Body)
 			if req.URL.Path == "/first" {
-				c.Write(*answer.Load())
+				last, lastMethod = *answer.Load(), req.Method
+				c.Write(last)
 				continue
 			}
+			last = nil
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
 		}
 	})
@@ -589,6 +604,7 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		}
 		answer.Store(&data)
 		for engine, addr := range engines {
+			reusedAfter.Store(nil)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -603,8 +619,30 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 			if res.StatusCode != 200 || body != "own" {
 				t.Fatalf("%s engine: after %s answered with %q, the next client got %d %q; want 200 own", engine, method, data, res.StatusCode, body)
 			}
+			if msg := reusedAfter.Load(); msg != nil {
+				t.Fatalf("%s engine: an upstream connection was used again past an inexact end: %s", engine, *msg)
+			}
 		}
 	})
+}
+
+// answerEndsExactly reports whether data is one answer to method (after any 1xx) that ends at
+// its last byte and leaves the connection open, as net/http's ReadResponse reads it: the only
+// answers after which an upstream connection may carry another request.
+func answerEndsExactly(data []byte, method string) bool {
+	in := bytes.NewReader(data)
+	br := bufio.NewReader(in)
+	for {
+		res, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil || res.StatusCode == http.StatusSwitchingProtocols {
+			return false
+		}
+		if res.StatusCode < 200 {
+			continue
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		return err == nil && !res.Close && br.Buffered() == 0 && in.Len() == 0
+	}
 }
 
 // FuzzUpstreamAnswer: whatever an upstream sends, both engines read the same answer out of it:
@@ -698,7 +736,7 @@ func guardAnswerEnd(data []byte, method string, cuts []int) (int, error) {
 		n, err := g.Read(buf)
 		total += n
 		switch {
-		case g.state == guardIdle && err == nil:
+		case g.state == guardIdle && (err == nil || err == io.EOF):
 			return total, nil
 		case err == io.EOF && g.state == guardUntilClose:
 			return total, nil

@@ -612,9 +612,15 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	switch {
 	case ok && keep == n:
 		return n, err
+	case ok && keep > 0:
+		// The answer ended and more came with it: the answer goes on, with io.EOF, which
+		// keeps the Transport from putting the connection back in its pool when the body
+		// ends (it looks for a read's EOF, not for bytes its read loop has not seen yet).
+		c.failed = true
+		return keep, io.EOF
 	case keep > 0:
-		// What came before the break (a bad chunk, bytes past the answer) goes on, so the
-		// Transport gets the answer as far as it is good; the next read fails.
+		// What came before a break (a bad chunk) goes on, so the Transport gets the answer
+		// as far as it is good; the next read fails.
 		c.failed = true
 		return keep, nil
 	case !ok && !started:
