@@ -103,6 +103,19 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
 	})
 
+	// The same app under a subpath (FLUXLIT_ROOT_PATH, as Python FluxLit's proxy deployments
+	// set it): the page, its client and the API all live under /myapp.
+	t.Run("quickstart under root_path", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "app.py"), quickstartApp)
+		p := launchFluxlit(t, dir, append([]string{"FLUXLIT_ROOT_PATH=/myapp"}, env...), "run", "--no-pidfile")
+		browserWaitReady(t, p, "/myapp")
+		page := browserOpenPage(t, cdp)
+		page.navigate(p.base + "/myapp/")
+		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
+		waitLog(t, p, `"path":"/myapp/api/users","query":"","dispatch":"api","method":"GET","status":200`, browserSessionTimeout)
+	})
+
 	// Python FluxLit's examples/roadmap_09: typed pages (Depends, PageMeta, a query model) and
 	// a navigation order that puts About first, so its home page is the ?page=home deep link.
 	t.Run("sdist roadmap_09", func(t *testing.T) {
