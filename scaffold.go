@@ -73,7 +73,8 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
-	fmt.Fprintf(stdout, "Created %s/ (%s) — run: cd %s && fluxlit dev\n", name, kind, name)
+	// The README's quick start, from here on: the project's own Python, then fluxlit dev.
+	fmt.Fprintf(stdout, "Created %s/ (%s). Next:\n\n  cd %s\n  python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  source .venv/bin/activate\n  fluxlit dev\n", name, kind, name)
 	return 0
 }
 
