@@ -53,9 +53,10 @@ type debugReplicaView struct {
 }
 
 type debugChildView struct {
-	Name string `json:"name"`
-	ID   string `json:"id"`
-	PID  int    `json:"pid"`
+	Name  string `json:"name"`
+	ID    string `json:"id"`
+	PID   int    `json:"pid"`
+	State string `json:"state"`
 }
 
 // debugPageView is what these tests read of /__fluxlit/debug.
@@ -155,10 +156,24 @@ func TestIntegrationStreamlitReplicas(t *testing.T) {
 			}
 		}
 	}
+	// Routing follows the supervisor's view of a replica, which sees the exit a few
+	// milliseconds after readyz's probe sees the port refuse: wait for both, or the reconnect
+	// below may still be routed to the dead replica (a 502 seen in a -race loop).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, reps = debugReplicas(t, p.base)
-		if reps[dead].State != "ok" || time.Now().After(deadline) {
+		page := debugView(t, p.base)
+		probed, supervised := "ok", "ready"
+		for _, r := range page.Replicas {
+			if r.ID == dead {
+				probed = r.State
+			}
+		}
+		for _, c := range page.Children {
+			if c.ID == dead && c.Name == "streamlit" {
+				supervised = c.State
+			}
+		}
+		if probed != "ok" && supervised != "ready" || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

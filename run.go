@@ -125,20 +125,21 @@ func mergeDefaults(a, b map[string]string) map[string]string {
 }
 
 type runner struct {
-	cfg       *Config
-	mode      string
-	stdout    io.Writer
-	stderr    io.Writer
-	env       []string
-	log       *slog.Logger
-	gw        *gateway
-	srv       *http.Server
-	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
-	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
-	sup       *supervisor
-	notify    *sdNotifier
-	pid       string       // pidfile path when one is written
-	logOut    *bufferedLog // stderr: every log line, the banner and the final error go through it
+	cfg        *Config
+	mode       string
+	stdout     io.Writer
+	stderr     io.Writer
+	env        []string
+	log        *slog.Logger
+	gw         *gateway
+	srv        *http.Server
+	fast       *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit  *overLimitServer // answers connections over max_connections; nil without a cap
+	connEvents atomic.Uint64    // net/http's connections opened and closed (memory.go)
+	sup        *supervisor
+	notify     *sdNotifier
+	pid        string       // pidfile path when one is written
+	logOut     *bufferedLog // stderr: every log line, the banner and the final error go through it
 
 	style    logStyle  // console or JSON (console.go)
 	terminal bool      // stderr is a terminal: hints about keys are worth printing
@@ -275,11 +276,11 @@ func (r *runner) run() int {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	r.srv.ConnState = r.connState
 	if cfg.MaxConnections > 0 {
 		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
 		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
 		ln = lim
-		r.srv.ConnState = markConnState
 		if gw.obs.metrics != nil {
 			gw.obs.metrics.connLimit = lim.stats
 		}
@@ -400,6 +401,13 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
+	go releaseAfterBursts(ctx, func() uint64 {
+		n := r.connEvents.Load()
+		if r.fast != nil {
+			n += r.fast.connEvents()
+		}
+		return n
+	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -703,3 +711,15 @@ func describeUpstream(up *upstream) string {
 
 // port string helper for child planning.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// connState is net/http's ConnState hook: it counts connections for memory.go and tells
+// max_connections which wait for a request (markConnState).
+func (r *runner) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew, http.StateClosed, http.StateHijacked:
+		r.connEvents.Add(1)
+	}
+	if r.overLimit != nil {
+		markConnState(c, st)
+	}
+}
