@@ -162,6 +162,36 @@ func TestReadmeInstall(t *testing.T) {
 	}
 }
 
+// TestReadmeTestCommand: README states the test command, which .ci/run reads from it (after
+// the same marker) and runs: one line, with the race detector, FLUXLIT_REQUIRE_INTEGRATION=1
+// and a -timeout the whole suite fits in (go test's default 10 minutes does not: seen at
+// load 10, "panic: test timed out after 10m0s"); CONTRIBUTING.md and "make test" say the same.
+func TestReadmeTestCommand(t *testing.T) {
+	const marker = "<!-- .ci/run runs this command -->"
+	lines := readmeBlock(t, marker)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "FLUXLIT_REQUIRE_INTEGRATION=1 go test -race ") ||
+		!strings.HasSuffix(lines[0], " ./...") || !strings.Contains(lines[0], " -timeout 25m ") {
+		t.Fatalf("README's test command %q; want one line: FLUXLIT_REQUIRE_INTEGRATION=1 go test -race … -timeout 25m ./...", lines)
+	}
+	command := lines[0]
+	ci, err := os.ReadFile(".ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ci), strings.ReplaceAll(marker, ".ci/run", `\.ci\/run`)) || !strings.Contains(string(ci), `eval "$test_command"`) {
+		t.Errorf(".ci/run does not read and run the command after README's %q", marker)
+	}
+	for file, want := range map[string]string{"CONTRIBUTING.md": command, "Makefile": "$(GO) " + strings.TrimPrefix(command, "FLUXLIT_REQUIRE_INTEGRATION=1 go ")} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s does not say README's test command %q", file, want)
+		}
+	}
+}
+
 // TestReadmeSettings: the README's table of settings is the one settingsTable renders
 // (go test -run TestReadmeSettings -update rewrites it).
 func TestReadmeSettings(t *testing.T) {
