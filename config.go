@@ -250,7 +250,7 @@ var settingsTable = []setting{
 
 	{name: "target", kind: kindString, def: "app:app", doc: "module:attr of the ASGI app run by uvicorn"},
 	{name: "streamlit_script", kind: kindString, def: "streamlit_app.py", doc: "the Streamlit script"},
-	{name: "python", kind: kindString, doc: "interpreter for both children ($VIRTUAL_ENV/bin/python, else python3)"},
+	{name: "python", kind: kindString, doc: "interpreter for both children ($VIRTUAL_ENV/bin/python, else the project's .venv/bin/python, else python3)"},
 	{name: "api_command", kind: kindList, doc: "argv replacing the uvicorn command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_command", kind: kindList, doc: "argv replacing the streamlit command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_run_cli_args", kind: kindList, py: true, doc: "extra `streamlit run` flags (not port, address or baseUrlPath)"},
@@ -462,7 +462,7 @@ func loadConfig(in loadInput) (*Config, error) {
 	}
 	noteShadowed(cfg, file.values, raw)
 	if cfg.Python == "" {
-		cfg.Python = defaultPython(env)
+		cfg.Python = defaultPython(env, cfg.ProjectDir)
 		cfg.Sources["python"] = "default"
 	}
 	applyPythonSettings(cfg)
@@ -543,9 +543,19 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-func defaultPython(env map[string]string) string {
+// defaultPython is the interpreter when python is not set: the active virtualenv's, else the
+// project's own .venv (what "fluxlit new" tells users to create), else python3 on PATH.
+// Finding .venv means the quick start needs no "source .venv/bin/activate", which would put
+// the venv's bin first on PATH, where the Python FluxLit package installs a "fluxlit" command
+// of its own that then runs instead of this binary.
+func defaultPython(env map[string]string, projectDir string) string {
 	if venv := env["VIRTUAL_ENV"]; venv != "" {
 		return filepath.Join(venv, "bin", "python")
+	}
+	if py, err := filepath.Abs(filepath.Join(projectDir, ".venv", "bin", "python")); err == nil {
+		if fi, err := os.Stat(py); err == nil && !fi.IsDir() {
+			return py
+		}
 	}
 	return "python3"
 }

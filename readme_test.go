@@ -45,23 +45,39 @@ func readmeBlock(t *testing.T, marker string) []string {
 }
 
 // TestIntegrationReadmeQuickStart follows the README's quick start in an empty folder, command
-// by command, and opens what the banner says to open. Two stand-ins, and only these: the
-// virtualenv is the test's pinned newest venv (the network is loopback only; its versions are
-// the ones requirements.txt pins, TestScaffoldRequirementsPinned), and the port is a free one
-// (FLUXLIT_GATEWAY_PORT, since this machine runs other tests on 8000).
+// by command, and opens what the banner says to open. "fluxlit" is looked up on PATH as a
+// shell does, with the binary installed as README's install section puts it and no virtualenv
+// active: the project's .venv is found by fluxlit itself (with "source .venv/bin/activate", as
+// the quick start once said, a venv holding the Python FluxLit package put that package's own
+// "fluxlit" first on PATH, and "fluxlit dev" ran Python FluxLit: seen on a fresh clone, a
+// TypeError traceback). Two stand-ins, and only these: the virtualenv is the test's pinned
+// newest venv (the network is loopback only; its versions are the ones requirements.txt pins,
+// TestScaffoldRequirementsPinned; it also holds the Python FluxLit package, as a FluxLit
+// project's would), and the port is a free one (FLUXLIT_GATEWAY_PORT, since this machine
+// runs other tests on 8000).
 func TestIntegrationReadmeQuickStart(t *testing.T) {
 	requireIntegration(t, "streamlit")
 	lines := readmeBlock(t, "<!-- TestIntegrationReadmeQuickStart runs these commands -->")
 	want := []string{"fluxlit new myapp", "cd myapp",
-		"python3 -m venv .venv && .venv/bin/pip install -r requirements.txt",
-		"source .venv/bin/activate", "fluxlit dev"}
+		"python3 -m venv .venv && .venv/bin/pip install -r requirements.txt", "fluxlit dev"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("README's quick start:\n%s\nthe test runs:\n%s\n(teach the test, or change README)", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 	dir := t.TempDir()
 	bin := fluxlitBinary(t)
-	env := cleanFluxlitEnv()
-	out, err := runIn(dir, env, bin, "new", "myapp")
+	var env []string
+	for _, kv := range cleanFluxlitEnv() {
+		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "VIRTUAL_ENV=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PATH="+filepath.Dir(bin)+":/usr/local/bin:/usr/bin:/bin")
+	shell := func(dir, command string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", "exec "+command)
+		cmd.Dir, cmd.Env = dir, env
+		return cmd
+	}
+	out, err := shell(dir, "fluxlit new myapp").CombinedOutput()
 	if err != nil {
 		t.Fatalf("fluxlit new myapp: %v\n%s", err, out)
 	}
@@ -73,12 +89,13 @@ func TestIntegrationReadmeQuickStart(t *testing.T) {
 	if err := os.Symlink(venv, filepath.Join(dir, ".venv")); err != nil {
 		t.Fatal(err)
 	}
-	// source .venv/bin/activate: what it sets.
-	env = append(env, "VIRTUAL_ENV="+filepath.Join(dir, ".venv"), "PATH="+filepath.Join(dir, ".venv", "bin")+":"+os.Getenv("PATH"))
+	if out, err := shell(dir, "fluxlit config").CombinedOutput(); err != nil ||
+		!regexp.MustCompile(`(?m)^python += `+regexp.QuoteMeta(filepath.Join(dir, ".venv", "bin", "python"))+` +\(default\)$`).Match(out) {
+		t.Errorf("fluxlit config: %v; want python = the project's .venv/bin/python (default):\n%s", err, out)
+	}
 	port := freePort(t)
 	p := &fluxlitProc{port: port, base: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "dev") // as written; the port comes from the environment
-	p.cmd.Dir = dir
+	p.cmd = shell(dir, "fluxlit dev") // as written; the port comes from the environment
 	p.cmd.Env = append(env, "FLUXLIT_GATEWAY_PORT="+strconv.Itoa(port))
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {

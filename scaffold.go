@@ -74,7 +74,9 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
 	// The README's quick start, from here on: the project's own Python, then fluxlit dev.
-	fmt.Fprintf(stdout, "Created %s/ (%s). Next:\n\n  cd %s\n  python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  source .venv/bin/activate\n  fluxlit dev\n", name, kind, name)
+	// No "source .venv/bin/activate": fluxlit finds .venv itself, and an activated venv that
+	// has the Python FluxLit package puts that package's own "fluxlit" command first on PATH.
+	fmt.Fprintf(stdout, "Created %s/ (%s). Next:\n\n  cd %s\n  python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  fluxlit dev\n", name, kind, name)
 	return 0
 }
 
