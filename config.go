@@ -379,11 +379,13 @@ type loadInput struct {
 	Flags      map[string]string // setting name -> value given on the command line
 	Env        []string          // os.Environ() form
 	WorkDir    string
-	ConfigPath string            // --config; FLUXLIT_CONFIG is read from Env
-	Positional string            // TARGET argument; a flag-level value for "target"
-	Defaults   map[string]string // a command's own defaults (dev: debug on), below every source
-	Code       map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
-	CodeSource string            // where Code came from, as config shows it ("app.py")
+	ConfigPath string // --config; FLUXLIT_CONFIG is read from Env
+	Positional string // TARGET argument; a flag-level value for "target"
+	// PositionalScript is the SCRIPT argument, a flag-level value for "streamlit_script".
+	PositionalScript string
+	Defaults         map[string]string // a command's own defaults (dev: debug on), below every source
+	Code             map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
+	CodeSource       string            // where Code came from, as config shows it ("app.py")
 }
 
 type rawValue struct {
@@ -437,6 +439,9 @@ func loadConfig(in loadInput) (*Config, error) {
 	}
 	if in.Positional != "" {
 		raw["target"] = rawValue{value: in.Positional, source: "flag", where: "argument TARGET"}
+	}
+	if in.PositionalScript != "" {
+		raw["streamlit_script"] = rawValue{value: in.PositionalScript, source: "flag", where: "argument SCRIPT"}
 	}
 	for name, value := range in.Flags {
 		raw[name] = rawValue{value: value, source: "flag", where: "flag --" + flagNameFor(name)}
