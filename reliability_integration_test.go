@@ -912,6 +912,45 @@ func TestReliabilitySlowUploadsDoNotPinUpstream(t *testing.T) {
 	})
 }
 
+// Item 5 (request buffering, found in session 2): bodies that wait are bounded in memory by
+// what they hold. Four hundred clients each declare a 100-byte POST and send 2 bytes; while
+// they wait, fluxlit's heap holds kilobytes for them, and once they finish each is answered
+// with all its bytes. Before the fix every waiting body took a pooled 1 MiB buffer counted
+// as its declared 100 bytes (so the 64 MiB bound never applied): this test saw the heap at
+// 400 MiB, on both engines.
+func TestReliabilityWaitingBodiesBoundedInMemory(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_fast_path = "+fast+"\n")
+		addr := "127.0.0.1:" + strconv.Itoa(p.port)
+		before := relMetricValue(t, p.base, "go_memstats_heap_alloc_bytes")
+		const n = 400
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			conns[i] = relRawRequest(t, addr, "POST /api/count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+		}
+		// Each waiting body holds a goroutine (in its read) on both engines: all are read
+		// once there are n more.
+		relWaitMetric(t, p.base, "go_goroutines", 20*time.Second, func(v float64) bool { return v >= n })
+		heap := relMetricValue(t, p.base, "go_memstats_heap_alloc_bytes")
+		t.Logf("%d bodies waiting: heap %.1f MiB, %.1f MiB before", n, heap/(1<<20), before/(1<<20))
+		if heap-before > 32<<20 {
+			t.Errorf("heap %.0f MiB with %d 100-byte bodies waiting (%.0f MiB before); want under 32 MiB more", heap/(1<<20), n, before/(1<<20))
+		}
+		rest := strings.Repeat("z", 98)
+		for _, c := range conns {
+			io.WriteString(c, rest)
+		}
+		for i, c := range conns {
+			res, body := relReadResponse(t, c, 20*time.Second)
+			if res.StatusCode != 200 || string(body) != `{"bytes":100}` {
+				t.Fatalf("body %d, once complete: %d %s; want 200 with all 100 bytes", i, res.StatusCode, body)
+			}
+		}
+	})
+}
+
 // relSignal passes a body through and signals once at bytes have been read from it.
 type relSignal struct {
 	r       io.Reader
