@@ -26,6 +26,9 @@ const (
 	// spoolMemMax: a body up to 1 MiB waits in memory. The large-body copy buffer is 1 MiB
 	// too (socket_linux.go), so a buffered 1 MiB POST costs what a streamed one did.
 	spoolMemMax = 1 << 20
+	// spoolSmallMax: a body up to 64 KiB gets memory of its own length; a larger one (or one
+	// of unknown length) a pooled 1 MiB buffer, counted whole.
+	spoolSmallMax = 64 << 10
 	// spoolMemTotal bounds the memory of all bodies waiting at once: 64 of them at 1 MiB.
 	// Past it, bodies wait in files.
 	spoolMemTotal = 64 << 20
@@ -107,7 +110,7 @@ func (s *bodySpooler) spool(src io.Reader, declared int64) (b *spooledBody, comp
 	b = &spooledBody{s: s}
 	needFile := false
 	switch {
-	case declared >= 0 && declared <= spoolMemMax && b.takeMem(declared):
+	case declared >= 0 && declared <= spoolMemMax && b.takeMem(spoolMemFor(declared)):
 	case declared < 0 && b.takeMem(spoolMemMax):
 	case declared < 0: // memory is full: a file, reserved as it grows
 		needFile = true
@@ -136,12 +139,31 @@ func (s *bodySpooler) spool(src io.Reader, declared int64) (b *spooledBody, comp
 	return b, complete, nil
 }
 
+// spoolMemFor is the memory a body of declared length holds while it waits, as takeMem
+// counts it: what it is given, not what it declares (a slow client that declares 100 bytes
+// must not hold a 1 MiB buffer counted as 100).
+func spoolMemFor(declared int64) int64 {
+	if declared >= 0 && declared <= spoolSmallMax {
+		return declared
+	}
+	return spoolMemMax
+}
+
 // fill reads src: declared bytes, or to its end when declared < 0, as far as the reservations
 // reach. complete reports that the whole body was read.
 func (b *spooledBody) fill(src io.Reader, declared int64) (complete bool, err error) {
 	if b.memTaken > 0 {
-		b.buf = spoolPool.Get().(*[]byte)
-		room := (*b.buf)[:b.memTaken]
+		want := int64(spoolMemMax)
+		if declared >= 0 {
+			want = declared
+		}
+		var room []byte
+		if b.memTaken == spoolMemMax {
+			b.buf = spoolPool.Get().(*[]byte)
+			room = (*b.buf)[:want]
+		} else {
+			room = make([]byte, want)
+		}
 		n, err := io.ReadFull(src, room)
 		b.mem, b.size = room[:n], int64(n)
 		switch {
@@ -265,8 +287,8 @@ func (b *spooledBody) Close() error {
 func (b *spooledBody) release() {
 	if b.buf != nil {
 		spoolPool.Put(b.buf)
-		b.buf, b.mem = nil, nil
 	}
+	b.buf, b.mem = nil, nil
 	if b.memTaken > 0 {
 		b.s.mem.Add(-b.memTaken)
 		b.memTaken = 0

@@ -912,6 +912,45 @@ func TestReliabilitySlowUploadsDoNotPinUpstream(t *testing.T) {
 	})
 }
 
+// Item 5 (request buffering, found in session 2): bodies that wait are bounded in memory by
+// what they hold. Four hundred clients each declare a 100-byte POST and send 2 bytes; while
+// they wait, fluxlit's heap holds kilobytes for them, and once they finish each is answered
+// with all its bytes. Before the fix every waiting body took a pooled 1 MiB buffer counted
+// as its declared 100 bytes (so the 64 MiB bound never applied): this test saw the heap at
+// 400 MiB, on both engines.
+func TestReliabilityWaitingBodiesBoundedInMemory(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_fast_path = "+fast+"\n")
+		addr := "127.0.0.1:" + strconv.Itoa(p.port)
+		before := relMetricValue(t, p.base, "go_memstats_heap_alloc_bytes")
+		const n = 400
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			conns[i] = relRawRequest(t, addr, "POST /api/count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+		}
+		// Each waiting body holds a goroutine (in its read) on both engines: all are read
+		// once there are n more.
+		relWaitMetric(t, p.base, "go_goroutines", 20*time.Second, func(v float64) bool { return v >= n })
+		heap := relMetricValue(t, p.base, "go_memstats_heap_alloc_bytes")
+		t.Logf("%d bodies waiting: heap %.1f MiB, %.1f MiB before", n, heap/(1<<20), before/(1<<20))
+		if heap-before > 32<<20 {
+			t.Errorf("heap %.0f MiB with %d 100-byte bodies waiting (%.0f MiB before); want under 32 MiB more", heap/(1<<20), n, before/(1<<20))
+		}
+		rest := strings.Repeat("z", 98)
+		for _, c := range conns {
+			io.WriteString(c, rest)
+		}
+		for i, c := range conns {
+			res, body := relReadResponse(t, c, 20*time.Second)
+			if res.StatusCode != 200 || string(body) != `{"bytes":100}` {
+				t.Fatalf("body %d, once complete: %d %s; want 200 with all 100 bytes", i, res.StatusCode, body)
+			}
+		}
+	})
+}
+
 // relSignal passes a body through and signals once at bytes have been read from it.
 type relSignal struct {
 	r       io.Reader
@@ -1038,6 +1077,49 @@ func TestReliabilityUpstreamFailuresNamed(t *testing.T) {
 		line := relAccessLine(t, p, "over-1")
 		if line["status"].(float64) != 413 || line["bytes"].(float64) != float64(len(body)) {
 			t.Fatalf("access line %v; want status 413 and bytes %d", line, len(body))
+		}
+	})
+}
+
+// Item 5 (the timeout model's client body limit): a client that stops in the middle of its
+// request body gets 408 with its request id within gateway_client_body_timeout_s of its last
+// byte, logged with that status and size, whether the body is buffered or streamed, on both
+// engines. Found in session 2, when this test was written: with the body streamed (buffering
+// off), the fast engine answered 502 "closed the connection without an answer" (the body's
+// timeout raced the close of the upstream connection it caused), and the net/http engine
+// answered nothing and logged 499 (net/http cancels the request's context on the read error,
+// which read as a client that left).
+func TestReliabilityClientBodyStalls(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		for _, buffering := range []string{"true", "false"} {
+			t.Run("buffering="+buffering, func(t *testing.T) {
+				p := relFront(t, api, relStreamlitStub(t), "gateway_client_body_timeout_s = 1\ngateway_request_buffering = "+buffering+"\ngateway_fast_path = "+fast+"\n")
+				id := "stall-" + fast + "-" + buffering
+				c := relRawRequest(t, "127.0.0.1:"+strconv.Itoa(p.port),
+					"POST /api/count HTTP/1.1\r\nHost: x\r\nX-Request-Id: "+id+"\r\nContent-Length: 100000\r\n\r\n")
+				time.Sleep(100 * time.Millisecond) // the head and the first bytes apart, as over a network
+				io.WriteString(c, strings.Repeat("s", 20000))
+				start := time.Now()
+				res, body := relReadResponse(t, c, 10*time.Second)
+				took := time.Since(start)
+				var got struct{ Error, Request_id string }
+				json.Unmarshal(body, &got)
+				if res.StatusCode != 408 || got.Request_id != id || res.Header.Get("X-Request-Id") != id ||
+					got.Error != "request body not received within gateway_client_body_timeout_s" {
+					t.Fatalf("after %v: %d %q (X-Request-Id %q); want 408 naming gateway_client_body_timeout_s with id %s", took, res.StatusCode, body, res.Header.Get("X-Request-Id"), id)
+				}
+				// A wait limit may stand from a wait up to an eighth of it earlier (waitClock,
+				// timeouts.go): it fires 7/8 to 1 of the limit after the last byte.
+				if took < 800*time.Millisecond || took > 5*time.Second {
+					t.Errorf("408 after %v; want about gateway_client_body_timeout_s (1 s)", took)
+				}
+				line := relAccessLine(t, p, id)
+				if line["status"].(float64) != 408 || line["bytes"].(float64) != float64(len(body)) {
+					t.Fatalf("access line status %v bytes %v; want 408 and %d", line["status"], line["bytes"], len(body))
+				}
+			})
 		}
 	})
 }

@@ -135,7 +135,7 @@ func (r *runner) reload(ctx context.Context) reloadResult {
 		msg += fmt.Sprintf("; not applied (the gateway's settings; restart or run fluxlit upgrade): %s", strings.Join(changed, ", "))
 	}
 	r.log.Info(msg)
-	go r.drain(old, cfg)
+	r.drainWG.Go(func() { r.drain(old, cfg) })
 	return reloadResult{OK: true, Generation: next, Message: msg}
 }
 

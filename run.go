@@ -155,6 +155,7 @@ type runner struct {
 	childCfg    *Config
 	reloads     int            // reloads answered, for "fluxlit reload"
 	reloadWG    sync.WaitGroup // a reload in progress
+	drainWG     sync.WaitGroup // generations draining after a reload
 	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
 
 	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
@@ -164,8 +165,8 @@ type runner struct {
 	rawLn        net.Listener
 	metricsLn    net.Listener
 	startServing func()
-	served       chan error
 	handedOver   bool
+	hup, usr2    chan os.Signal // reload, upgrade
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -322,6 +323,12 @@ func (r *runner) run() int {
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	// Caught from the start: their default action would end the process.
+	r.hup, r.usr2 = make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
+	signal.Notify(r.usr2, upgradeSignal)
+	defer signal.Stop(r.hup)
+	defer signal.Stop(r.usr2)
 	defer signal.Stop(sigs)
 
 	code := r.startAndWait(plan, sigs, served)
@@ -383,6 +390,14 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			case err := <-served:
 				r.failf("serve: %v\n", err)
 				return 1
+			case <-r.hup:
+				if terminalHungUp(r.stderr) {
+					r.log.Info("stopping: the terminal closed (SIGHUP)")
+					return 0
+				}
+				r.reportReload(reloadResult{Generation: 1, Message: "reload ignored: fluxlit is still starting its children; they start with the current code"})
+			case <-r.usr2:
+				r.reportReload(reloadResult{Generation: 1, Message: "upgrade ignored: fluxlit is still starting; ask again once it is ready"})
 			}
 		}
 		supDone = r.sup.Done()
@@ -408,12 +423,6 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 		}
 		return n
 	})
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, upgradeSignal)
-	defer signal.Stop(usr2)
 	reloaded := make(chan reloadResult, 1)
 	upgraded := make(chan upgradeResult, 1)
 	reloading := false // a reload or an upgrade is in progress: one at a time
@@ -445,7 +454,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 				reloading = true
 				r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
 			}
-		case <-hup:
+		case <-r.hup:
 			if terminalHungUp(r.stderr) {
 				r.log.Info("stopping: the terminal closed (SIGHUP)")
 				return 0
@@ -456,7 +465,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			}
 			reloading = true
 			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
-		case <-usr2:
+		case <-r.usr2:
 			if reloading {
 				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
 				continue
@@ -614,6 +623,7 @@ func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 	// reload still starting one was cancelled with the run's context: its outcome is waited
 	// for, so that a generation it switched to at the last moment is stopped too.
 	r.reloadWG.Wait()
+	r.drainWG.Wait() // a drain ends at once when the stop begins, stopping its generation
 	stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 	for _, gen := range r.gw.gens.all() {
 		if gen.sup != nil {
