@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -258,5 +260,104 @@ func TestShutdownFindsPythonPidfile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".fluxlit-dev.pid")); err == nil {
 		t.Errorf(".fluxlit-dev.pid is still there")
+	}
+}
+
+// TestVersionFromBuild: a source build names its code. Before #19 "fluxlit version" said
+// "fluxlit dev" for every build without -ldflags.
+func TestVersionFromBuild(t *testing.T) {
+	vcs := func(rev, modified string) []debug.BuildSetting {
+		return []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified}}
+	}
+	rev := "9add1c6abcdef0123456789abcdef0123456789a"
+	tests := []struct {
+		name, v, c, mainVersion string
+		settings                []debug.BuildSetting
+		wantV, wantC            string
+	}{
+		{"release (-ldflags)", "v1.2.0", "abc", "(devel)", vcs(rev, "false"), "v1.2.0", "abc"},
+		{"go install @version", "dev", "", "v1.2.3", nil, "v1.2.3", ""},
+		{"checkout, Go's pseudo-version", "dev", "", "v0.0.0-20261205014446-9add1c6abcde", vcs(rev, "false"), "v0.0.0-20261205014446-9add1c6abcde", "9add1c6abcde"},
+		{"checkout, no module version", "dev", "", "(devel)", vcs(rev, "true"), "dev-9add1c6abcde-dirty", "9add1c6abcde"},
+		{"no version control information", "dev", "", "(devel)", nil, "dev", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			info := &debug.BuildInfo{Main: debug.Module{Version: tc.mainVersion}, Settings: tc.settings}
+			if v, c := versionFromBuild(tc.v, tc.c, info); v != tc.wantV || c != tc.wantC {
+				t.Errorf("got %q, %q; want %q, %q", v, c, tc.wantV, tc.wantC)
+			}
+		})
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		if code, out, _ := cliRun(t, args...); code != 0 || !strings.HasPrefix(out, "fluxlit "+version+" (commit ") {
+			t.Errorf("fluxlit %s: exit %d, %q; want 0 and the version line", args[0], code, out)
+		}
+	}
+}
+
+// TestFlagErrors: a mistyped flag is named as the manual spells it, with the way out. Before
+// #19: Go's "flag provided but not defined: -prot", one dash and no suggestion.
+func TestFlagErrors(t *testing.T) {
+	configTestIsolate(t, nil)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--prot", "80"}, "fluxlit: fluxlit run: unknown flag --prot (did you mean --port?)\n"},
+		{[]string{"dev", "-prot", "80"}, "fluxlit: fluxlit dev: unknown flag --prot (did you mean --port?)\n"},
+		{[]string{"run", "--gateway-port", "80"}, "fluxlit: fluxlit run: unknown flag --gateway-port (the flag for gateway_port is --port)\n"},
+		{[]string{"config", "--api-health-path", "/h"}, "fluxlit: fluxlit config: unknown flag --api-health-path (api_health_path has no flag here: set FLUXLIT_API_HEALTH_PATH or api_health_path in fluxlit.toml)\n"},
+		{[]string{"doctor", "--verbos"}, "fluxlit: fluxlit doctor: unknown flag --verbos (did you mean --verbose?)\n"},
+		{[]string{"shutdown", "--forse"}, "fluxlit: fluxlit shutdown: unknown flag --forse (did you mean --force?)\n"},
+		{[]string{"run", "--zzzz"}, "fluxlit: fluxlit run: unknown flag --zzzz (\"fluxlit help run\" lists its flags)\n"},
+		{[]string{"shutdown", "--wait"}, "fluxlit: fluxlit shutdown: flag --wait needs a value\n"},
+		{[]string{"shutdown", "--wait", "soon"}, "fluxlit: fluxlit shutdown: flag --wait: \"soon\" is not a number\n"},
+		{[]string{"new", "x", "--profle", "y"}, "fluxlit: fluxlit new: unknown flag --profle (did you mean --profile?)\n"},
+	}
+	for _, tc := range tests {
+		if code, _, errOut := cliRun(t, tc.args...); code != 2 || errOut != tc.want {
+			t.Errorf("fluxlit %s: exit %d, %q; want 2, %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
+
+// TestScriptArgument: the Streamlit script is a flag and the second argument, as "streamlit
+// run app.py" takes it. Before #19 neither existed (streamlit_script only in the file or env).
+func TestScriptArgument(t *testing.T) {
+	configTestIsolate(t, nil)
+	field := regexp.MustCompile(`(?m)^(target|streamlit_script)\s+= (\S+)\s+\((.+)\)$`)
+	for _, args := range [][]string{{"config", "main:api", "ui.py"}, {"config", "main:api", "--streamlit-script", "ui.py"}, {"config", "--streamlit-script=ui.py", "main:api"}} {
+		code, out, errOut := cliRun(t, args...)
+		got := map[string]string{}
+		for _, m := range field.FindAllStringSubmatch(out, -1) {
+			got[m[1]] = m[2] + " (" + m[3] + ")"
+		}
+		if code != 0 || got["target"] != "main:api (flag)" || got["streamlit_script"] != "ui.py (flag)" {
+			t.Errorf("fluxlit %s: exit %d, %v %s; want target main:api and streamlit_script ui.py, both from the command line", strings.Join(args, " "), code, got, errOut)
+		}
+	}
+	if code, _, errOut := cliRun(t, "config", "a:app", "b.py", "c"); code != 2 || errOut != "fluxlit: fluxlit config: unexpected argument \"c\" (the arguments are TARGET and SCRIPT)\n" {
+		t.Errorf("three arguments: exit %d, %q", code, errOut)
+	}
+}
+
+// TestConfigDescribe: "fluxlit config --describe" names every setting with its description
+// from the settings table, and needs no loadable project. Before #19 no command said what a
+// setting does.
+func TestConfigDescribe(t *testing.T) {
+	dir := configTestIsolate(t, nil)
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), "gateway_port = \"not a port\"\n")
+	code, out, errOut := cliRun(t, "config", "--describe")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q; want 0", code, errOut)
+	}
+	for _, s := range settingsTable {
+		if !strings.Contains(out, "\n"+s.name+" (") || !strings.Contains(out, "\n    "+s.doc) {
+			t.Errorf("no entry for %s with its description %q", s.name, s.doc)
+		}
+	}
+	if !strings.Contains(out, "\ngateway_port (an integer, default 8000; FLUXLIT_GATEWAY_PORT, --port)\n    public listen port") {
+		t.Errorf("gateway_port's entry lacks its kind, default, variable or flag:\n%.600s", out)
 	}
 }

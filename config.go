@@ -46,8 +46,15 @@ type Config struct {
 
 	// Upstream limits.
 	ClientHeaderTimeoutS float64 `setting:"gateway_client_header_timeout_s"`
+	ClientBodyTimeoutS   float64 `setting:"gateway_client_body_timeout_s"`
+	ClientSendTimeoutS   float64 `setting:"gateway_client_send_timeout_s"`
 	ConnectTimeoutS      float64 `setting:"gateway_upstream_connect_timeout_s"`
+	SendTimeoutS         float64 `setting:"gateway_upstream_send_timeout_s"`
 	ReadTimeoutS         float64 `setting:"gateway_upstream_read_timeout_s"`
+	BodyTimeoutS         float64 `setting:"gateway_upstream_body_timeout_s"`
+	RequestBuffering     bool    `setting:"gateway_request_buffering"`
+	RequestBufferDir     string  `setting:"gateway_request_buffer_dir"`
+	RequestBufferMax     int64   `setting:"gateway_request_buffer_max_bytes"`
 	MaxBodyBytes         int64   `setting:"gateway_max_proxy_request_body_bytes"`
 	WSMaxMessageSize     int64   `setting:"gateway_ws_max_message_bytes"`
 	ShutdownTimeoutS     float64 `setting:"shutdown_timeout_s"`
@@ -224,8 +231,15 @@ var settingsTable = []setting{
 	{name: "strict_public_base_url", kind: kindBool, def: "false", py: true, doc: "doctor FAILs when FLUXLIT_PUBLIC_BASE_URL and PUBLIC_BASE_URL differ"},
 	{name: "gateway_forward_client_headers_to_streamlit", kind: kindList, py: true, doc: "extra browser headers the Streamlit hop may carry (max 32)"},
 	{name: "gateway_client_header_timeout_s", kind: kindFloat, def: "10", min: 0.1, max: 3600, doc: "time a client has to send a request head, from connecting (a silent connection is closed then) or from the first byte of a later request"},
+	{name: "gateway_client_body_timeout_s", kind: kindFloat, def: "60", max: maxTimeoutS, doc: "longest pause of a client between two reads of its request body (then 408; 0: none)"},
+	{name: "gateway_client_send_timeout_s", kind: kindFloat, def: "60", max: maxTimeoutS, doc: "longest a write to a client may wait for it to read (then the connection is cut; 0: none)"},
 	{name: "gateway_upstream_connect_timeout_s", kind: kindFloat, def: "30", max: maxTimeoutS, py: true, doc: "upstream dial timeout (0: none)"},
-	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", max: maxTimeoutS, py: true, doc: "time an upstream may take to send response headers (0: none)"},
+	{name: "gateway_upstream_send_timeout_s", kind: kindFloat, def: "60", max: maxTimeoutS, doc: "longest a write of a request to an upstream may wait for it to read (then 504; 0: none)"},
+	{name: "gateway_upstream_read_timeout_s", kind: kindFloat, def: "120", max: maxTimeoutS, py: true, doc: "time an upstream may take to send response headers, counted from the end of the request body (0: none)"},
+	{name: "gateway_upstream_body_timeout_s", kind: kindFloat, def: "120", max: maxTimeoutS, doc: "longest silence of an upstream inside a response body (then the client's response is cut); 0: none, for event streams without heartbeats"},
+	{name: "gateway_request_buffering", kind: kindBool, def: "true", doc: "read a request body whole (memory, then a file) before the upstream is dialled, as nginx does"},
+	{name: "gateway_request_buffer_dir", kind: kindString, doc: "where request bodies over 1 MiB wait (default: $TMPDIR or /tmp); unwritable: such bodies are streamed"},
+	{name: "gateway_request_buffer_max_bytes", kind: kindInt, def: "1073741824", max: math.MaxInt64, doc: "bytes of request bodies that may wait in files at once; a body that does not fit is streamed"},
 	{name: "gateway_max_proxy_request_body_bytes", kind: kindInt, def: "0", max: math.MaxInt64, py: true, doc: "larger request bodies get 413 (0: no limit)"},
 	{name: "gateway_ws_max_message_bytes", kind: kindInt, def: "0", max: math.MaxInt64, py: true, optional: true, doc: "larger WebSocket messages close with 1009 (0: no limit)"},
 	{name: "gateway_ws_open_timeout_s", kind: kindFloat, def: "30", max: maxTimeoutS, py: true, doc: "time to open a WebSocket to the upstream, handshake included (0: none)"},
@@ -365,11 +379,13 @@ type loadInput struct {
 	Flags      map[string]string // setting name -> value given on the command line
 	Env        []string          // os.Environ() form
 	WorkDir    string
-	ConfigPath string            // --config; FLUXLIT_CONFIG is read from Env
-	Positional string            // TARGET argument; a flag-level value for "target"
-	Defaults   map[string]string // a command's own defaults (dev: debug on), below every source
-	Code       map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
-	CodeSource string            // where Code came from, as config shows it ("app.py")
+	ConfigPath string // --config; FLUXLIT_CONFIG is read from Env
+	Positional string // TARGET argument; a flag-level value for "target"
+	// PositionalScript is the SCRIPT argument, a flag-level value for "streamlit_script".
+	PositionalScript string
+	Defaults         map[string]string // a command's own defaults (dev: debug on), below every source
+	Code             map[string]string // settings a FluxLit app declares in code, in env syntax (fluxlitapp.go)
+	CodeSource       string            // where Code came from, as config shows it ("app.py")
 }
 
 type rawValue struct {
@@ -423,6 +439,9 @@ func loadConfig(in loadInput) (*Config, error) {
 	}
 	if in.Positional != "" {
 		raw["target"] = rawValue{value: in.Positional, source: "flag", where: "argument TARGET"}
+	}
+	if in.PositionalScript != "" {
+		raw["streamlit_script"] = rawValue{value: in.PositionalScript, source: "flag", where: "argument SCRIPT"}
 	}
 	for name, value := range in.Flags {
 		raw[name] = rawValue{value: value, source: "flag", where: "flag --" + flagNameFor(name)}
@@ -906,6 +925,10 @@ func checkRange(s *setting, v any) error {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (c *Config) clientHeaderTimeout() time.Duration { return seconds(c.ClientHeaderTimeoutS) }
+func (c *Config) clientBodyTimeout() time.Duration   { return seconds(c.ClientBodyTimeoutS) }
+func (c *Config) clientSendTimeout() time.Duration   { return seconds(c.ClientSendTimeoutS) }
+func (c *Config) sendTimeout() time.Duration         { return seconds(c.SendTimeoutS) }
+func (c *Config) bodyTimeout() time.Duration         { return seconds(c.BodyTimeoutS) }
 func (c *Config) connectTimeout() time.Duration      { return seconds(c.ConnectTimeoutS) }
 func (c *Config) readTimeout() time.Duration         { return seconds(c.ReadTimeoutS) }
 func (c *Config) shutdownTimeout() time.Duration     { return seconds(c.ShutdownTimeoutS) }

@@ -76,7 +76,7 @@ func TestConfigFlagErrors(t *testing.T) {
 	}{
 		{name: "bad port", args: []string{"--port", "80a"}, want: `fluxlit: flag --port: gateway_port: expected an integer, got "80a"`},
 		{name: "root path", args: []string{"--root-path", "/a b"}, want: `fluxlit: flag --root-path: root_path: "/a b" may contain only letters, digits and / - . _ ~`},
-		{name: "unknown flag", args: []string{"--prot", "80"}, want: `fluxlit: fluxlit config: flag provided but not defined: -prot`},
+		{name: "unknown flag", args: []string{"--prot", "80"}, want: `fluxlit: fluxlit config: unknown flag --prot (did you mean --port?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

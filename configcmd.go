@@ -22,6 +22,14 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 	cf := newCommandFlags("config", stderr)
 	asJSON := cf.fs.Bool("json", false, "")
 	strict := cf.fs.Bool("strict", false, "")
+	describe := cf.fs.Bool("describe", false, "")
+	if in, err := cf.parse(args); err == nil && *describe {
+		if in.Positional != "" {
+			return usageError(stderr, fmt.Errorf("fluxlit config: --describe takes no argument (got %q)", in.Positional))
+		}
+		writeSettingsDescribe(stdout) // the settings themselves, from the table: no project needed
+		return 0
+	}
 	cfg, code := cf.load(args, nil, stderr)
 	if cfg == nil {
 		return code
@@ -256,8 +264,8 @@ func shutdownMain(args []string, stdout, stderr io.Writer) int {
 	force := fs.Bool("force", false, "")
 	fs.BoolVar(force, "f", false, "")
 	wait := fs.Float64("wait", 15, "")
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit shutdown: %v", err))
+	if err := parseFlags(fs, args); err != nil {
+		return usageError(stderr, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fmt.Errorf("fluxlit shutdown: unexpected argument %q", fs.Arg(0)))

@@ -673,8 +673,8 @@ func TestNewCommand(t *testing.T) {
 		{"two names", []string{"x", "y"}, 2, "expected one argument NAME"},
 		{"blank", []string{" "}, 2, "NAME must not be empty"},
 		{"control character", []string{"a\nb"}, 2, "control character"},
-		{"unknown flag", []string{"--nope", "x"}, 2, "flag provided but not defined"},
-		{"flag after NAME", []string{"late", "--nope"}, 2, "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"--nope", "x"}, 2, "unknown flag --nope"},
+		{"flag after NAME", []string{"late", "--nope"}, 2, "fluxlit new: unknown flag --nope"},
 		{"FluxLit app", []string{"flapp", "--fluxlit"}, 0, "Created flapp/ (minimal)"},
 		{"FluxLit app, flag first", []string{"--fluxlit", "flapp2"}, 0, "Created flapp2/ (minimal)"},
 	}

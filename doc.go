@@ -19,20 +19,20 @@
 //
 // Commands:
 //
-//	run [TARGET]              production run: children + gateway, pidfile, graceful stop on SIGTERM/SIGINT
-//	dev [TARGET]              run for development: debug and reload on (--no-debug, --no-reload)
-//	workbench [TARGET]        run with proxy headers trusted and a start-up banner
-//	doctor [TARGET]           check the deployment: PASS / WARN / FAIL rows
-//	config [TARGET]           print the effective configuration and where each value came from
-//	shutdown                  stop the instance named by the pidfile
-//	reload                    start a new generation of children, switch to it, drain the old
-//	upgrade                   replace the running fluxlit binary, no connection dropped
-//	new NAME                  scaffold a project in the folder NAME
-//	build [TARGET]            write deployment files: Containerfiles, systemd unit, Kubernetes manifest
-//	pages manifest|validate   a FluxLit app's page manifest, or validate its pages (Python FluxLit's own code)
-//	healthcheck [URL]         GET URL (default the local /api/healthz); exit 0 on 2xx
-//	version                   print version, commit and Go version
-//	help [COMMAND]            print this text, or a command's page
+//	run [TARGET [SCRIPT]]        production run: children + gateway, pidfile, graceful stop on SIGTERM/SIGINT
+//	dev [TARGET [SCRIPT]]        run for development: debug and reload on (--no-debug, --no-reload)
+//	workbench [TARGET [SCRIPT]]  run with proxy headers trusted and a start-up banner
+//	doctor [TARGET [SCRIPT]]     check the deployment: PASS / WARN / FAIL rows
+//	config [TARGET [SCRIPT]]     print the effective configuration and where each value came from
+//	shutdown                     stop the instance named by the pidfile
+//	reload                       start a new generation of children, switch to it, drain the old
+//	upgrade                      replace the running fluxlit binary, no connection dropped
+//	new NAME                     scaffold a project in the folder NAME
+//	build [TARGET]               write deployment files: Containerfiles, systemd unit, Kubernetes manifest
+//	pages manifest|validate      a FluxLit app's page manifest, or validate its pages (Python FluxLit's own code)
+//	healthcheck [URL]            GET URL (default the local /api/healthz); exit 0 on 2xx
+//	version                      print version, commit and Go version
+//	help [COMMAND]               print this text, or a command's page
 //
 // "fluxlit help COMMAND" or "fluxlit COMMAND --help" shows a command's flags.
 //
@@ -43,7 +43,7 @@
 //
 // # Run
 //
-// usage: fluxlit run [TARGET] [flags]
+// usage: fluxlit run [TARGET [SCRIPT]] [flags]
 //
 // Starts the API child (uvicorn TARGET, default app:app) and the Streamlit child on private
 // loopback ports, or fronts them when api_upstream / streamlit_upstream are set, and serves
@@ -65,6 +65,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -79,7 +80,7 @@
 //
 // # Dev
 //
-// usage: fluxlit dev [TARGET] [flags]
+// usage: fluxlit dev [TARGET [SCRIPT]] [flags]
 //
 // Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
 // environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
@@ -99,6 +100,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -113,7 +115,7 @@
 //
 // # Workbench
 //
-// usage: fluxlit workbench [TARGET] [flags]
+// usage: fluxlit workbench [TARGET [SCRIPT]] [flags]
 //
 // Like run, for hosted notebooks and Connect-style hosts that serve the app behind their own
 // proxy: trust_proxy and the start-up banner are on by default. Same as run --workbench.
@@ -129,6 +131,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -141,7 +144,7 @@
 //
 // # Doctor
 //
-// usage: fluxlit doctor [TARGET] [flags]
+// usage: fluxlit doctor [TARGET [SCRIPT]] [flags]
 //
 // Prints one "STATUS  name: detail" row per check, Python FluxLit's rows and names plus
 // fluxlit's own. Python checks run the configured interpreter; when no child runs Python they
@@ -164,6 +167,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -178,7 +182,7 @@
 //
 // # Config
 //
-// usage: fluxlit config [TARGET] [flags]
+// usage: fluxlit config [TARGET [SCRIPT]] [flags]
 //
 // Prints every setting's effective value and its source (flag, env FLUXLIT_X, .env:3,
 // fluxlit.toml:12, pyproject.toml:8, default), secrets redacted, then the derived values and
@@ -188,6 +192,7 @@
 //
 //	--json                               one JSON object: Python FluxLit's schema (target, binding, settings, warnings...) plus sources
 //	--strict                             exit 1 when there is any warning
+//	--describe                           every setting: its kind, default, environment variable, flag and what it does
 //	--config PATH                        fluxlit.toml to read (env FLUXLIT_CONFIG; default ./fluxlit.toml, else [tool.fluxlit] in pyproject.toml)
 //	--host HOST                          gateway_host (default 127.0.0.1)
 //	--port PORT                          gateway_port (default 8000)
@@ -197,6 +202,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -207,6 +213,7 @@
 //
 //	fluxlit config
 //	fluxlit config --json | jq .sources
+//	fluxlit config --describe | less
 //
 // # Shutdown
 //
@@ -313,6 +320,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)
@@ -364,6 +372,7 @@
 //	--api-upstream URL                   api_upstream: front an API that fluxlit does not run
 //	--streamlit-upstream URL             streamlit_upstream: front a Streamlit that fluxlit does not run
 //	--root-path PATH                     root_path: the prefix an edge proxy serves the app under
+//	--streamlit-script PATH              streamlit_script: the Streamlit script (also the SCRIPT argument)
 //	--log-level LEVEL                    log_level: trace, debug, info, warning, error, critical
 //	--log-format FORMAT                  log_format: text, json, auto
 //	--pidfile PATH                       pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)

@@ -495,8 +495,8 @@ func TestDoctorUsageError(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "unknown flag", args: []string{"--nope"}, want: "fluxlit: fluxlit doctor: flag provided but not defined: -nope\n"},
-		{name: "two targets", args: []string{"a:app", "b:app"}, want: "fluxlit: fluxlit doctor: unexpected argument \"b:app\"\n"},
+		{name: "unknown flag", args: []string{"--nope"}, want: "fluxlit: fluxlit doctor: unknown flag --nope (\"fluxlit help doctor\" lists its flags)\n"},
+		{name: "three arguments", args: []string{"a:app", "b.py", "c"}, want: "fluxlit: fluxlit doctor: unexpected argument \"c\" (the arguments are TARGET and SCRIPT)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,14 @@ const (
 // fastpath_off.go).
 const fastEngineBuilt = true
 
+// fastParkAfter is how long a kept-alive connection waits for its next request on its own
+// goroutine before it is parked (idlepark): a client with a request ready sends it within
+// microseconds, one that waits a second is a person or a pool keeping a connection warm, and
+// for those a goroutine's stack and two buffers (about 25 KiB) are all cost. A tenth of a
+// second parked busy connections whose client the scheduler had set aside on a loaded
+// machine, at a few percent of the CPU of small requests (BENCHMARKS.md).
+const fastParkAfter = time.Second
+
 // fastBodyGrace is how long a request body may still be in flight after the upstream's
 // whole answer was relayed. An upstream that read the body has it all by then, so the sender
 // ends within moments (its goroutine may wait for a CPU under load, hence not zero); one that
@@ -51,16 +59,28 @@ type fastServer struct {
 	srv     *http.Server
 	handoff *handoffListener
 
+	waits  fastWaits // the timeout model's limits (timeouts.go)
+	parker *parker   // idle keep-alive connections wait here (idlepark_linux.go); nil elsewhere
+
 	ln      net.Listener
 	closing atomic.Bool
 	mu      sync.Mutex // guards conns; taken per connection, never per request
 	conns   map[*fastConn]struct{}
+	events  atomic.Uint64 // connections tracked and untracked: memory.go's measure of a burst
 	active  sync.WaitGroup
+}
+
+// fastWaits are the limits of timeouts.go, as durations.
+type fastWaits struct {
+	clientBody, clientSend, upstreamSend, upstreamRead, upstreamBody time.Duration
 }
 
 // newFastServer builds the front end for g; srv serves every connection handed off.
 func newFastServer(g *gateway, srv *http.Server) *fastServer {
-	return &fastServer{g: g, srv: srv, handoff: newHandoffListener(), conns: map[*fastConn]struct{}{}}
+	c := g.cfg
+	return &fastServer{g: g, srv: srv, handoff: newHandoffListener(), conns: map[*fastConn]struct{}{},
+		parker: idleParker(), waits: fastWaits{clientBody: c.clientBodyTimeout(), clientSend: c.clientSendTimeout(),
+			upstreamSend: c.sendTimeout(), upstreamRead: c.readTimeout(), upstreamBody: c.bodyTimeout()}}
 }
 
 // Serve accepts connections on ln until Shutdown. The net/http server serves the handed-off
@@ -110,6 +130,7 @@ func fastTemporaryAccept(err error) bool {
 func (f *fastServer) track(fc *fastConn, add bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.events.Add(1)
 	if add {
 		if f.closing.Load() {
 			return false
@@ -154,7 +175,11 @@ func (f *fastServer) Shutdown(ctx context.Context) error {
 	}
 }
 
+// connEvents counts the connections it tracked and untracked: memory.go's measure of a burst.
+func (f *fastServer) connEvents() uint64 { return f.events.Load() }
+
 func (f *fastServer) closeIdle() {
+	f.parker.wakeAll() // their goroutines see the shutdown and close them
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for fc := range f.conns {
@@ -202,6 +227,8 @@ type fastConn struct {
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	sr     io.Reader // under br: the socket, its waits limited while a body is read
+	sw     io.Writer // under bw: the socket, each wait limited by gateway_client_send_timeout_s
 	state  atomic.Int32
 	req    fastRequest
 	res    upResponse
@@ -213,23 +240,44 @@ type fastConn struct {
 	rec accessRecord
 	// slot is the connection's place under max_connections (nil without a cap): marked idle
 	// while it waits for a request, so that a new connection at the cap may take it.
-	slot *connSlot
+	slot      *connSlot
+	idleSince time.Time // when its last answer was sent: the keep-alive timeout counts from it
+}
+
+// shed drops what a connection keeps between requests for reuse (the last heads and their
+// field lists), for a parked one: the next request grows them again.
+func (fc *fastConn) shed() {
+	fc.req = fastRequest{}
+	fc.res = upResponse{}
 }
 
 // serve reads requests until the client closes, a request asks to close, or one needs
 // net/http (then the connection is handed off and no longer ours).
 func (fc *fastConn) serve() {
+	fc.sr = newSocketReader(fc.c)
+	fc.run(true, false)
+}
+
+// resume serves a parked connection whose next request (or end) has arrived (idlepark).
+func (fc *fastConn) resume() { fc.run(false, true) }
+
+// run is the connection's request loop. When it parks the connection it returns without
+// touching fc: the parker owns it until resume.
+func (fc *fastConn) run(first, resumed bool) {
 	fc.br = fastReaderPool.Get().(*bufio.Reader)
-	fc.br.Reset(newSocketReader(fc.c))
-	handedOff := false
+	fc.br.Reset(fc.sr)
+	handedOff, parked := false, false
 	defer func() {
+		if parked {
+			return
+		}
 		fc.release()
 		if !handedOff {
 			fc.c.Close()
 		}
 		fc.f.track(fc, false)
 	}()
-	for first := true; ; first = false {
+	for ; ; first = false {
 		// A new connection's first request is served even once Shutdown has begun, as
 		// net/http does: the client sent it (it may be in the socket already) to a server
 		// that accepted the connection, and a binary upgrade hands the listener over with
@@ -240,6 +288,15 @@ func (fc *fastConn) serve() {
 		}
 		fc.state.Store(state)
 		if !first && fc.f.closing.Load() {
+			return
+		}
+		now := time.Now()
+		if !first && !resumed {
+			fc.idleSince = now
+		}
+		resumed = false
+		var arrived bool
+		if arrived, parked = fc.awaitRequest(first, now); !arrived {
 			return
 		}
 		end, ok := fc.readHead(first)
@@ -263,8 +320,12 @@ func (fc *fastConn) serve() {
 		}
 		fc.br.Discard(end)
 		if fc.bw == nil {
+			if fc.sw == nil {
+				fc.sw = newSocketWriter(fc.c) // only now: a connection handed off at once writes nothing
+				setWaitLimit(fc.sw, fc.f.waits.clientSend)
+			}
 			fc.bw = fastWriterPool.Get().(*bufio.Writer)
-			fc.bw.Reset(newSocketWriter(fc.c)) // only now: a connection handed off at once writes nothing
+			fc.bw.Reset(fc.sw)
 		}
 		if p.steps&stepTunnel != 0 {
 			keep, tunnelled := fc.f.serveUpgrade(fc, &p)
@@ -280,27 +341,60 @@ func (fc *fastConn) serve() {
 	}
 }
 
-// readHead waits for a complete request head in the read buffer. end is its length (-1: the
-// client closed or timed out; close quietly); ok false means the bytes are not for the fast
-// path (bare LF, NUL, a head bigger than the buffer): hand off. A new connection (first) has
-// gateway_client_header_timeout_s from its start, as net/http's ReadHeaderTimeout; a kept-
-// alive one waits serverIdleTimeout for the next request's first byte, then has that long.
-func (fc *fastConn) readHead(first bool) (end int, ok bool) {
-	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
+// awaitRequest waits for the first byte of the next request: on a new connection within
+// gateway_client_header_timeout_s, as net/http's ReadHeaderTimeout; on a kept-alive one
+// within serverIdleTimeout of its last answer. A kept-alive connection silent for
+// fastParkAfter gives back its buffers and is parked (idlepark): parked true, and the
+// caller's goroutine leaves. arrived false: the client closed, timed out or was closed to
+// make room (max_connections).
+func (fc *fastConn) awaitRequest(first bool, now time.Time) (arrived, parked bool) {
+	deadline := fc.idleSince.Add(serverIdleTimeout)
 	if first {
-		fc.c.SetReadDeadline(time.Now().Add(headTimeout))
-	} else {
-		fc.c.SetReadDeadline(time.Now().Add(serverIdleTimeout))
+		deadline = now.Add(fc.f.g.cfg.clientHeaderTimeout())
 	}
 	if fc.slot != nil {
 		fc.slot.markIdle()
 	}
-	if _, err := fc.br.Peek(1); err != nil {
-		return -1, false
+	if fc.br.Buffered() == 0 && !first && fc.f.parker != nil {
+		wait := now.Add(fastParkAfter)
+		if deadline.Before(wait) {
+			wait = deadline
+		}
+		fc.c.SetReadDeadline(wait)
+		_, err := fc.br.Peek(1)
+		switch {
+		case err == nil:
+		case isTimeout(err) && time.Now().Before(deadline):
+			fc.release() // silent: it waits with no buffer and no goroutine
+			fc.shed()
+			if fc.f.parker.park(fc, deadline) {
+				return false, true
+			}
+			fc.br = fastReaderPool.Get().(*bufio.Reader)
+			fc.br.Reset(fc.sr)
+		default:
+			return false, false
+		}
+	}
+	if fc.br.Buffered() == 0 {
+		fc.c.SetReadDeadline(deadline)
+		if _, err := fc.br.Peek(1); err != nil {
+			return false, false
+		}
 	}
 	if fc.slot != nil && !fc.slot.markBusy() {
-		return -1, false // closed to make room for a new connection
+		return false, false // closed to make room for a new connection
 	}
+	return true, false
+}
+
+// readHead waits for a complete request head in the read buffer, whose first byte has
+// arrived (awaitRequest). end is its length (-1: the client closed or timed out; close
+// quietly); ok false means the bytes are not for the fast path (bare LF, NUL, a head bigger
+// than the buffer): hand off. A new connection's deadline is already set; a kept-alive one
+// has gateway_client_header_timeout_s from the first byte.
+func (fc *fastConn) readHead(first bool) (end int, ok bool) {
+	headTimeout := fc.f.g.cfg.clientHeaderTimeout()
 	deadlineSet := first
 	for {
 		buf, _ := fc.br.Peek(fc.br.Buffered())
@@ -415,18 +509,35 @@ func (fc *fastConn) upstreamHead(p *hopPlan, id string, fi *forwardedInfo) upstr
 		fwd: fc.f.g.forwarded(fi, p.up)}
 }
 
-// exchange sends the request upstream and relays the answer. A request on a reused pooled
-// connection that ends before any byte of an answer is sent once more on a fresh connection
-// when it can be replayed, as Go's Transport does: the upstream closed the connection while it
-// sat idle, and nothing was processed.
+// exchange sends the request upstream and relays the answer. A body that has not arrived
+// with the head is read whole first (bodybuffer.go), so the upstream is dialled only once the
+// client has sent it; one that cannot be buffered is streamed alongside. A request on a reused
+// pooled connection that ends before any byte of an answer is sent once more on a fresh
+// connection when it can be replayed, as Go's Transport does: the upstream closed the
+// connection while it sat idle, and nothing was processed.
 func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *accessRecord) bool {
 	req, pool := &fc.req, p.up.fast
 	p.up.inflight.Add(1)
 	defer p.up.inflight.Add(-1)
 	fi := f.g.forwardedInfo(hr)
 	head := fc.upstreamHead(p, rec.id, &fi)
-	if req.contentLength > 0 && int64(fc.br.Buffered()) < req.contentLength {
-		fc.c.SetReadDeadline(time.Time{}) // bodies are not time-bounded, as in net/http
+	var spooled *spooledBody
+	if req.contentLength > int64(fc.br.Buffered()) {
+		// The head's deadline is done with; each wait for the body has its own limit.
+		fc.c.SetReadDeadline(time.Time{})
+		setWaitLimit(fc.sr, f.waits.clientBody)
+		defer setWaitLimit(fc.sr, 0)
+		if f.g.spool != nil {
+			sp, _, err := f.g.spool.spool(fc.br, req.contentLength)
+			if err != nil {
+				return f.clientBodyFailed(fc, p.up, rec, err)
+			}
+			if sp != nil {
+				spooled = sp
+				defer sp.release()
+				rec.body.n.Store(sp.size) // bytes_in, as accessBody counts it
+			}
+		}
 	}
 	rec.upstreamStart = time.Now()
 	for fresh := false; ; fresh = true {
@@ -435,23 +546,32 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 			return f.upstreamFailed(fc, p.up, rec, err, false)
 		}
 		err = f.g.writeUpstreamHead(pc.bw, &head)
-		var bodyDone chan error // set while a large body is still being sent
+		var bodyDone chan error // set while a body is still being streamed
+		var hd *headDeadline
 		switch {
 		case err != nil:
+		case spooled != nil:
+			if _, err = spooled.WriteTo(pc.bw); err == nil {
+				err = pc.bw.Flush()
+			}
 		case req.contentLength > 0 && req.contentLength <= int64(min(fc.br.Buffered(), pc.bw.Available())):
 			err = fastSendBody(fc, pc, rec) // already read, and fits the head's write
 		case req.contentLength > 0:
-			// Sent alongside reading the answer, as the Transport does: an upstream may
+			// Streamed alongside reading the answer, as the Transport does: an upstream may
 			// answer (401, 413) without reading the whole body, and that answer must reach
 			// the client instead of a 502 or a stalled write. The head goes first, as the
-			// Transport sends it: the upstream sees the request before the body arrives.
+			// Transport sends it: the upstream sees the request before the body arrives. The
+			// read timeout starts when the body has been sent.
 			if err = pc.bw.Flush(); err != nil {
 				break
 			}
+			hd = &headDeadline{c: pc.c, wait: f.waits.upstreamRead}
 			bodyDone = make(chan error, 1)
 			go func() {
 				err := fastSendBody(fc, pc, rec)
-				if err != nil {
+				if err == nil {
+					hd.bodySent()
+				} else {
 					pc.c.Close() // the upstream must not wait for the rest, nor get a complete request
 				}
 				bodyDone <- err
@@ -461,7 +581,7 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 		}
 		gotBytes := false
 		if err == nil {
-			gotBytes, err = f.readAnswer(fc, pc, rec)
+			gotBytes, err = f.readAnswer(fc, pc, rec, hd)
 		}
 		if err != nil {
 			pc.c.Close()
@@ -469,10 +589,17 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 			if pc.reused && !gotBytes && !fresh && req.replayable() {
 				continue
 			}
-			// A body that ended before its length: the client went away (as net/http's
-			// canceled request context says).
-			clientGone := errors.Is(bodyErr, io.EOF) || errors.Is(bodyErr, io.ErrUnexpectedEOF)
-			return f.upstreamFailed(fc, p.up, rec, err, clientGone)
+			switch {
+			case errors.Is(bodyErr, io.EOF) || errors.Is(bodyErr, io.ErrUnexpectedEOF):
+				// A body that ended before its length: the client went away (as net/http's
+				// canceled request context says).
+				return f.upstreamFailed(fc, p.up, rec, err, true)
+			case bodyErr != nil && !fromWrite(bodyErr):
+				return f.clientBodyFailed(fc, p.up, rec, bodyErr) // the client was too slow
+			case bodyErr != nil:
+				err = bodyErr // the upstream stopped taking the body
+			}
+			return f.upstreamFailed(fc, p.up, rec, err, false)
 		}
 		rec.upstreamDur = time.Since(rec.upstreamStart) // upstream_ms: until its response head
 		if fc.clientLeft(rec) {
@@ -484,13 +611,43 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 	}
 }
 
+// headDeadline starts the read timeout of an exchange whose body is streamed when the body
+// has been sent (Go's Transport counts ResponseHeaderTimeout from there too), unless the
+// answer came first.
+type headDeadline struct {
+	mu   sync.Mutex
+	c    net.Conn
+	wait time.Duration
+	done bool
+}
+
+func (h *headDeadline) bodySent() {
+	h.mu.Lock()
+	if !h.done {
+		h.c.SetReadDeadline(deadlineAfter(h.wait))
+	}
+	h.mu.Unlock()
+}
+
+func (h *headDeadline) headRead() {
+	h.mu.Lock()
+	h.done = true
+	h.c.SetReadDeadline(time.Time{})
+	h.mu.Unlock()
+}
+
 // readAnswer reads the upstream's answer head into fc.res within
-// gateway_upstream_read_timeout_s, relaying interim (1xx) answers to the client as they come,
-// as RFC 9110 §15.2 asks of a proxy and the net/http engine's ReverseProxy does. A 101 is
-// refused: fluxlit asked for no upgrade.
-func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord) (gotBytes bool, err error) {
-	pc.c.SetReadDeadline(deadlineAfter(f.g.cfg.readTimeout()))
-	defer pc.c.SetReadDeadline(time.Time{})
+// gateway_upstream_read_timeout_s of the end of the request body (hd, when the body is still
+// being streamed, starts that clock), relaying interim (1xx) answers to the client as they
+// come, as RFC 9110 §15.2 asks of a proxy and the net/http engine's ReverseProxy does. A 101
+// is refused: fluxlit asked for no upgrade.
+func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord, hd *headDeadline) (gotBytes bool, err error) {
+	if hd != nil {
+		defer hd.headRead()
+	} else {
+		pc.c.SetReadDeadline(deadlineAfter(f.waits.upstreamRead))
+		defer pc.c.SetReadDeadline(time.Time{})
+	}
 	if _, err := pc.br.Peek(1); err != nil {
 		return false, err
 	}
@@ -515,10 +672,12 @@ func (f *fastServer) readAnswer(fc *fastConn, pc *upConn, rec *accessRecord) (go
 	}
 }
 
-// fastSendBody copies the request body (Content-Length bytes) from the client to the upstream.
+// fastSendBody copies the request body (Content-Length bytes) from the client to the
+// upstream. An error from writing (fromWrite) is the upstream's; any other is the client's.
 func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 	n := fc.req.contentLength
-	err := fastCopyBody(pc.c, pc.bw, fc.c, fc.br, n)
+	w := fc.f.waits
+	_, err := fastCopyBody(pc.c, pc.bw, fc.c, fc.br, n, copyWaits{src: w.clientBody, dst: w.upstreamSend})
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -528,15 +687,23 @@ func fastSendBody(fc *fastConn, pc *upConn, rec *accessRecord) error {
 	return err
 }
 
-// fastAbandonBody stops a body still being sent (the upstream connection is closed already) by
-// failing its read from the client, waits for it and returns how it ended. The client's
-// stream is then at an unknown position, so the caller closes that connection too.
+// fastAbandonBody stops a body still being sent (the upstream connection is closed already)
+// by failing its read from the client, and waits for it. It returns the body's error when the
+// body had ended on its own (its error says why the exchange failed), nil when it was stopped
+// here. The client's stream is then at an unknown position, so the caller closes that
+// connection too.
 func fastAbandonBody(fc *fastConn, bodyDone chan error) error {
 	if bodyDone == nil {
 		return nil
 	}
+	select {
+	case err := <-bodyDone:
+		return err
+	default:
+	}
 	fc.c.SetReadDeadline(time.Unix(1, 0))
-	return <-bodyDone
+	<-bodyDone
+	return nil
 }
 
 // fastBodySent waits for a body sent alongside the answer and reports whether it went out whole.
@@ -578,13 +745,28 @@ func (f *fastServer) upstreamFailed(fc *fastConn, up *upstream, rec *accessRecor
 		g.log.Warn(fail.logMsg, "request_id", rec.id, "upstream", up.name, "error", err.Error())
 	}
 	keep := fc.req.contentLength <= 0 && !fc.req.close
-	rec.status = fail.status
 	rec.upstreamDur = time.Since(rec.upstreamStart)
-	g.obs.end(rec) // before the answer leaves, as the net/http engine records before it flushes
-	if !fastWriteError(fc.bw, fail.status, fail.msg, up.isAPI(), rec.id, !keep) {
-		return false
+	return f.answer(fc, rec, fail, up.isAPI(), !keep) && keep
+}
+
+// clientBodyFailed ends an exchange whose client did not send its whole body (hop.go's
+// clientBodyFailure): 408 or 500 on a connection then closed, or nothing to a client gone.
+func (f *fastServer) clientBodyFailed(fc *fastConn, up *upstream, rec *accessRecord, err error) bool {
+	fail := clientBodyFailure(err)
+	if fail.msg == "" {
+		return f.clientGone(up, rec)
 	}
-	return keep
+	f.answer(fc, rec, fail, up.isAPI(), true)
+	return false
+}
+
+// answer writes fluxlit's own answer, recorded first with its real status and size, as the
+// net/http engine records before it flushes. It reports whether the write succeeded.
+func (f *fastServer) answer(fc *fastConn, rec *accessRecord, fail hopFailure, asJSON, closeConn bool) bool {
+	contentType, body := proxyErrorBody(fail.status, fail.msg, rec.id, asJSON)
+	rec.status, rec.bytes = fail.status, int64(len(body))
+	f.g.obs.end(rec)
+	return fastWriteError(fc.bw, fail.status, contentType, body, rec.id, closeConn)
 }
 
 // fastClientLeftAfter: a client may have left while its upstream worked only if that took a
@@ -611,10 +793,10 @@ func (f *fastServer) clientGone(up *upstream, rec *accessRecord) bool {
 	return false
 }
 
-// fastWriteError writes fluxlit's own error answer (the headers and body of writeError)
-// straight to the client's buffer and flushes it. It reports whether the write succeeded.
-func fastWriteError(bw *bufio.Writer, status int, msg string, asJSON bool, id string, closeConn bool) bool {
-	contentType, body := proxyErrorBody(status, msg, id, asJSON)
+// fastWriteError writes fluxlit's own error answer (the headers of writeError, the body of
+// proxyErrorBody) straight to the client's buffer and flushes it. It reports whether the
+// write succeeded.
+func fastWriteError(bw *bufio.Writer, status int, contentType, body, id string, closeConn bool) bool {
 	writeStatusLine(bw, status)
 	bw.WriteString("Cache-Control: no-store\r\nContent-Type: ")
 	bw.WriteString(contentType)
@@ -643,17 +825,23 @@ func (f *fastServer) relayResponse(fc *fastConn, pc *upConn, pool *fastPool, fi 
 	f.writeResponseHead(fc.bw, res, rec.id, fi.Proto == "https", noBody, closeClient)
 	var err error
 	var n int64
+	// The body's waits: the upstream's silences and the client's reading (timeouts.go).
+	waits := copyWaits{src: f.waits.upstreamBody, dst: f.waits.clientSend}
+	setWaitLimit(pc.r, waits.src)
 	switch {
 	case noBody:
 	case res.chunked:
 		n, err = fastRelayChunked(fc.bw, pc.br)
 	case res.contentLength >= 0:
-		n = res.contentLength
-		err = fastCopyBody(fc.c, fc.bw, pc.c, pc.br, n)
+		n, err = fastCopyBody(fc.c, fc.bw, pc.c, pc.br, res.contentLength, waits)
 	default:
-		n, err = fastCopyUntilClose(fc.c, fc.bw, pc.c, pc.br)
+		n, err = fastCopyUntilClose(fc.c, fc.bw, pc.c, pc.br, waits)
 	}
+	setWaitLimit(pc.r, 0)
 	rec.bytes = n
+	if err != nil && !fromWrite(err) {
+		f.g.upstreamBodyCut(rec, err)
+	}
 	// Recorded before the last flush, so a client that has the whole answer finds it in the
 	// metrics, the debug ring and the log, as with the net/http engine.
 	f.g.obs.end(rec)
@@ -758,12 +946,13 @@ func writeDate(bw *bufio.Writer, t time.Time) {
 type fastPool struct {
 	network, addr string
 	dialer        *net.Dialer
+	sendWait      time.Duration // gateway_upstream_send_timeout_s
 	mu            sync.Mutex
 	idle          []*upConn
 }
 
 func newFastPool(up *upstream, cfg *Config) *fastPool {
-	p := &fastPool{network: "tcp", dialer: up.dialer}
+	p := &fastPool{network: "tcp", dialer: up.dialer, sendWait: cfg.sendTimeout()}
 	if up.unixPath != "" {
 		p.network, p.addr = "unix", up.unixPath
 	} else {
@@ -806,6 +995,7 @@ func (p *fastPool) get(fresh bool) (*upConn, error) {
 	}
 	pc := &upConn{br: bufio.NewReaderSize(nil, upReadBufferSize), bw: bufio.NewWriterSize(nil, upWriteBufferSize)}
 	pc.attach(c)
+	setWaitLimit(pc.w, p.sendWait)
 	return pc, nil
 }
 

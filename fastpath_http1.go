@@ -277,58 +277,60 @@ func fastValidHost(v []byte) bool {
 }
 
 // fastCopyBody copies exactly n body bytes from src (read through sbr) to dst (written through
-// dbw). A body that fits the writer's free space joins the head in one write; a bigger one
-// goes through the buffers only for what is already buffered, then socket to socket
-// (copyStream).
-func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, n int64) error {
+// dbw) and returns how many it moved. A body that fits the writer's free space joins the head
+// in one write; a bigger one goes through the buffers only for what is already buffered,
+// then socket to socket (copyStream, within waits; the buffers' own socket reader and writer
+// have theirs).
+func fastCopyBody(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, n int64, waits copyWaits) (int64, error) {
 	if n <= int64(dbw.Available()) {
 		return copyBuffered(dbw, sbr, n)
 	}
 	m := min(int64(sbr.Buffered()), n)
-	if err := copyBuffered(dbw, sbr, m); err != nil {
-		return err
+	if moved, err := copyBuffered(dbw, sbr, m); err != nil {
+		return moved, err
 	}
 	if err := dbw.Flush(); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := copyStream(dst, src, n-m)
-	return err
+	k, err := copyStream(dst, src, n-m, waits)
+	return m + k, err
 }
 
 // copyBuffered moves n bytes from sbr to dbw through their buffers, as io.CopyN would (io.EOF
-// if sbr ends first) without the LimitedReader it allocates for every small response. It
-// reads sbr only when sbr holds none of them, so n <= sbr.Buffered() moves what is there.
-func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) error {
-	for n > 0 {
+// if sbr ends first) without the LimitedReader it allocates for every small response, and
+// returns how many it moved. It reads sbr only when sbr holds none of them, so n <=
+// sbr.Buffered() moves what is there.
+func copyBuffered(dbw *bufio.Writer, sbr *bufio.Reader, n int64) (int64, error) {
+	var moved int64
+	for moved < n {
 		if sbr.Buffered() == 0 {
 			if _, err := sbr.Peek(1); err != nil {
-				return err
+				return moved, err
 			}
 		}
-		m := int(min(int64(sbr.Buffered()), n))
+		m := int(min(int64(sbr.Buffered()), n-moved))
 		p, _ := sbr.Peek(m)
 		if _, err := dbw.Write(p); err != nil {
-			return err
+			return moved, err
 		}
 		sbr.Discard(m)
-		n -= int64(m)
+		moved += int64(m)
 	}
-	return nil
+	return moved, nil
 }
 
 // fastCopyUntilClose relays a body that ends when the upstream closes (no Content-Length, not
 // chunked). The client connection is closed afterwards: that is how the client learns where
 // the body ends, and it keeps every byte flowing as it arrives (no re-chunking).
-func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader) (int64, error) {
-	n := int64(sbr.Buffered())
-	err := copyBuffered(dbw, sbr, n)
+func fastCopyUntilClose(dst net.Conn, dbw *bufio.Writer, src net.Conn, sbr *bufio.Reader, waits copyWaits) (int64, error) {
+	n, err := copyBuffered(dbw, sbr, int64(sbr.Buffered()))
 	if err == nil {
 		err = dbw.Flush()
 	}
 	if err != nil {
 		return n, err
 	}
-	m, err := copyStream(dst, src, -1)
+	m, err := copyStream(dst, src, -1, waits)
 	return n + m, err
 }
 

@@ -21,6 +21,7 @@ type fastServer struct{}
 func newFastServer(*gateway, *http.Server) *fastServer { return nil }
 func (*fastServer) Serve(net.Listener) error           { return errors.ErrUnsupported }
 func (*fastServer) Shutdown(ctx context.Context) error { return nil }
+func (*fastServer) connEvents() uint64                 { return 0 }
 
 // fastPool: an upstream has no fast engine's pool in this build.
 type fastPool struct{}

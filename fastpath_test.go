@@ -171,7 +171,9 @@ func TestFastHandoffAfterFastRequests(t *testing.T) {
 		"POST /three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n"+
 		"GET /four HTTP/1.1\r\nHost: a\r\n\r\n")
 	res := fastReadResponses(t, bufio.NewReader(c), "GET", 4)
-	want := []string{"GET /one 0 te=[]", "POST /two 3 te=[]", "POST /three 4 te=[chunked]", "GET /four 0 te=[]"}
+	// The chunked body is buffered whole before the upstream is dialled (bodybuffer.go), so it
+	// reaches the upstream with its length, as nginx sends a buffered body.
+	want := []string{"GET /one 0 te=[]", "POST /two 3 te=[]", "POST /three 4 te=[]", "GET /four 0 te=[]"}
 	for i, r := range res {
 		if got := fastBodyOf(r); got != want[i] {
 			t.Errorf("response %d: got %q; want %q", i+1, got, want[i])
@@ -248,8 +250,8 @@ func TestFastUpstreamErrors(t *testing.T) {
 		status     int
 		body       string
 	}{
-		{"refused API", "/api/x", map[string]string{"api_upstream": refused}, 502, `{"error":"api upstream is unreachable","request_id":"rid-1"}` + "\n"},
-		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "Bad Gateway: fluxlit: streamlit upstream is unreachable (request id rid-1)\n"},
+		{"refused API", "/api/x", map[string]string{"api_upstream": refused}, 502, `{"error":"api refused the connection","request_id":"rid-1"}` + "\n"},
+		{"refused Streamlit", "/x", map[string]string{"streamlit_upstream": refused}, 502, "Bad Gateway: fluxlit: streamlit refused the connection (request id rid-1)\n"},
 		{"slow API", "/api/x", map[string]string{"api_upstream": slow, "gateway_upstream_read_timeout_s": "0.2"}, 504, `{"error":"api did not answer within gateway_upstream_read_timeout_s","request_id":"rid-1"}` + "\n"},
 	}
 	for _, tt := range tests {
@@ -480,7 +482,8 @@ func TestFastChunkSize(t *testing.T) {
 }
 
 // TestFastEarlyAnswer: an upstream that answers before reading a large body (an auth
-// failure on an upload) gets its answer to the client, not a 502 or a stall.
+// failure on an upload) gets its answer to the client, not a 502 or a stall. The body is
+// streamed for that to happen: with request buffering on, fluxlit reads it whole first.
 func TestFastEarlyAnswer(t *testing.T) {
 	upURL := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
 		if _, err := http.ReadRequest(br); err != nil {
@@ -489,7 +492,7 @@ func TestFastEarlyAnswer(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope")
 		time.Sleep(500 * time.Millisecond) // keep the connection open without reading
 	})
-	_, _, addr := fastGateway(t, map[string]string{"api_upstream": upURL})
+	_, _, addr := fastGateway(t, map[string]string{"api_upstream": upURL, "gateway_request_buffering": "false"})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -538,8 +541,11 @@ func TestFastUpConnAlive(t *testing.T) {
 }
 
 // FuzzUpstreamAnswerPool is the pool invariant, end to end on both engines: whatever an
-// upstream answers one client, the next client's request, on a reused upstream connection or
-// a fresh one, gets its own answer and nothing else.
+// upstream answers one client, (1) the next client's request, on a reused upstream connection
+// or a fresh one, gets its own answer and nothing else, and (2) an upstream connection is sent
+// another request only when the answer on it ended exactly where its framing said, with nothing
+// after it (read by net/http's own ReadResponse, not by the rule under test): the upstream sees
+// which connection a request comes on, so it checks (2) itself.
 func FuzzUpstreamAnswerPool(f *testing.F) {
 	for _, s := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
@@ -548,13 +554,18 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nhi",
+		"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
 	var answer atomic.Pointer[[]byte]
+	var reusedAfter atomic.Pointer[string] // (2) broken: what the connection had answered
 	up := fastRawUpstream(f, func(c net.Conn, br *bufio.Reader) {
 		c.SetDeadline(time.Time{})
+		var last []byte // the answer just sent on this connection, for a request of lastMethod
+		lastMethod := ""
 		for {
 			// Ends what a cut answer leaves hanging; a reused connection's next request
 			// comes within this (one that comes later finds it closed, and dials).
@@ -563,10 +574,17 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 			if err != nil {
 				return
 			}
+			if last != nil && !answerEndsExactly(last, lastMethod) {
+				msg := fmt.Sprintf("%s %s came on the connection that answered %s with %q", req.Method, req.URL.Path, lastMethod, last)
+				reusedAfter.Store(&msg)
+			}
+			io.Copy(io.Discard, req.Body)
 			if req.URL.Path == "/first" {
-				c.Write(*answer.Load())
+				last, lastMethod = *answer.Load(), req.Method
+				c.Write(last)
 				continue
 			}
+			last = nil
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
 		}
 	})
@@ -586,6 +604,7 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		}
 		answer.Store(&data)
 		for engine, addr := range engines {
+			reusedAfter.Store(nil)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -600,8 +619,30 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 			if res.StatusCode != 200 || body != "own" {
 				t.Fatalf("%s engine: after %s answered with %q, the next client got %d %q; want 200 own", engine, method, data, res.StatusCode, body)
 			}
+			if msg := reusedAfter.Load(); msg != nil {
+				t.Fatalf("%s engine: an upstream connection was used again past an inexact end: %s", engine, *msg)
+			}
 		}
 	})
+}
+
+// answerEndsExactly reports whether data is one answer to method (after any 1xx) that ends at
+// its last byte and leaves the connection open, as net/http's ReadResponse reads it: the only
+// answers after which an upstream connection may carry another request.
+func answerEndsExactly(data []byte, method string) bool {
+	in := bytes.NewReader(data)
+	br := bufio.NewReader(in)
+	for {
+		res, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil || res.StatusCode == http.StatusSwitchingProtocols {
+			return false
+		}
+		if res.StatusCode < 200 {
+			continue
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		return err == nil && !res.Close && br.Buffered() == 0 && in.Len() == 0
+	}
 }
 
 // FuzzUpstreamAnswer: whatever an upstream sends, both engines read the same answer out of it:
@@ -677,7 +718,7 @@ func fastAnswerEnd(data []byte, method string, res *upResponse) (int, error) {
 	case res.chunked:
 		_, err = fastRelayChunked(dbw, br)
 	case res.contentLength >= 0:
-		err = copyBuffered(dbw, br, res.contentLength)
+		_, err = copyBuffered(dbw, br, res.contentLength)
 	default:
 		return len(data), nil // ends with the connection
 	}
@@ -695,7 +736,7 @@ func guardAnswerEnd(data []byte, method string, cuts []int) (int, error) {
 		n, err := g.Read(buf)
 		total += n
 		switch {
-		case g.state == guardIdle && err == nil:
+		case g.state == guardIdle && (err == nil || err == io.EOF):
 			return total, nil
 		case err == io.EOF && g.state == guardUntilClose:
 			return total, nil

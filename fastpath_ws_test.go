@@ -75,8 +75,8 @@ func testFastWebSocketUpgrade(t *testing.T, settings map[string]string) {
 	}
 }
 
-// TestFastWebSocketRefusedKeepsConnection: a refused handshake is relayed with its body, an
-// unreachable upstream is a 502, and either way the connection then serves a plain request.
+// TestFastWebSocketRefusedKeepsConnection: a refused handshake is relayed with its body, a
+// refused connection is a 502, and either way the connection then serves a plain request.
 func TestFastWebSocketRefusedKeepsConnection(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
@@ -85,7 +85,7 @@ func TestFastWebSocketRefusedKeepsConnection(t *testing.T) {
 		body     string
 	}{
 		{"refused by the upstream", func(t *testing.T) string { return wsEchoUpstream(t, http.StatusForbidden).URL }, 403, "Cross origin"},
-		{"upstream down", func(t *testing.T) string { return refusedPort(t) }, 502, "unreachable"},
+		{"upstream down", func(t *testing.T) string { return refusedPort(t) }, 502, "refused the connection"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			api, _ := echoUpstream(t)

@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -211,6 +213,84 @@ func TestOnlyWebSocketsAreTunnelled(t *testing.T) {
 	}
 }
 
+// TestClientsDuringInexactAnswers: many clients at once on one gateway, half of them asking
+// for an answer that carries another answer past its end, half posting a body. Every post gets
+// its own answer, and the upstream never reads a request on a connection after an inexact
+// answer. Before the fix the net/http engine's guard cut the extra bytes but the Transport put
+// the connection back in its pool at the body's end, before its read loop saw the failure: in
+// one run 143 posts got 502 (a body without GetBody is not sent again on a new connection),
+// and a request reached the upstream on such a connection. The guard now ends that read with
+// io.EOF.
+func TestClientsDuringInexactAnswers(t *testing.T) {
+	var after, requests atomic.Int64
+	up := fastRawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		c.SetDeadline(time.Time{})
+		inexact := false
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			requests.Add(1)
+			if inexact {
+				after.Add(1)
+			}
+			inexact = req.URL.Path == "/first"
+			if inexact {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nown")
+		}
+	})
+	for engine, addr := range engineGateways(t, map[string]string{"streamlit_upstream": up}) {
+		after.Store(0)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 5 * time.Second}
+		var wg sync.WaitGroup
+		var wrong atomic.Int64
+		var firstWrong atomic.Pointer[string]
+		deadline := time.Now().Add(2 * time.Second)
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 2000 && time.Now().Before(deadline); i++ {
+					if (i+w)%2 == 0 {
+						if res, err := client.Get("http://" + addr + "/first"); err == nil {
+							io.Copy(io.Discard, res.Body)
+							res.Body.Close()
+						}
+						continue
+					}
+					got := ""
+					res, err := client.Post("http://"+addr+"/second", "text/plain", strings.NewReader("data"))
+					if err == nil {
+						b, _ := io.ReadAll(res.Body)
+						res.Body.Close()
+						if res.StatusCode == 200 && string(b) == "own" {
+							continue
+						}
+						got = res.Status + " " + string(b)
+					} else {
+						got = err.Error()
+					}
+					wrong.Add(1)
+					firstWrong.CompareAndSwap(nil, &got)
+				}
+			}()
+		}
+		wg.Wait()
+		client.CloseIdleConnections()
+		if n := wrong.Load(); n > 0 {
+			t.Errorf("%s engine: %d posts did not get their own answer, the first: %s", engine, n, *firstWrong.Load())
+		}
+		if n := after.Load(); n > 0 {
+			t.Errorf("%s engine: %d requests (of %d) reached the upstream on a connection after an inexact answer", engine, n, requests.Load())
+		}
+	}
+}
+
 // splitConn returns its input in reads cut at the given sizes (then what is left), as a
 // socket may deliver it.
 type splitConn struct {
@@ -239,9 +319,9 @@ func (c *splitConn) Read(p []byte) (int, error) {
 // heads and refuse the same; and a head they take, net/http's own ReadResponse reads with the
 // same status and framing, so the rule is never looser than Go's.
 // TestGuardConnEndsTheAnswer: the net/http engine's guard hands the Transport an answer up to
-// its end and not a byte more; the bytes past it fail the connection's next read, so that the
-// request that takes the connection from the pool next never reads them as its answer (Go's
-// Transport notices them only when its read loop looks: under load a request can come first).
+// its end and not a byte more, with io.EOF, so the Transport does not pool the connection; the
+// bytes past it fail the connection's next read, so that no request that takes the connection
+// ever reads them as its answer.
 func TestGuardConnEndsTheAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, answer, want string
@@ -255,8 +335,8 @@ func TestGuardConnEndsTheAnswer(t *testing.T) {
 		g.arm(tc.method)
 		buf := make([]byte, 4096)
 		n, err := g.Read(buf)
-		if err != nil || string(buf[:n]) != tc.want {
-			t.Errorf("%s: first read %q, %v; want the answer alone, %q", tc.name, buf[:n], err, tc.want)
+		if err != io.EOF || string(buf[:n]) != tc.want {
+			t.Errorf("%s: first read %q, %v; want the answer alone, %q, with io.EOF (so the Transport does not pool the connection)", tc.name, buf[:n], err, tc.want)
 		}
 		g.arm(http.MethodGet) // the next request took the connection from the pool
 		if n, err := g.Read(buf); err == nil {

@@ -39,6 +39,7 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 		g.obs.debug = &debugRing{}
 	}
 	g.ready = newReadiness(g)
+	g.spool = newBodySpooler(cfg, log)
 	g.gens = &generations{}
 	if plan != nil && len(plan.uiURLs) > 0 {
 		g.gens.aff = newAffinity(listenPort(listen), cfg.RootPath)

@@ -35,6 +35,9 @@ func healthcheckCommand(args []string, stdout, stderr io.Writer) int {
 	// The one positional argument is the URL, not a TARGET.
 	raw := in.Positional
 	in.Positional = ""
+	if in.PositionalScript != "" {
+		return usageError(stderr, fmt.Errorf("fluxlit healthcheck: unexpected argument %q (the one argument is URL)", in.PositionalScript))
+	}
 	if raw == "" {
 		cfg, err := loadConfig(in)
 		if err != nil {

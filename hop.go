@@ -10,9 +10,12 @@ package main
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // hopStep is one thing the edge does for a request. A plan is a set of them; the net/http
@@ -356,8 +359,8 @@ func hostPort(host string) string {
 	return host[i+1:]
 }
 
-// hopFailure is fluxlit's own answer to an upstream exchange that failed: the status, the
-// reason counted in fluxlit_gateway_upstream_errors_total, the client's line and the log's.
+// hopFailure is fluxlit's own answer to an exchange that failed: the status, the reason
+// counted in fluxlit_gateway_upstream_errors_total, the client's line and the log's.
 type hopFailure struct {
 	status      int
 	reason      string
@@ -368,23 +371,103 @@ type hopFailure struct {
 // its answer (nginx's 499): nobody reads an answer, and it is not the upstream's fault.
 const statusClientGone = 499
 
-// upstreamFailure maps a failed exchange with up to fluxlit's answer: 413 for a body that
-// went over the limit while it was sent, 499 (no answer) when the client went away, 504 when
-// the upstream did not answer in time, 502 for anything else (refused, reset, an answer
-// fluxlit cannot relay).
+// upstreamFailure maps a failed exchange with up to fluxlit's answer by its cause, with
+// nginx's statuses: 413 for a body that went over the limit while it was sent; 499 (no
+// answer) when the client went away; 504 when the upstream did not accept the connection,
+// take the request or answer in time (the setting that ran out is named); 502 when it refused
+// the connection (a full socket backlog too), closed or reset it without an answer, answered
+// something that is not HTTP/1.x, or could not be reached at all.
 func (g *gateway) upstreamFailure(up *upstream, err error, clientGone bool) hopFailure {
 	var tooLarge *http.MaxBytesError
+	var op *net.OpError
+	dial := errors.As(err, &op) && op.Op == "dial"
+	refused := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EAGAIN) // EAGAIN: a Unix socket's backlog is full
 	switch {
 	case errors.As(err, &tooLarge) || errors.Is(err, errBodyTooLarge):
 		return hopFailure{status: http.StatusRequestEntityTooLarge, reason: "body_too_large",
 			msg: "request body exceeds gateway_max_proxy_request_body_bytes (" + strconv.FormatInt(g.maxBody, 10) + ")"}
 	case clientGone:
 		return hopFailure{status: statusClientGone, reason: "canceled"}
+	case dial && refused:
+		return hopFailure{status: http.StatusBadGateway, reason: "refused",
+			msg: up.name + " refused the connection", logMsg: "upstream refused the connection"}
+	case dial && isTimeout(err):
+		return hopFailure{status: http.StatusGatewayTimeout, reason: "timeout",
+			msg: up.name + " did not accept a connection within gateway_upstream_connect_timeout_s", logMsg: "upstream connect timeout"}
+	case dial:
+		return hopFailure{status: http.StatusBadGateway, reason: "refused",
+			msg: up.name + " upstream is unreachable", logMsg: "upstream unreachable"}
+	case isTimeout(err) && fromWrite(err):
+		return hopFailure{status: http.StatusGatewayTimeout, reason: "timeout",
+			msg: up.name + " did not take the request within gateway_upstream_send_timeout_s", logMsg: "upstream send timeout"}
 	case isTimeout(err):
 		return hopFailure{status: http.StatusGatewayTimeout, reason: "timeout",
 			msg: up.name + " did not answer within gateway_upstream_read_timeout_s", logMsg: "upstream timeout"}
+	case malformedResponse(err):
+		return hopFailure{status: http.StatusBadGateway, reason: "invalid",
+			msg: up.name + " sent an invalid response", logMsg: "upstream sent an invalid response"}
 	}
-	return hopFailure{status: http.StatusBadGateway, reason: "refused", msg: up.name + " upstream is unreachable", logMsg: "upstream unreachable"}
+	return hopFailure{status: http.StatusBadGateway, reason: "reset",
+		msg: up.name + " closed the connection without an answer", logMsg: "upstream closed the connection"}
+}
+
+// malformedResponse reports whether err says the upstream's answer was not HTTP/1.x: the
+// fast engine's and the WebSocket handshake's errUpstreamMalformed, or Go's Transport's and
+// ReverseProxy's errors for a bad status line, header, framing or size, or a 101 nobody asked
+// for (they export no type for them).
+func malformedResponse(err error) bool {
+	if errors.Is(err, errUpstreamMalformed) {
+		return true
+	}
+	var pe textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range [...]string{"malformed HTTP", "unsupported transfer encoding", "bad Content-Length",
+		"invalid Content-Length", "response headers exceeded", "tried to switch protocol"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// fromWrite reports whether err came from writing to a connection (net.Conn's own errors
+// name the operation): in a copy, the destination's failure rather than the source's.
+func fromWrite(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "write"
+}
+
+// upstreamBodyCut records a response body the upstream ended early, its head already relayed
+// (silent for gateway_upstream_body_timeout_s, closed, or its framing broken): the client is
+// left with an incomplete response, its connection closed. (A client that left or read
+// nothing for gateway_client_send_timeout_s is its own business: its access line shows the
+// bytes it got.)
+func (g *gateway) upstreamBodyCut(rec *accessRecord, err error) {
+	reason, msg := "reset", "upstream closed the connection in the middle of a response body; the response was cut"
+	switch {
+	case isTimeout(err):
+		reason, msg = "timeout", "upstream silent for gateway_upstream_body_timeout_s in the middle of a response body; the response was cut"
+	case malformedResponse(err):
+		reason, msg = "invalid", "upstream broke the framing of a response body; the response was cut"
+	}
+	g.obs.upstreamError(rec.dispatch, reason)
+	g.log.Warn(msg, "request_id", rec.id, "upstream", rec.dispatch, "error", err.Error())
+}
+
+// clientBodyFailure maps a request body that did not arrive whole to fluxlit's answer: 408
+// for a client silent for gateway_client_body_timeout_s (nginx's answer), 500 for a body that
+// could not be buffered, and 499 — no answer, for nobody reads it — for a client that left.
+func clientBodyFailure(err error) hopFailure {
+	switch {
+	case errors.Is(err, errSpoolWrite):
+		return hopFailure{status: http.StatusInternalServerError, msg: "could not buffer the request body"}
+	case isTimeout(err):
+		return hopFailure{status: http.StatusRequestTimeout, msg: "request body not received within gateway_client_body_timeout_s"}
+	}
+	return hopFailure{status: statusClientGone}
 }
 
 // asciiEqualFold compares two ASCII header names (strings or bytes), ignoring case.

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -229,24 +232,37 @@ func TestHopForwarded(t *testing.T) {
 	}
 }
 
+// TestUpstreamFailure: each cause of a failed exchange gets its own status and words (issue
+// #16: a full Unix-socket backlog was a 504 that blamed the read timeout, garbage a 502 that
+// called the upstream unreachable).
 func TestUpstreamFailure(t *testing.T) {
 	g := hopTestGateway(t, nil)
+	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: err} }
 	tests := []struct {
 		name   string
 		err    error
 		status int
 		reason string
+		words  string
 	}{
-		{"refused", errors.New("connection refused"), 502, "refused"},
-		{"malformed answer", errUpstreamMalformed, 502, "refused"},
-		{"timeout", os.ErrDeadlineExceeded, 504, "timeout"},
-		{"body over the limit", errBodyTooLarge, 413, "body_too_large"},
-		{"MaxBytesError", &http.MaxBytesError{Limit: 1}, 413, "body_too_large"},
+		{"connection refused", dial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), 502, "refused", "refused the connection"},
+		{"Unix socket backlog full", dial(os.NewSyscallError("connect", syscall.EAGAIN)), 502, "refused", "refused the connection"},
+		{"socket missing", dial(os.NewSyscallError("connect", syscall.ENOENT)), 502, "refused", "unreachable"},
+		{"connect timeout", dial(os.ErrDeadlineExceeded), 504, "timeout", "gateway_upstream_connect_timeout_s"},
+		{"send timeout", &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}, 504, "timeout", "gateway_upstream_send_timeout_s"},
+		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, 504, "timeout", "gateway_upstream_read_timeout_s"},
+		{"Transport's header timeout", &url.Error{Op: "Get", Err: &timeoutError{"net/http: timeout awaiting response headers"}}, 504, "timeout", "gateway_upstream_read_timeout_s"},
+		{"malformed answer", errUpstreamMalformed, 502, "invalid", "invalid response"},
+		{"Transport's malformed answer", errors.New(`net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`), 502, "invalid", "invalid response"},
+		{"closed before answering", io.EOF, 502, "reset", "closed the connection"},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, 502, "reset", "closed the connection"},
+		{"body over the limit", errBodyTooLarge, 413, "body_too_large", "gateway_max_proxy_request_body_bytes"},
+		{"MaxBytesError", &http.MaxBytesError{Limit: 1}, 413, "body_too_large", "gateway_max_proxy_request_body_bytes"},
 	}
 	for _, tt := range tests {
 		f := g.upstreamFailure(g.gens.api(), tt.err, false)
-		if f.status != tt.status || f.reason != tt.reason || f.msg == "" {
-			t.Errorf("%s: got %d %q %q; want %d %q", tt.name, f.status, f.reason, f.msg, tt.status, tt.reason)
+		if f.status != tt.status || f.reason != tt.reason || !strings.Contains(f.msg, tt.words) {
+			t.Errorf("%s: got %d %q %q; want %d %q with %q", tt.name, f.status, f.reason, f.msg, tt.status, tt.reason, tt.words)
 		}
 	}
 }

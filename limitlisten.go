@@ -71,7 +71,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		s := &connSlot{l: l}
 		if victim, ok := l.admit(s); ok {
 			if victim != nil {
-				victim.conn.Close()
+				evict(victim.conn)
 				l.evicted.Add(1)
 				l.warnAtCap()
 			}
@@ -141,6 +141,16 @@ type connSlot struct {
 	state     atomic.Int32
 	idleSince atomic.Int64 // unix nanoseconds when it last became idle
 	released  atomic.Bool
+}
+
+// evict ends a connection closed to make room: its read side is shut, so whoever waits for
+// it (an engine's goroutine, or the parker of idle connections) sees the end and closes it.
+func evict(c net.Conn) {
+	if tc, ok := c.(*limitedTCPConn); ok {
+		tc.TCPConn.CloseRead()
+		return
+	}
+	c.Close()
 }
 
 // markIdle says the connection waits for a request: from now on it may be evicted.

@@ -64,14 +64,19 @@ func TestLimitListener(t *testing.T) {
 	slotOf(idle).markIdle()
 	dial()
 	third := <-accepted
-	firstClient.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := firstClient.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("the idle connection's client read %v; want EOF (closed to make room)", err)
+	// Evicted: its read side is shut, so the engine waiting on it sees the end and closes it.
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the idle connection read %v; want EOF (shut to make room)", err)
 	}
 	if slotOf(idle).markBusy() {
 		t.Fatal("an evicted connection could be marked busy again")
 	}
-	idle.Close() // its engine closes it too: the slot is third's, nothing comes back
+	idle.Close() // as its engine does: the slot is third's, nothing comes back
+	firstClient.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := firstClient.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the idle connection's client read %v; want EOF", err)
+	}
 	if st := ln.stats(); st.open != 2 || st.evicted != 1 {
 		t.Fatalf("stats %+v; want 2 open, 1 evicted", st)
 	}

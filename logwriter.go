@@ -135,6 +135,11 @@ func (b *bufferedLog) flush() {
 		b.droppedTotal.Add(lost)
 	}
 	b.mu.Lock()
+	// The batch's buffer is the next queue, unless a burst grew it to four times what a
+	// batch now needs: then it goes, and the memory of a burst of lines with it.
+	if cap(batch) > logFlushSize && len(batch) < cap(batch)/4 {
+		batch = nil
+	}
 	b.spare = batch[:0]
 	b.dropped += lost
 	var report func(uint64)

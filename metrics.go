@@ -39,10 +39,12 @@ var metricsMethodKinds = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE
 // ("2xx"...), so a client or an upstream cannot mint new label values.
 var metricsCodes = []int{101, 200, 201, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 409, 413, 422, 429, 499, 500, 502, 503, 504}
 
-// metricsUpstreamReasons are why fluxlit answered instead of the upstream: refused (502),
-// timeout (504), body_too_large (413), canceled (the client left, 499), down (a supervised
-// child is not running, 503).
-var metricsUpstreamReasons = []string{"refused", "timeout", "body_too_large", "canceled", "down"}
+// metricsUpstreamReasons are why fluxlit answered instead of the upstream (hop.go's
+// upstreamFailure): refused (502: connection refused or unreachable), timeout (504),
+// body_too_large (413), canceled (the client left, 499), down (a supervised child is not
+// running, 503), reset (502: closed without an answer; or a response body cut), invalid (502:
+// not HTTP/1.x).
+var metricsUpstreamReasons = []string{"refused", "timeout", "body_too_large", "canceled", "down", "reset", "invalid"}
 
 // metricsJWTReasons are jwt.go's reasons; "other" catches a reason added there later.
 var metricsJWTReasons = []string{"malformed", "algorithm", "signature", "expired", "not_yet_valid", "issuer", "audience", "scope", "unknown_kid", "no_keys", "missing", "other"}
@@ -62,7 +64,7 @@ type metricsDispatch struct {
 	duration metricsHistogram
 	bytesIn  atomic.Uint64 // request bodies and client-to-upstream WebSocket bytes
 	bytesOut atomic.Uint64 // response bodies and upstream-to-client WebSocket bytes
-	upErrors [5]atomic.Uint64
+	upErrors [7]atomic.Uint64
 }
 
 type metrics struct {

@@ -39,6 +39,10 @@ type accessRecord struct {
 	ended         bool       // end has run: the fast path records before its final flush
 	rep           *replica   // the Streamlit replica that served it (nil: not Streamlit)
 	setCookie     bool       // the answer carries the affinity cookie naming rep (a session placed)
+	// The net/http engine's client send limit (timeouts.go): each write may wait sendWait,
+	// through ctl, made at the first write.
+	sendWait time.Duration
+	ctl      *http.ResponseController
 }
 
 // accessBody counts request body bytes as the upstream transport reads them. The count is
@@ -75,6 +79,7 @@ func (a *accessRecord) Write(p []byte) (int, error) {
 		a.status = http.StatusOK
 		a.markUpstream()
 	}
+	a.armSend()
 	n, err := a.ResponseWriter.Write(p)
 	a.bytes += int64(n)
 	return n, err
@@ -92,6 +97,7 @@ func (a *accessRecord) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // Flush is called directly by httputil.ReverseProxy's flushing writer path.
 func (a *accessRecord) Flush() {
+	a.armSend()
 	if f, ok := a.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

@@ -73,6 +73,7 @@ type gateway struct {
 	ready      *readiness
 	maxBody    int64
 	reqIDs     *requestIDSource
+	spool      *bodySpooler         // request-body buffering (bodybuffer.go); nil when off
 	listen     string               // the listener's address
 	children   func() []childStatus // supervised children's status (nil when none)
 }
@@ -154,6 +155,16 @@ func newUpstreamTransport(cfg *Config, up *upstream) *http.Transport {
 	if unixPath := up.unixPath; unixPath != "" {
 		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "unix", unixPath)
+		}
+	}
+	if send := cfg.sendTimeout(); send > 0 {
+		plainDial := dial
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := plainDial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &sendLimitedConn{Conn: c, wait: send}, nil
 		}
 	}
 	guarded := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -247,6 +258,8 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.rec = g.obs.begin(w, r, id, x.plan.dispatch, start)
 	x.rec.rep = x.plan.rep
 	defer g.obs.end(x.rec)
+	x.rec.sendWait = g.cfg.clientSendTimeout()
+	defer x.rec.disarmSend()
 	x.rec.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), netExchangeKey{}, x))
 	for step := hopStep(1); step < stepEnd; step <<= 1 {
@@ -397,12 +410,69 @@ func (g *gateway) stripUpgrade(w http.ResponseWriter, r *http.Request, x *netExc
 }
 
 func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	if r.Body != nil && r.Body != http.NoBody && !g.readBody(w, r, x) {
+		return true
+	}
 	x.rec.upstreamStart = time.Now()
 	up := x.plan.up
 	up.inflight.Add(1)
 	defer up.inflight.Add(-1)
 	up.proxy.ServeHTTP(w, r)
 	return true
+}
+
+// readBody limits each wait for the client's body to gateway_client_body_timeout_s and, with
+// request buffering on, reads the body whole before the upstream is dialled (bodybuffer.go).
+// false: it answered the request (413, 408, 500) or the client left (499).
+func (g *gateway) readBody(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
+	if wait := g.cfg.clientBodyTimeout(); wait > 0 {
+		r.Body = &idleBody{rc: r.Body, ctl: http.NewResponseController(w), wait: wait}
+	}
+	if g.spool == nil {
+		return true
+	}
+	declared := r.ContentLength
+	if len(r.TransferEncoding) > 0 {
+		declared = -1
+	}
+	sp, complete, err := g.spool.spool(r.Body, declared)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		g.bodyTooLarge(w, r, x.plan.up)
+		return false
+	case err != nil:
+		fail := clientBodyFailure(err)
+		if fail.msg == "" {
+			x.rec.status = fail.status // the client left: nobody reads an answer
+			return false
+		}
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		g.writeError(w, r, fail.status, fail.msg, x.plan.up.isAPI())
+		return false
+	case sp == nil: // it does not fit: streamed, as with buffering off
+	case complete && sp.size == 0:
+		sp.release()
+		r.Body, r.ContentLength = http.NoBody, 0
+	case complete:
+		// Sent with its length, at once: the upstream is not asked to wait for a 100
+		// Continue (fluxlit answered the client's Expect when it read the body).
+		r.Body, r.ContentLength, r.TransferEncoding = sp, sp.size, nil
+		r.Header.Del("Expect")
+	default: // a body of unknown length that outgrew the files: the rest streams after it
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(sp, r.Body), closeBoth{sp, r.Body}}
+	}
+	return true
+}
+
+// closeBoth closes a partly buffered body: its buffer and the client's rest.
+type closeBoth [2]io.Closer
+
+func (c closeBoth) Close() error {
+	c[0].Close()
+	return c[1].Close()
 }
 
 // placeSession is the affinity step: the answer (decorateResponse, or the 101 in
@@ -461,10 +531,19 @@ func (g *gateway) forwardedInfo(r *http.Request) forwardedInfo {
 	return resolveForwarded(r, g.trust)
 }
 
-// decorateResponse adds fluxlit's response headers to an upstream response: the security
-// set (secheaders.go), CORS (cors.go) and the request id.
+// decorateResponse adds fluxlit's response headers to an upstream response — the security
+// set (secheaders.go), CORS (cors.go) and the request id — and watches its body for the
+// upstream's silences (timeouts.go).
 func (g *gateway) decorateResponse(up *upstream, res *http.Response) {
 	x := exchangeOf(res.Request)
+	if res.StatusCode != http.StatusSwitchingProtocols && res.Body != http.NoBody {
+		ctx := res.Request.Context()
+		res.Body = newUpstreamBody(res.Body, g.cfg.bodyTimeout(), func(err error) {
+			if ctx.Err() == nil { // else the client left, and the Transport stopped reading
+				g.upstreamBodyCut(x.rec, err)
+			}
+		})
+	}
 	if g.secHeaders != nil {
 		g.secHeaders.apply(res.Header, x.fi.Proto == "https")
 	}

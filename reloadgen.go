@@ -135,7 +135,7 @@ func (r *runner) reload(ctx context.Context) reloadResult {
 		msg += fmt.Sprintf("; not applied (the gateway's settings; restart or run fluxlit upgrade): %s", strings.Join(changed, ", "))
 	}
 	r.log.Info(msg)
-	go r.drain(old, cfg)
+	r.drainWG.Go(func() { r.drain(old, cfg) })
 	return reloadResult{OK: true, Generation: next, Message: msg}
 }
 
@@ -306,8 +306,8 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 	pidfile := fs.String("pidfile", "", "")
 	pidFlag := fs.Int("pid", 0, "")
 	wait := fs.Float64("wait", -1, "")
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit reload: %v", err))
+	if err := parseFlags(fs, args); err != nil {
+		return usageError(stderr, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fmt.Errorf("fluxlit reload: unexpected argument %q", fs.Arg(0)))

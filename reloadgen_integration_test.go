@@ -268,3 +268,27 @@ func TestIntegrationReloadZeroDowntime(t *testing.T) {
 		t.Errorf("generation %d after the rollback; want 2", gen)
 	}
 }
+
+// TestIntegrationReloadWhileStarting: SIGHUP and SIGUSR2 that arrive while the children start
+// are answered (not applied), and fluxlit goes on to be ready. (Seen to fail before the signals
+// were caught from the start: SIGHUP's default action ended fluxlit, and readyz never came.)
+func TestIntegrationReloadWhileStarting(t *testing.T) {
+	dir := reloadProject(t, "")
+	p := launchFluxlit(t, dir, nil, "run")
+	waitHTTP(t, p.base+"/api/healthz", 10*time.Second, p)
+	if code := statusOf(t, p.base+"/api/readyz"); code != 503 {
+		t.Fatalf("readyz %d; want 503 while the children start", code)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.cmd.Process.Signal(syscall.SIGUSR2)
+	waitStatus(t, p.base+"/api/readyz", 200, 120*time.Second)
+	select {
+	case <-p.done:
+		t.Fatalf("fluxlit exited: %v", p.err)
+	default:
+	}
+	res, err := readOutcome(outcomePath(filepath.Join(dir, ".fluxlit.pid")))
+	if err != nil || res.OK || !strings.Contains(res.Message, "still starting") {
+		t.Errorf("outcome %+v (%v); want a refusal naming the start", res, err)
+	}
+}

@@ -125,20 +125,21 @@ func mergeDefaults(a, b map[string]string) map[string]string {
 }
 
 type runner struct {
-	cfg       *Config
-	mode      string
-	stdout    io.Writer
-	stderr    io.Writer
-	env       []string
-	log       *slog.Logger
-	gw        *gateway
-	srv       *http.Server
-	fast      *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
-	overLimit *overLimitServer // answers connections over max_connections; nil without a cap
-	sup       *supervisor
-	notify    *sdNotifier
-	pid       string       // pidfile path when one is written
-	logOut    *bufferedLog // stderr: every log line, the banner and the final error go through it
+	cfg        *Config
+	mode       string
+	stdout     io.Writer
+	stderr     io.Writer
+	env        []string
+	log        *slog.Logger
+	gw         *gateway
+	srv        *http.Server
+	fast       *fastServer      // the fast path in front of srv; nil when gateway_fast_path is off
+	overLimit  *overLimitServer // answers connections over max_connections; nil without a cap
+	connEvents atomic.Uint64    // net/http's connections opened and closed (memory.go)
+	sup        *supervisor
+	notify     *sdNotifier
+	pid        string       // pidfile path when one is written
+	logOut     *bufferedLog // stderr: every log line, the banner and the final error go through it
 
 	style    logStyle  // console or JSON (console.go)
 	terminal bool      // stderr is a terminal: hints about keys are worth printing
@@ -154,6 +155,7 @@ type runner struct {
 	childCfg    *Config
 	reloads     int            // reloads answered, for "fluxlit reload"
 	reloadWG    sync.WaitGroup // a reload in progress
+	drainWG     sync.WaitGroup // generations draining after a reload
 	stopping    chan struct{}  // closed when the stop begins: drains and reloads end
 
 	// The binary upgrade (upgrade.go). inherit is set in a new process that replaces an old
@@ -163,8 +165,8 @@ type runner struct {
 	rawLn        net.Listener
 	metricsLn    net.Listener
 	startServing func()
-	served       chan error
 	handedOver   bool
+	hup, usr2    chan os.Signal // reload, upgrade
 }
 
 // fatalf prints the one-line error a failing run ends with, after the log lines before it.
@@ -275,11 +277,11 @@ func (r *runner) run() int {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	r.srv.ConnState = r.connState
 	if cfg.MaxConnections > 0 {
 		r.overLimit = newOverLimitServer(gw, ln.Addr(), errorLog)
 		lim := newLimitListener(ln, cfg.MaxConnections, r.overLimit.serve, r.log)
 		ln = lim
-		r.srv.ConnState = markConnState
 		if gw.obs.metrics != nil {
 			gw.obs.metrics.connLimit = lim.stats
 		}
@@ -321,6 +323,12 @@ func (r *runner) run() int {
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	// Caught from the start: their default action would end the process.
+	r.hup, r.usr2 = make(chan os.Signal, 1), make(chan os.Signal, 1)
+	signal.Notify(r.hup, syscall.SIGHUP)
+	signal.Notify(r.usr2, upgradeSignal)
+	defer signal.Stop(r.hup)
+	defer signal.Stop(r.usr2)
 	defer signal.Stop(sigs)
 
 	code := r.startAndWait(plan, sigs, served)
@@ -382,6 +390,14 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			case err := <-served:
 				r.failf("serve: %v\n", err)
 				return 1
+			case <-r.hup:
+				if terminalHungUp(r.stderr) {
+					r.log.Info("stopping: the terminal closed (SIGHUP)")
+					return 0
+				}
+				r.reportReload(reloadResult{Generation: 1, Message: "reload ignored: fluxlit is still starting its children; they start with the current code"})
+			case <-r.usr2:
+				r.reportReload(reloadResult{Generation: 1, Message: "upgrade ignored: fluxlit is still starting; ask again once it is ready"})
 			}
 		}
 		supDone = r.sup.Done()
@@ -400,12 +416,13 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 	}
 	watchdog := r.startWatchdog(ctx)
 	defer watchdog()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, upgradeSignal)
-	defer signal.Stop(usr2)
+	go releaseAfterBursts(ctx, func() uint64 {
+		n := r.connEvents.Load()
+		if r.fast != nil {
+			n += r.fast.connEvents()
+		}
+		return n
+	})
 	reloaded := make(chan reloadResult, 1)
 	upgraded := make(chan upgradeResult, 1)
 	reloading := false // a reload or an upgrade is in progress: one at a time
@@ -437,7 +454,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 				reloading = true
 				r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
 			}
-		case <-hup:
+		case <-r.hup:
 			if terminalHungUp(r.stderr) {
 				r.log.Info("stopping: the terminal closed (SIGHUP)")
 				return 0
@@ -448,7 +465,7 @@ func (r *runner) startAndWait(plan *childPlan, sigs chan os.Signal, served chan 
 			}
 			reloading = true
 			r.reloadWG.Go(func() { reloaded <- r.reload(ctx) })
-		case <-usr2:
+		case <-r.usr2:
 			if reloading {
 				r.log.Warn("upgrade: a reload or upgrade is already in progress; this SIGUSR2 is ignored")
 				continue
@@ -606,6 +623,7 @@ func (r *runner) stop(metricsSrv *http.Server, sigs <-chan os.Signal) {
 	// reload still starting one was cancelled with the run's context: its outcome is waited
 	// for, so that a generation it switched to at the last moment is stopped too.
 	r.reloadWG.Wait()
+	r.drainWG.Wait() // a drain ends at once when the stop begins, stopping its generation
 	stopCtx, stopCancel := context.WithTimeout(force, r.cfg.shutdownTimeout()+childStopGrace+time.Second)
 	for _, gen := range r.gw.gens.all() {
 		if gen.sup != nil {
@@ -703,3 +721,15 @@ func describeUpstream(up *upstream) string {
 
 // port string helper for child planning.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// connState is net/http's ConnState hook: it counts connections for memory.go and tells
+// max_connections which wait for a request (markConnState).
+func (r *runner) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew, http.StateClosed, http.StateHijacked:
+		r.connEvents.Add(1)
+	}
+	if r.overLimit != nil {
+		markConnState(c, st)
+	}
+}

@@ -86,6 +86,10 @@ type socketIO struct {
 	n                   int
 	err                 error // from the syscall; io.EOF when a read found the end
 
+	// The wait limit (timeouts.go): a call that has to wait for the socket arms conn's
+	// deadline. No limit: the caller's own deadline, if any, stands.
+	clock waitClock
+
 	// A question and its answer in one RawConn.Read (flushOnRead): the reader's writer, the
 	// bytes it holds for its next Read to write first, askThenRead as a callback, and, on the
 	// writer, where its Write puts bytes while flushOnRead runs.
@@ -107,10 +111,17 @@ func newSocketIO(c net.Conn) (*socketIO, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &socketIO{rc: rc, net: c.LocalAddr().Network()}, true
+	return &socketIO{rc: rc, net: c.LocalAddr().Network(), clock: waitClock{conn: c}}, true
 }
 
-// newSocketReader returns a socketIO reading c, or c itself when c is not a plain socket.
+// limitWait sets how long a call may wait for the socket (timeouts.go); zero: no limit of its
+// own. A socketIO reads or writes, never both, so its clock is of that direction.
+func (s *socketIO) limitWait(d time.Duration) {
+	s.clock.read = s.readSome != nil
+	s.clock.setLimit(d)
+}
+
+// newSocketReader returns a socketIO reading c, or a deadlineIO when c is not a plain socket.
 // Only the read callback is made: a reader writes nothing but a question held for flushOnRead,
 // and that through askThenRead.
 func newSocketReader(c net.Conn) io.Reader {
@@ -118,24 +129,24 @@ func newSocketReader(c net.Conn) io.Reader {
 		s.readSome = s.readOnce
 		return s
 	}
-	return c
+	return &deadlineIO{c: c}
 }
 
-// newSocketWriter returns a socketIO writing c, or c itself when c is not a plain socket.
+// newSocketWriter returns a socketIO writing c, or a deadlineIO when c is not a plain socket.
 func newSocketWriter(c net.Conn) io.Writer {
 	if s, ok := newSocketIO(c); ok {
 		s.writeSome = s.writeAll
 		return s
 	}
-	return c
+	return &deadlineIO{c: c}
 }
 
 // newSocketReadWriter returns c's reader and writer as newSocketReader and newSocketWriter
-// do, linked for flushOnRead; c itself for both when c is not a plain socket.
+// do, linked for flushOnRead; deadlineIOs when c is not a plain socket.
 func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) {
 	r, ok := newSocketReader(c).(*socketIO)
 	if !ok {
-		return c, c
+		return &deadlineIO{c: c}, &deadlineIO{c: c}
 	}
 	w := newSocketWriter(c).(*socketIO)
 	r.writer, r.askSome = w, r.askThenRead
@@ -206,12 +217,16 @@ func (s *socketIO) askThenRead(fd uintptr) bool {
 		}
 		s.asked += n
 	}
+	s.clock.beforeWait()
 	return false
 }
 
 // call runs cb on p through f (RawConn.Read or Write), which repeats it until the socket is
 // ready. Errors come back as net.Conn's would.
 func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uintptr) bool, p []byte) (int, error) {
+	if s.clock.limit > 0 {
+		s.clock.beforeCall()
+	}
 	s.p, s.n, s.err = p, 0, nil
 	err := f(cb)
 	n, serr := s.n, s.err
@@ -231,6 +246,7 @@ func (s *socketIO) call(op string, f func(func(uintptr) bool) error, cb func(uin
 func (s *socketIO) readOnce(fd uintptr) bool {
 	n, err := rawRead(fd, s.p)
 	if err == syscall.EAGAIN {
+		s.clock.beforeWait()
 		return false
 	}
 	if err == nil && n == 0 {
@@ -245,6 +261,7 @@ func (s *socketIO) writeAll(fd uintptr) bool {
 	for s.n < len(s.p) {
 		m, err := rawWrite(fd, s.p[s.n:])
 		if err == syscall.EAGAIN {
+			s.clock.beforeWait()
 			return false
 		}
 		if err != nil {
@@ -315,7 +332,9 @@ func peerEnded(c net.Conn) bool {
 //
 // The loop stays inside one RawConn.Read because each new Read forgets the readiness that
 // arrived before it. The buffer is held only while bytes flow, so an idle reader holds none.
-func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, hi int), each func([]byte) error) error {
+//
+// wait, when set, is called before the loop waits for the socket (the caller's wait limit).
+func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, hi int), each func([]byte) error, wait func()) error {
 	var result error
 	err := rc.Read(func(fd uintptr) bool {
 		bp := pool.Get().(*[]byte)
@@ -326,6 +345,9 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 			n, queued, err := recvInq(fd, buf[lo:hi])
 			switch {
 			case err == syscall.EAGAIN:
+				if wait != nil {
+					wait()
+				}
 				return false
 			case err != nil:
 				result = err
@@ -338,6 +360,9 @@ func readSocket(rc syscall.RawConn, pool *sync.Pool, span func(buf []byte) (lo, 
 				return true
 			}
 			if n < hi-lo && !queued {
+				if wait != nil {
+					wait()
+				}
 				return false
 			}
 		}
@@ -412,7 +437,7 @@ func inqOf(msg *syscall.Msghdr, control unsafe.Pointer) bool {
 func (r *relay) fromSocket(rc syscall.RawConn) error {
 	err := readSocket(rc, &proxyBufferPool, func(buf []byte) (int, int) {
 		return copy(buf, r.held[:r.heldLen]), len(buf)
-	}, r.forward)
+	}, r.forward, nil)
 	if err == io.EOF {
 		return err
 	}
@@ -442,17 +467,27 @@ var errStreamDone = errors.New("body copied")
 
 // copyStream copies n bytes from src to dst, or everything until src ends when n < 0, and
 // returns how many it copied. A body of known length that ends early is io.ErrUnexpectedEOF.
-func copyStream(dst, src net.Conn, n int64) (int64, error) {
+// waits bound each wait for src to send and for dst to take (timeouts.go).
+func copyStream(dst, src net.Conn, n int64, waits copyWaits) (int64, error) {
 	rc, ok := rawConnOf(src)
 	if !ok || n == 0 {
-		return copyStreamPortable(dst, src, n)
+		return copyStreamPortable(dst, src, n, waits)
 	}
 	if bodyBuffersInUse.Add(1) > maxBodyBuffers {
 		bodyBuffersInUse.Add(-1)
-		return copyStreamPortable(dst, src, n)
+		return copyStreamPortable(dst, src, n, waits)
 	}
 	defer bodyBuffersInUse.Add(-1)
 	w := newSocketWriter(dst)
+	setWaitLimit(w, waits.dst)
+	defer setWaitLimit(w, 0)
+	var wait func()
+	if waits.src > 0 {
+		clock := &waitClock{conn: src, read: true}
+		clock.setLimit(waits.src)
+		wait = clock.beforeWait
+		defer clock.setLimit(0)
+	}
 	var copied int64
 	err := readSocket(rc, &bodyBufferPool, func(buf []byte) (int, int) {
 		if n >= 0 {
@@ -468,7 +503,7 @@ func copyStream(dst, src net.Conn, n int64) (int64, error) {
 			return errStreamDone
 		}
 		return nil
-	})
+	}, wait)
 	switch {
 	case err == errStreamDone:
 		return copied, nil

@@ -204,7 +204,7 @@ func TestCopyStream(t *testing.T) {
 				got <- b
 			}()
 			src.SetDeadline(time.Now().Add(10 * time.Second))
-			n, err := copyStream(dst, src, tt.n)
+			n, err := copyStream(dst, src, tt.n, copyWaits{})
 			dst.Close()
 			if n != tt.wantN || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("copied %d, %v; want %d, %v", n, err, tt.wantN, tt.wantErr)
@@ -316,7 +316,7 @@ func TestReadSocketSeesEndAfterShortRead(t *testing.T) {
 							time.Sleep(50 * time.Millisecond)
 						}
 						return nil
-					})
+					}, nil)
 			}()
 			select {
 			case err := <-done:

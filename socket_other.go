@@ -17,15 +17,19 @@ func rawConnOf(net.Conn) (syscall.RawConn, bool) { return nil, false }
 
 func (r *relay) fromSocket(syscall.RawConn) error { return errors.ErrUnsupported }
 
-func newSocketWriter(c net.Conn) io.Writer { return c }
+func newSocketWriter(c net.Conn) io.Writer { return &deadlineIO{c: c} }
 
-func newSocketReader(c net.Conn) io.Reader { return c }
+func newSocketReader(c net.Conn) io.Reader { return &deadlineIO{c: c} }
 
-func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) { return c, c }
+func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) {
+	return newSocketReader(c), newSocketWriter(c)
+}
 
 func flushOnRead(bw *bufio.Writer, _ io.Reader) error { return bw.Flush() }
 
-func copyStream(dst, src net.Conn, n int64) (int64, error) { return copyStreamPortable(dst, src, n) }
+func copyStream(dst, src net.Conn, n int64, waits copyWaits) (int64, error) {
+	return copyStreamPortable(dst, src, n, waits)
+}
 
 // gatewayListenConfig is Go's default: keep-alive set on each accepted connection.
 func gatewayListenConfig() net.ListenConfig { return net.ListenConfig{} }

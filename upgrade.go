@@ -306,8 +306,8 @@ func upgradeMain(args []string, stdout, stderr io.Writer) int {
 	pidfile := fs.String("pidfile", "", "")
 	pidFlag := fs.Int("pid", 0, "")
 	wait := fs.Float64("wait", -1, "")
-	if err := fs.Parse(args); err != nil {
-		return usageError(stderr, fmt.Errorf("fluxlit upgrade: %v", err))
+	if err := parseFlags(fs, args); err != nil {
+		return usageError(stderr, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fmt.Errorf("fluxlit upgrade: unexpected argument %q", fs.Arg(0)))

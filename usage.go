@@ -36,6 +36,7 @@ var configFlagsHelp = []helpFlag{
 	{"--api-upstream URL", "api_upstream: front an API that fluxlit does not run"},
 	{"--streamlit-upstream URL", "streamlit_upstream: front a Streamlit that fluxlit does not run"},
 	{"--root-path PATH", "root_path: the prefix an edge proxy serves the app under"},
+	{"--streamlit-script PATH", "streamlit_script: the Streamlit script (also the SCRIPT argument)"},
 	{"--log-level LEVEL", "log_level: trace, debug, info, warning, error, critical"},
 	{"--log-format FORMAT", "log_format: text, json, auto"},
 	{"--pidfile PATH", "pidfile (env FLUXLIT_PIDFILE; default .fluxlit.pid)"},
@@ -54,7 +55,7 @@ var helpFlagHelp = helpFlag{"-h, --help", "print this page"}
 // commands is the manual, in the overview's order.
 var commands = []commandHelp{
 	{
-		name: "run", args: "[TARGET]",
+		name: "run", args: "[TARGET [SCRIPT]]",
 		summary: "production run: children + gateway, pidfile, graceful stop on SIGTERM/SIGINT",
 		about: `Starts the API child (uvicorn TARGET, default app:app) and the Streamlit child on private
 loopback ports, or fronts them when api_upstream / streamlit_upstream are set, and serves
@@ -65,7 +66,7 @@ Exit 1 when a child keeps crashing or the port is taken, 2 on a configuration er
 		examples: []string{"fluxlit run                        # the project in this folder", "fluxlit run main:app --port 8080   # uvicorn main:app + streamlit_app.py on :8080", "fluxlit run --api-upstream http://api:9000 --streamlit-upstream http://ui:8501"},
 	},
 	{
-		name: "dev", args: "[TARGET]",
+		name: "dev", args: "[TARGET [SCRIPT]]",
 		summary: "run for development: debug and reload on (--no-debug, --no-reload)",
 		about: `Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
 environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
@@ -74,7 +75,7 @@ both children with --reload-scope full.`,
 		examples: []string{"fluxlit dev", "fluxlit dev --reload-scope full", "fluxlit dev --no-reload"},
 	},
 	{
-		name: "workbench", args: "[TARGET]",
+		name: "workbench", args: "[TARGET [SCRIPT]]",
 		summary: "run with proxy headers trusted and a start-up banner",
 		about: `Like run, for hosted notebooks and Connect-style hosts that serve the app behind their own
 proxy: trust_proxy and the start-up banner are on by default. Same as run --workbench.`,
@@ -82,7 +83,7 @@ proxy: trust_proxy and the start-up banner are on by default. Same as run --work
 		examples: []string{"fluxlit workbench --root-path /s/abc/p/8000"},
 	},
 	{
-		name: "doctor", args: "[TARGET]",
+		name: "doctor", args: "[TARGET [SCRIPT]]",
 		summary: "check the deployment: PASS / WARN / FAIL rows",
 		about: `Prints one "STATUS  name: detail" row per check, Python FluxLit's rows and names plus
 fluxlit's own. Python checks run the configured interpreter; when no child runs Python they
@@ -98,7 +99,7 @@ are SKIP rows. Exit 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).`
 		examples: []string{"fluxlit doctor", "fluxlit doctor --json --verbose", "fluxlit doctor --strict   # in CI, before deploying"},
 	},
 	{
-		name: "config", args: "[TARGET]",
+		name: "config", args: "[TARGET [SCRIPT]]",
 		summary: "print the effective configuration and where each value came from",
 		about: `Prints every setting's effective value and its source (flag, env FLUXLIT_X, .env:3,
 fluxlit.toml:12, pyproject.toml:8, default), secrets redacted, then the derived values and
@@ -106,8 +107,9 @@ the warnings. Exit 1 with --strict when there is a warning, 2 on a configuration
 		flags: append([]helpFlag{
 			{"--json", "one JSON object: Python FluxLit's schema (target, binding, settings, warnings...) plus sources"},
 			{"--strict", "exit 1 when there is any warning"},
+			{"--describe", "every setting: its kind, default, environment variable, flag and what it does"},
 		}, configFlagsHelp...),
-		examples: []string{"fluxlit config", "fluxlit config --json | jq .sources"},
+		examples: []string{"fluxlit config", "fluxlit config --json | jq .sources", "fluxlit config --describe | less"},
 	},
 	{
 		name: "shutdown", args: "",
@@ -228,8 +230,12 @@ Examples:
 Commands:
 
 `)
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(&b, "\t%-26s%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+		width = max(width, len(strings.TrimSpace(c.name+" "+c.args)))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(&b, "\t%-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	b.WriteString(`
 "fluxlit help COMMAND" or "fluxlit COMMAND --help" shows a command's flags.

@@ -40,7 +40,8 @@ type headerField struct{ name, value []byte }
 // upConn is one HTTP/1.1 connection to an upstream, with its buffers.
 type upConn struct {
 	c         net.Conn
-	r         io.Reader // under br: flushForAnswer's reader
+	r         io.Reader // under br: flushForAnswer's reader; its waits limited for a body
+	w         io.Writer // under bw: its waits limited by gateway_upstream_send_timeout_s
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time // pooled connections (fastpath.go)
@@ -50,7 +51,7 @@ type upConn struct {
 // attach makes c pc's connection, under pc's buffers, read and written as flushForAnswer needs.
 func (pc *upConn) attach(c net.Conn) {
 	r, w := newSocketReadWriter(c)
-	pc.c, pc.r = c, r
+	pc.c, pc.r, pc.w = c, r, w
 	pc.br.Reset(r)
 	pc.bw.Reset(w)
 }
@@ -134,19 +135,6 @@ func (g *gateway) writeUpstreamHead(bw *bufio.Writer, h *upstreamHead) error {
 	}
 	_, err := bw.WriteString("\r\n")
 	return err
-}
-
-// copyStreamPortable is copyStream through net.Conn (between two TCP connections, Go
-// splices). A body of known length that ends early is io.ErrUnexpectedEOF.
-func copyStreamPortable(dst, src net.Conn, n int64) (int64, error) {
-	if n < 0 {
-		return io.Copy(dst, src)
-	}
-	m, err := io.CopyN(dst, src, n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return m, err
 }
 
 // writeDecimal writes n >= 0 in decimal, a byte at a time: a digit buffer handed to Write
@@ -624,9 +612,15 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	switch {
 	case ok && keep == n:
 		return n, err
+	case ok && keep > 0:
+		// The answer ended and more came with it: the answer goes on, with io.EOF, which
+		// keeps the Transport from putting the connection back in its pool when the body
+		// ends (it looks for a read's EOF, not for bytes its read loop has not seen yet).
+		c.failed = true
+		return keep, io.EOF
 	case keep > 0:
-		// What came before the break (a bad chunk, bytes past the answer) goes on, so the
-		// Transport gets the answer as far as it is good; the next read fails.
+		// What came before a break (a bad chunk) goes on, so the Transport gets the answer
+		// as far as it is good; the next read fails.
 		c.failed = true
 		return keep, nil
 	case !ok && !started:

@@ -7,26 +7,31 @@
 # (fluxlit and its children, from /proc) and the load average before it; per round, the ratio
 # of 2 replicas to 1. Every process it starts is stopped by PID.
 #
-#   bench/reruns.sh [--rounds N] [-c SESSIONS] [-d SECONDS] [--warmup SECONDS]
-#   defaults: 2 rounds (the replica order flips each round), 8 sessions, 20 s measured after 5 s
+#   bench/reruns.sh [--rounds N] [-c SESSIONS] [-d SECONDS] [--warmup SECONDS] [--nice N]
+#   defaults: 2 rounds (the replica order flips each round), 8 sessions, 20 s measured after 5 s;
+#   --nice runs fluxlit, its children and the load generator at that niceness (negative needs
+#   root): on a box shared with other work, the question is what two replicas do with two
+#   cores, not how the scheduler splits them with strangers.
 #   FLUXLIT_BIN=path runs that binary (default: ./fluxlit, rebuilt when older than the sources);
 #   FLUXLIT_TEST_PYTHON=path the interpreter with Streamlit (default /opt/fluxlit-venvs/newest).
 set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-ROUNDS=2 SESSIONS=8 DUR=20 WARMUP=5
+ROUNDS=2 SESSIONS=8 DUR=20 WARMUP=5 NICE=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=${2:-}; shift ;;
 	-c) SESSIONS=${2:-}; shift ;;
 	-d) DUR=${2:-}; shift ;;
 	--warmup) WARMUP=${2:-}; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--nice) NICE=${2:-}; shift ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "reruns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
+case "$NICE" in '' | *[!0-9-]*) echo "reruns.sh: --nice must be a number from -20 to 19, got '$NICE'" >&2; exit 2 ;; esac
 for v in ROUNDS SESSIONS DUR WARMUP; do
 	case "${!v}" in '' | *[!0-9]*) echo "reruns.sh: $v must be a whole number, got '${!v}'" >&2; exit 2 ;; esac
 done
@@ -113,7 +118,7 @@ no_pidfile = true
 log_level = "warn"
 enable_gateway_access_log = false
 EOF
-	(cd "$T/app" && exec "$FLUXLIT_BIN" run --port "$port") >"$T/fluxlit-$round-$n.log" 2>&1 &
+	(cd "$T/app" && exec nice -n "$NICE" "$FLUXLIT_BIN" run --port "$port") >"$T/fluxlit-$round-$n.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	if ! "$T/wsload" -mode wait -url "http://127.0.0.1:$port/api/readyz" -d 120s >/dev/null 2>"$T/wait.err"; then
@@ -124,7 +129,7 @@ EOF
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	log "round $round, $n replica(s): $SESSIONS sessions, ${WARMUP}s warm-up, ${DUR}s measured (load $load)"
 	t0=$(cpu_ticks "$pid")
-	line=$("$T/wsload" -mode reruns -url "ws://127.0.0.1:$port/_stcore/stream" -c "$SESSIONS" -d "${DUR}s" -warmup "${WARMUP}s")
+	line=$(nice -n "$NICE" "$T/wsload" -mode reruns -url "ws://127.0.0.1:$port/_stcore/stream" -c "$SESSIONS" -d "${DUR}s" -warmup "${WARMUP}s")
 	t1=$(cpu_ticks "$pid")
 	stop_pid "$pid"
 	rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$line")
@@ -149,5 +154,5 @@ for round in $(seq "$ROUNDS"); do
 	emit "round $round: 2 replicas ÷ 1 = $(awk -v a="${RATE[$round,2]}" -v b="${RATE[$round,1]}" 'BEGIN { printf "%.2f", a / b }')"
 done
 emit ""
-emit "machine: $(nproc) CPUs, $(uname -r); fluxlit $("$FLUXLIT_BIN" version | head -1); streamlit $("$PY" -c 'import streamlit; print(streamlit.__version__)')"
+emit "machine: $(nproc) CPUs, $(uname -r); nice $NICE; fluxlit $("$FLUXLIT_BIN" version | head -1); streamlit $("$PY" -c 'import streamlit; print(streamlit.__version__)')"
 mkdir -p "$HERE/results" && cp "$OUT" "$HERE/results/reruns-latest.md"

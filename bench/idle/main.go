@@ -4,7 +4,7 @@
 // open and silent, samples fluxlit's resident memory while they are held, closes them all,
 // and samples it again for a while after.
 //
-//	go run ./bench/idle -bin ./fluxlit [-n 10000] [-hold 30s] [-after 60s] [-every 5s]
+//	go run ./bench/idle -bin ./fluxlit [-n 10000] [-hold 30s] [-after 60s] [-every 5s] [-env FLUXLIT_X=y]
 //
 // The result is one Markdown block: the samples, the cost per idle connection
 // ((RSS held - RSS before) / N) and RSS -after the connections closed. Everything runs on
@@ -42,21 +42,28 @@ func main() {
 	after := flag.Duration("after", 60*time.Second, "how long RSS is sampled after they closed")
 	every := flag.Duration("every", 5*time.Second, "sampling interval")
 	path := flag.String("path", "/api/x", "the one request each connection makes")
+	var env envFlags
+	flag.Var(&env, "env", "an environment variable for fluxlit, NAME=value (repeatable)")
 	flag.Parse()
 	if *n <= 0 || *n > 50000 || *hold <= 0 || *hold > 10*time.Minute || *after < 0 || *after > 30*time.Minute || *every <= 0 {
 		log.Fatal("idle: -n must be 1..50000, -hold at most 10m, -after at most 30m, -every > 0")
 	}
-	if err := run(*bin, *n, *hold, *after, *every, *path); err != nil {
+	if err := run(*bin, *n, *hold, *after, *every, *path, env); err != nil {
 		log.Fatalf("idle: %v", err)
 	}
 }
 
-func run(bin string, n int, hold, after, every time.Duration, path string) error {
+type envFlags []string
+
+func (e *envFlags) String() string     { return strings.Join(*e, " ") }
+func (e *envFlags) Set(v string) error { *e = append(*e, v); return nil }
+
+func run(bin string, n int, hold, after, every time.Duration, path string, env []string) error {
 	origin, err := startOrigin()
 	if err != nil {
 		return err
 	}
-	fl, addr, err := startFluxlit(bin, origin)
+	fl, addr, err := startFluxlit(bin, origin, env)
 	if err != nil {
 		return err
 	}
@@ -122,7 +129,7 @@ func startOrigin() (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-func startFluxlit(bin, origin string) (*exec.Cmd, string, error) {
+func startFluxlit(bin, origin string, env []string) (*exec.Cmd, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
@@ -136,7 +143,7 @@ func startFluxlit(bin, origin string) (*exec.Cmd, string, error) {
 	cmd := exec.Command(bin, "run", "--no-pidfile", "--port", strconv.Itoa(port),
 		"--api-upstream", origin, "--streamlit-upstream", origin)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "FLUXLIT_LOG_FORMAT=json")
+	cmd.Env = append(append(os.Environ(), "FLUXLIT_LOG_FORMAT=json"), env...)
 	logFile, err := os.Create(dir + "/fluxlit.log")
 	if err != nil {
 		return nil, "", err

@@ -113,3 +113,25 @@ async def stall(sent: int = 1000, hold: float = 600.0):
         media_type="application/octet-stream",
         headers={"Content-Length": str(2 * sent)},
     )
+
+
+# /inflight counts the /count requests whose handler is running: what a test reads to see
+# whether slow uploads hold the application while their bodies trickle in.
+INFLIGHT = {"count": 0}
+
+
+@app.post("/count-inflight")
+async def count_inflight(request: Request):
+    INFLIGHT["count"] += 1
+    try:
+        n = 0
+        async for chunk in request.stream():
+            n += len(chunk)
+        return {"bytes": n}
+    finally:
+        INFLIGHT["count"] -= 1
+
+
+@app.get("/inflight")
+async def inflight():
+    return INFLIGHT
