@@ -181,7 +181,7 @@ func TestAPISocketDirPrivateAndFresh(t *testing.T) {
 }
 
 // TestGetRetriedOnClosedPooledConnection: "A GET that still meets a closed connection is
-// retried once on a fresh one" (README, Performance). The upstream answers each request and
+// retried once on a fresh one" (CONTRIBUTING.md, The two engines and the sockets). The upstream answers each request and
 // closes the connection without saying so (as uvicorn does at its keep-alive timeout), so
 // the next request within the probe-free second meets a closed pooled connection.
 func TestGetRetriedOnClosedPooledConnection(t *testing.T) {
