@@ -527,6 +527,9 @@ type diffAnswerRow struct {
 	raw   string
 	close bool
 	head  bool // the request is a HEAD
+	// refused: the head is ambiguous or not HTTP/1.x, so both engines must answer fluxlit's
+	// 502 and relay none of it (issue #15: "an ambiguous response ... is a 502").
+	refused bool
 }
 
 var diffAnswerRows = []diffAnswerRow{
@@ -576,19 +579,19 @@ var diffAnswerRows = []diffAnswerRow{
 	{name: "bytes past the length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA"},
 	{name: "a response past the length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET"},
 	{name: "bytes past the chunked end", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET"},
-	{name: "CL and chunked", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
-	{name: "chunked and CL", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 30\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
-	{name: "CL and chunked on a 204", raw: "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"},
+	{name: "CL and chunked", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", refused: true},
+	{name: "chunked and CL", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 30\r\n\r\n5\r\nhello\r\n0\r\n\r\n", refused: true},
+	{name: "CL and chunked on a 204", raw: "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", refused: true},
 	{name: "two equal lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
-	{name: "two different lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
-	{name: "length list", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello"},
-	{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello", close: true},
-	{name: "length with plus", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello", close: true},
-	{name: "length overflow", raw: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello", close: true},
-	{name: "TE: gzip, chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true},
-	{name: "TE: identity", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello", close: true},
-	{name: "two TE headers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true},
-	{name: "TE in HTTP/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true},
+	{name: "two different lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", refused: true},
+	{name: "length list", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello", refused: true},
+	{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello", close: true, refused: true},
+	{name: "length with plus", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello", close: true, refused: true},
+	{name: "length overflow", raw: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello", close: true, refused: true},
+	{name: "TE: gzip, chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true, refused: true},
+	{name: "TE: identity", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello", close: true, refused: true},
+	{name: "two TE headers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true, refused: true},
+	{name: "TE in HTTP/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", close: true, refused: true},
 	{name: "bad chunk size", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", close: true},
 	{name: "chunk size overflow", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\nhello\r\n0\r\n\r\n", close: true},
 	{name: "chunk without its CRLF", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n", close: true},
@@ -596,21 +599,21 @@ var diffAnswerRows = []diffAnswerRow{
 	{name: "body shorter than its length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", close: true},
 	{name: "Connection: Content-Length", raw: "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello"},
 	{name: "Connection: Transfer-Encoding", raw: "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
-	{name: "bare CR in the reason", raw: "HTTP/1.1 299 Weird\rX-Injected: 1\r\nContent-Length: 0\r\n\r\n"},
-	{name: "NUL in the reason", raw: "HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n"},
-	{name: "control byte in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n"},
-	{name: "bare CR in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n"},
-	{name: "obs-fold", raw: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n"},
-	{name: "space before colon", raw: "HTTP/1.1 200 OK\r\nX-A : a\r\nContent-Length: 0\r\n\r\n"},
-	{name: "header without colon", raw: "HTTP/1.1 200 OK\r\nX-A a\r\nContent-Length: 0\r\n\r\n"},
-	{name: "four-digit status", raw: "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", close: true},
-	{name: "two-digit status", raw: "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", close: true},
-	{name: "HTTP/2.0 status line", raw: "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", close: true},
-	{name: "ICY status line", raw: "ICY 200 OK\r\nContent-Length: 0\r\n\r\n", close: true},
-	{name: "101 to a plain GET", raw: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", close: true},
-	{name: "garbage", raw: "hello\r\n\r\n", close: true},
-	{name: "nothing", raw: "", close: true},
-	{name: "head over 64 KiB", raw: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 70<<10) + "\r\nContent-Length: 0\r\n\r\n", close: true},
+	{name: "bare CR in the reason", raw: "HTTP/1.1 299 Weird\rX-Injected: 1\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "NUL in the reason", raw: "HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "control byte in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "bare CR in a value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "obs-fold", raw: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "space before colon", raw: "HTTP/1.1 200 OK\r\nX-A : a\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "header without colon", raw: "HTTP/1.1 200 OK\r\nX-A a\r\nContent-Length: 0\r\n\r\n", refused: true},
+	{name: "four-digit status", raw: "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", close: true, refused: true},
+	{name: "two-digit status", raw: "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", close: true, refused: true},
+	{name: "HTTP/2.0 status line", raw: "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", close: true, refused: true},
+	{name: "ICY status line", raw: "ICY 200 OK\r\nContent-Length: 0\r\n\r\n", close: true, refused: true},
+	{name: "101 to a plain GET", raw: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", close: true, refused: true},
+	{name: "garbage", raw: "hello\r\n\r\n", close: true, refused: true},
+	{name: "nothing", raw: "", close: true, refused: true},
+	{name: "head over 64 KiB", raw: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 70<<10) + "\r\nContent-Length: 0\r\n\r\n", close: true, refused: true},
 }
 
 // TestEnginesAgreeOnAnswers: the answer table through both engines, each answer followed by a
@@ -624,9 +627,14 @@ func TestEnginesAgreeOnAnswers(t *testing.T) {
 			method = "HEAD"
 		}
 		raw := method + " /r/" + strconv.Itoa(i) + " HTTP/1.1\r\nHost: app.example\r\nX-Request-Id: diff-answer\r\n\r\n"
-		e.run(t, row.name, raw, []string{method}, 0)
+		fast, plain := e.run(t, row.name, raw, []string{method}, 0)
+		for engine, got := range map[string][]string{"fast": fast, "net/http": plain} {
+			if row.refused && (len(got) != 1 || !strings.HasPrefix(got[0], "HTTP/1.1 502 Bad Gateway\n")) {
+				t.Errorf("%s, %s engine: the client got %q; want fluxlit's 502", row.name, engine, got)
+			}
+		}
 		second := "GET /second HTTP/1.1\r\nHost: app.example\r\nX-Request-Id: diff-second\r\nConnection: close\r\n\r\n"
-		fast, plain := e.run(t, row.name+", second client", second, []string{"GET"}, 0)
+		fast, plain = e.run(t, row.name+", second client", second, []string{"GET"}, 0)
 		for engine, got := range map[string][]string{"fast": fast, "net/http": plain} {
 			if len(got) != 1 || !strings.Contains(got[0], `body "ui saw GET /second"`) || !strings.HasPrefix(got[0], "HTTP/1.1 200 OK") {
 				t.Errorf("%s, %s engine: the second client got %q; want its own answer", row.name, engine, got)

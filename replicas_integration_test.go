@@ -8,8 +8,11 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -227,5 +230,165 @@ func waitLog(t *testing.T, p *fluxlitProc, s string, within time.Duration) {
 			t.Fatalf("no %q in fluxlit's output within %v", s, within)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workersAPI answers the pid of the uvicorn worker that served the request.
+const workersAPI = `import os
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/pid")
+def pid():
+    time.sleep(0.2)  # held long enough that a burst of requests needs several connections
+    return {"pid": os.getpid()}
+`
+
+// workerPIDs is the uvicorn worker processes of the API child pid: its children started by
+// multiprocessing's spawn (uvicorn --workers), not multiprocessing's resource tracker.
+func workerPIDs(t *testing.T, pid int) map[int]bool {
+	t.Helper()
+	out := map[int]bool{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing paren.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(cmd), "spawn_main") {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// TestIntegrationAPIWorkers: api_workers = 2 runs the API child as uvicorn with two worker
+// processes sharing its socket; both answer requests through fluxlit, a worker that dies is
+// replaced by uvicorn while the other keeps answering (no failed request), and stopping
+// fluxlit leaves no worker behind. (Seen to fail with the --workers flag left out of the
+// child's command line: one process, no worker children.)
+func TestIntegrationAPIWorkers(t *testing.T) {
+	requireIntegration(t, "fastapi")
+	requireIntegration(t, "streamlit")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.py"), workersAPI)
+	writeFile(t, filepath.Join(dir, "streamlit_app.py"), "import streamlit as st\n\nst.write(\"workers\")\n")
+	writeFile(t, filepath.Join(dir, "fluxlit.toml"), "python = "+strconv.Quote(streamlitPython(t))+
+		"\ntarget = \"app:app\"\nstreamlit_script = \"streamlit_app.py\"\ndebug = true\napi_workers = 2\n")
+	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
+	waitStatus(t, p.base+"/api/readyz", 200, 120*time.Second)
+
+	api := debugChildren(t, p.base)["api"].PID
+	workers := map[int]bool{}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(workers) < 2 && time.Now().Before(deadline) { // uvicorn starts its workers one by one
+		workers = workerPIDs(t, api)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(workers) != 2 {
+		t.Fatalf("the API child (pid %d) has worker processes %v; want 2", api, workers)
+	}
+	// Bursts of concurrent requests: fluxlit opens a connection to the API per request in
+	// flight (sequential requests share one pooled connection, so one worker), and the kernel
+	// hands each to whichever worker accepts it first.
+	served := func(bursts, n int) map[int]int {
+		seen := map[int]int{}
+		var mu sync.Mutex
+		for range bursts {
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					res, err := http.Get(p.base + "/api/pid")
+					if err != nil {
+						t.Errorf("GET /api/pid: %v", err)
+						return
+					}
+					var got struct{ PID int }
+					err = json.NewDecoder(res.Body).Decode(&got)
+					res.Body.Close()
+					if res.StatusCode != 200 || err != nil {
+						t.Errorf("GET /api/pid: %d (%v)", res.StatusCode, err)
+						return
+					}
+					mu.Lock()
+					seen[got.PID]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+		}
+		return seen
+	}
+	seen := map[int]int{}
+	for range 10 {
+		for pid, n := range served(1, 8) {
+			seen[pid] += n
+		}
+		if len(seen) >= 2 {
+			break
+		}
+	}
+	for pid := range seen {
+		if !workers[pid] {
+			t.Errorf("a request was answered by pid %d, not one of the workers %v", pid, workers)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("bursts of 8 concurrent requests were answered by %v; want both workers %v", seen, workers)
+	}
+
+	// A worker dies: the other answers meanwhile, and uvicorn starts a new one.
+	var dead int
+	for pid := range workers {
+		dead = pid
+		break
+	}
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	served(3, 8)
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		now := workerPIDs(t, api)
+		if len(now) == 2 && !now[dead] {
+			workers = now
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d killed; the API child's workers are %v; want 2 again, a new one in its place", dead, now)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := debugChildren(t, p.base)["api"]; st.PID != api {
+		t.Errorf("the API child is pid %d after a worker died; want %d still (uvicorn replaces its workers)", st.PID, api)
+	}
+
+	// Stopping fluxlit stops the workers too.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(t, 60*time.Second); code != 0 {
+		t.Errorf("fluxlit exit %d after SIGTERM; want 0", code)
+	}
+	for pid := range workers {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("worker %d still runs after fluxlit stopped", pid)
+		}
 	}
 }

@@ -9,6 +9,8 @@
 #
 #   bench/reruns.sh [--rounds N] [-c SESSIONS] [-d SECONDS] [--warmup SECONDS] [--nice N]
 #   defaults: 2 rounds (the replica order flips each round), 8 sessions, 20 s measured after 5 s;
+#   the last line is the median of the rounds' ratios (on a busy box, more and shorter rounds:
+#   --rounds 6 -d 10);
 #   --nice runs fluxlit, its children and the load generator at that niceness (negative needs
 #   root): on a box shared with other work, the question is what two replicas do with two
 #   cores, not how the scheduler splits them with strangers.
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
 	-d) DUR=${2:-}; shift ;;
 	--warmup) WARMUP=${2:-}; shift ;;
 	--nice) NICE=${2:-}; shift ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "reruns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -150,9 +152,13 @@ for round in $(seq "$ROUNDS"); do
 	for n in $order; do run_one "$round" "$n" || exit 1; done
 done
 emit ""
+RATIOS=()
 for round in $(seq "$ROUNDS"); do
-	emit "round $round: 2 replicas ÷ 1 = $(awk -v a="${RATE[$round,2]}" -v b="${RATE[$round,1]}" 'BEGIN { printf "%.2f", a / b }')"
+	RATIOS+=("$(awk -v a="${RATE[$round,2]}" -v b="${RATE[$round,1]}" 'BEGIN { printf "%.2f", a / b }')")
+	emit "round $round: 2 replicas ÷ 1 = ${RATIOS[-1]}"
 done
+# The median of the rounds' ratios: on a shared box one round can land in another job's burst.
+emit "median of $ROUNDS rounds: 2 replicas ÷ 1 = $(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 emit ""
 emit "machine: $(nproc) CPUs, $(uname -r); nice $NICE; fluxlit $("$FLUXLIT_BIN" version | head -1); streamlit $("$PY" -c 'import streamlit; print(streamlit.__version__)')"
 mkdir -p "$HERE/results" && cp "$OUT" "$HERE/results/reruns-latest.md"
