@@ -35,9 +35,10 @@ func doctorUpdate() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// doctorTestPythonTimeout replaces the 5 s product bound in tests: importing streamlit on a
-// machine busy with parallel -race tests has taken 20 s. The bound itself is tested with a
-// module that sleeps on import.
+// doctorTestPythonTimeout is the in-process tests' interpreter bound (the product's is
+// child_ready_timeout_s, 60 s by default): importing streamlit on a machine busy with parallel
+// -race tests has taken 20 s. The bound itself is tested with a module that sleeps on import,
+// and TestIntegrationDoctorSlowImport runs the binary with its own.
 const doctorTestPythonTimeout = 90 * time.Second
 
 // doctorRequire skips a test whose prerequisite is missing, or fails it when CI requires
