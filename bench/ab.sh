@@ -32,6 +32,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM # so that EXIT runs cleanup
 build() { # build REV NAME: the binary of REV at $T/fluxlit-NAME
 	git -C "$ROOT" worktree add --detach "$T/$2" "$1" >/dev/null 2>&1 || { echo "ab.sh: no revision '$1'" >&2; exit 2; }
 	(cd "$T/$2" && CGO_ENABLED=0 go build -o "$T/fluxlit-$2" .) || { echo "ab.sh: building '$1' failed" >&2; exit 1; }
