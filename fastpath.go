@@ -571,10 +571,13 @@ func (f *fastServer) exchange(fc *fastConn, p *hopPlan, hr *http.Request, rec *a
 				err := fastSendBody(fc, pc, rec)
 				if err == nil {
 					hd.bodySent()
-				} else {
+				}
+				// The error is told before the close, which ends the answer's read: told
+				// after, it raced the reader, and a client silent in its body got a 502.
+				bodyDone <- err
+				if err != nil {
 					pc.c.Close() // the upstream must not wait for the rest, nor get a complete request
 				}
-				bodyDone <- err
 			}()
 		default:
 			err = pc.flushForAnswer()

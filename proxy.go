@@ -216,6 +216,7 @@ type netExchange struct {
 	rec      *accessRecord
 	fi       forwardedInfo // what fluxlit believes about the request (proxy trust)
 	identity http.Header   // the verified JWT identity, set by the JWT step
+	body     *idleBody     // the client's body under gateway_client_body_timeout_s; nil: no limit
 }
 
 type netExchangeKey struct{}
@@ -426,7 +427,8 @@ func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request, x *netExcha
 // false: it answered the request (413, 408, 500) or the client left (499).
 func (g *gateway) readBody(w http.ResponseWriter, r *http.Request, x *netExchange) bool {
 	if wait := g.cfg.clientBodyTimeout(); wait > 0 {
-		r.Body = &idleBody{rc: r.Body, ctl: http.NewResponseController(w), wait: wait}
+		x.body = &idleBody{rc: r.Body, ctl: http.NewResponseController(w), wait: wait}
+		r.Body = x.body
 	}
 	if g.spool == nil {
 		return true
@@ -587,6 +589,14 @@ func netInterim(h http.Header, status int, id string) {
 // proxyError maps a failed upstream exchange to fluxlit's own answer (hop.go's mapping).
 func (g *gateway) proxyError(w http.ResponseWriter, r *http.Request, up *upstream, err error) {
 	x := exchangeOf(r)
+	if x.body != nil && x.body.timedOut.Load() {
+		// A streamed body whose client went silent: net/http cancels the request's context on
+		// that read error, which must not read as a client that left (no answer at all).
+		f := clientBodyFailure(context.DeadlineExceeded)
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		g.writeError(w, r, f.status, f.msg, up.isAPI())
+		return
+	}
 	f := g.upstreamFailure(up, err, r.Context().Err() != nil)
 	g.obs.upstreamError(up.name, f.reason)
 	if f.status == statusClientGone {

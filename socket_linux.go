@@ -161,7 +161,7 @@ func newSocketReadWriter(c net.Conn) (io.Reader, io.Writer) {
 // began, the request's answer cannot come unseen. Elsewhere it is bw.Flush().
 //
 // What can come unseen is an end that arrived before: a pooled connection the upstream closed
-// while it sat idle (under a second: older ones are probed before reuse). An upstream that
+// between the probe before its reuse (fastPool.get) and the write. An upstream that
 // closed its socket answers the request with a reset, which wakes the read, and the request is
 // retried on a fresh connection as before. One that only shut down its sending side and keeps
 // the socket open is waited for until it closes it, at most the upstream read timeout: no

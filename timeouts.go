@@ -204,15 +204,19 @@ func (a *accessRecord) disarmSend() {
 // idleBody is a client's request body on the net/http engine: each read may wait at most
 // gateway_client_body_timeout_s (the connection's read deadline, set through ctl).
 type idleBody struct {
-	rc   io.ReadCloser
-	ctl  *http.ResponseController
-	wait time.Duration
+	rc       io.ReadCloser
+	ctl      *http.ResponseController
+	wait     time.Duration
+	timedOut atomic.Bool // a read waited longer: the answer is 408 (proxyError)
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	b.ctl.SetReadDeadline(time.Now().Add(b.wait))
 	n, err := b.rc.Read(p)
 	b.ctl.SetReadDeadline(time.Time{})
+	if err != nil && isTimeout(err) {
+		b.timedOut.Store(true)
+	}
 	return n, err
 }
 
