@@ -26,7 +26,7 @@ release:
 
 # test: the README's test command (the race detector needs cgo, so CGO_ENABLED is not forced).
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 # cross: the platforms fluxlit must keep compiling on, vetted and built without cgo.
 cross:

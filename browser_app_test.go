@@ -342,25 +342,34 @@ func browserCheckMultipage(t *testing.T, cdp *cdpClient, origin, rootPath string
 	t.Logf("deep link %s answered %d", nav.URL, nav.Status)
 }
 
-// browserCheckMedia is test 4: the image has loaded (its natural width is the PNG's 96 pixels)
-// and the download button saves exactly the app's bytes.
-func browserCheckMedia(t *testing.T, cdp *cdpClient, origin string) {
-	t.Helper()
-	p := browserOpenApp(t, cdp, origin+"/")
-	var img struct {
-		Width    int    `json:"width"`
-		Complete bool   `json:"complete"`
-		Src      string `json:"src"`
-	}
+// browserImage is the app's image element as the page has it.
+type browserImage struct {
+	Width    int    `json:"width"` // natural width: 0 until loaded
+	Complete bool   `json:"complete"`
+	Src      string `json:"src"`
+}
+
+// browserWaitImage waits (up to browserSessionTimeout) until the app's image has loaded, and
+// returns it as it is then. The home page's text is there before its image is.
+func browserWaitImage(p *browserPage) browserImage {
+	var img browserImage
 	deadline := time.Now().Add(browserSessionTimeout)
 	for {
 		p.eval(`(() => { const i = document.querySelector('[data-testid="stImage"] img');
 		  return i ? {width: i.naturalWidth, complete: i.complete, src: i.src} : {width: 0, complete: false, src: ""}; })()`, &img)
 		if img.Complete && img.Width > 0 || time.Now().After(deadline) {
-			break
+			return img
 		}
 		time.Sleep(browserPollInterval)
 	}
+}
+
+// browserCheckMedia is test 4: the image has loaded (its natural width is the PNG's 96 pixels)
+// and the download button saves exactly the app's bytes.
+func browserCheckMedia(t *testing.T, cdp *cdpClient, origin string) {
+	t.Helper()
+	p := browserOpenApp(t, cdp, origin+"/")
+	img := browserWaitImage(p)
 	if img.Width != 96 || !strings.HasPrefix(img.Src, origin+"/media/") {
 		t.Errorf("image: natural width %d, complete %v, src %q; want 96 px loaded from %s/media/", img.Width, img.Complete, img.Src, origin)
 	}
@@ -402,6 +411,9 @@ func browserCheckMedia(t *testing.T, cdp *cdpClient, origin string) {
 // image (green 64, red and blue summing to 255) is in it.
 func browserCheckScreenshot(t *testing.T, p *browserPage, path string) {
 	t.Helper()
+	// The page's text comes before its image: a screenshot taken once the text was there
+	// (under -race, at load 17) had the text and no image ("0 gradient pixels").
+	browserWaitImage(p)
 	p.eval(`window.scrollTo(0, 0); true`, nil)
 	p.screenshot(path)
 	f, err := os.Open(path)

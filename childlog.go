@@ -44,6 +44,8 @@ type childLogOptions struct {
 	// RequestID returns the id of the one failed (5xx) request the child answered since t,
 	// or "" when there is none or more than one (nil: no correlation).
 	RequestID func(since time.Time) string
+	// Quiet replaces childQuiet when set (tests that feed a whole output at once).
+	Quiet time.Duration
 }
 
 // childLog assembles one stream of a child's output into records.
@@ -157,10 +159,14 @@ func (c *childLog) Close() {
 // hold makes p the pending record and starts its quiet timer. Called with c.mu held.
 func (c *childLog) hold(p *childRecord) {
 	c.pending = p
+	quiet := childQuiet
+	if c.opts.Quiet > 0 {
+		quiet = c.opts.Quiet
+	}
 	if c.timer == nil {
-		c.timer = time.AfterFunc(childQuiet, c.quiet)
+		c.timer = time.AfterFunc(quiet, c.quiet)
 	} else {
-		c.timer.Reset(childQuiet)
+		c.timer.Reset(quiet)
 	}
 }
 

@@ -250,7 +250,7 @@ var settingsTable = []setting{
 
 	{name: "target", kind: kindString, def: "app:app", doc: "module:attr of the ASGI app run by uvicorn"},
 	{name: "streamlit_script", kind: kindString, def: "streamlit_app.py", doc: "the Streamlit script"},
-	{name: "python", kind: kindString, doc: "interpreter for both children ($VIRTUAL_ENV/bin/python, else python3)"},
+	{name: "python", kind: kindString, doc: "interpreter for both children ($VIRTUAL_ENV/bin/python, else the project's .venv/bin/python, else python3)"},
 	{name: "api_command", kind: kindList, doc: "argv replacing the uvicorn command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_command", kind: kindList, doc: "argv replacing the streamlit command; {host} {port} {root_path} substituted"},
 	{name: "streamlit_run_cli_args", kind: kindList, py: true, doc: "extra `streamlit run` flags (not port, address or baseUrlPath)"},
@@ -265,7 +265,7 @@ var settingsTable = []setting{
 	{name: "child_ready_timeout_s", kind: kindFloat, def: "60", min: 1, max: 3600, doc: "how long a child may take to become ready"},
 	{name: "pidfile", kind: kindString, def: ".fluxlit.pid", doc: "pidfile path, relative to the project directory"},
 	{name: "no_pidfile", kind: kindBool, def: "false", doc: "do not write a pidfile"},
-	{name: "reload", kind: kindBool, def: "false", doc: "restart children when sources change (dev)"},
+	{name: "reload", kind: kindBool, def: "false", doc: "watch the project: a saved file restarts its child, fluxlit.toml is re-read, a broken save waits for the next one (dev: on)"},
 	{name: "reload_scope", kind: kindString, def: "gateway", doc: "what --reload restarts: gateway (the API child) or full (both)"},
 	{name: "enable_security_headers", kind: kindBool, def: "false", py: true, doc: "nosniff, SAMEORIGIN, Referrer-Policy, HSTS over HTTPS"},
 	{name: "hsts_max_age_s", kind: kindInt, def: "63072000", max: 1 << 31, doc: "HSTS max-age (two years)"},
@@ -298,12 +298,12 @@ var settingsTable = []setting{
 	{name: "debug", kind: kindBool, def: "false", py: true, doc: "debug mode: [fluxlit-debug] lines and /__fluxlit/debug"},
 	{name: "debug_allow_remote", kind: kindBool, def: "false", doc: "serve /__fluxlit/debug to non-loopback clients"},
 	{name: "log_level", kind: kindString, def: "info", py: true, norm: strings.ToLower, doc: "trace, debug, info, warning (warn), error or critical"},
-	{name: "log_format", kind: kindString, def: "auto", doc: "text, json, or auto (text on a terminal)"},
+	{name: "log_format", kind: kindString, def: "auto", doc: "text (the console format, for people), json (every line one JSON object), or auto (text on a terminal, else json)"},
 	{name: "enable_gateway_access_log", kind: kindBool, def: "true", py: true, doc: "one INFO line per request (off: DEBUG lines, as Python FluxLit)"},
 	{name: "enable_gateway_prometheus_metrics", kind: kindBool, def: "false", py: true, doc: "serve Prometheus metrics"},
 	{name: "gateway_prometheus_metrics_path", kind: kindString, def: "/__fluxlit/metrics", py: true, doc: "metrics path"},
 	{name: "metrics_listen", kind: kindString, doc: "host:port to serve metrics on instead of the public port"},
-	{name: "startup_banner", kind: kindBool, def: "false", doc: "print URLs at start (workbench)"},
+	{name: "startup_banner", kind: kindBool, def: "false", doc: "print the URLs once ready even at log_level warn, and warn when proxy headers are trusted (workbench: on)"},
 	{name: "url_session_query_param", kind: kindString, def: "fluxlit_sid", py: true, doc: "URL-session query key, redacted in logs"},
 	{name: "gateway_gogc", kind: kindInt, def: "100", min: -1, max: 10000, doc: "GOGC of the gateway: 100 measured best (BENCHMARKS.md); -1 turns the collector off"},
 	{name: "gateway_memory_limit_mb", kind: kindInt, def: "0", max: 1 << 20, doc: "soft memory limit for the Go runtime (0: none)"},
@@ -462,7 +462,7 @@ func loadConfig(in loadInput) (*Config, error) {
 	}
 	noteShadowed(cfg, file.values, raw)
 	if cfg.Python == "" {
-		cfg.Python = defaultPython(env)
+		cfg.Python = defaultPython(env, cfg.ProjectDir)
 		cfg.Sources["python"] = "default"
 	}
 	applyPythonSettings(cfg)
@@ -543,9 +543,19 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-func defaultPython(env map[string]string) string {
+// defaultPython is the interpreter when python is not set: the active virtualenv's, else the
+// project's own .venv (what "fluxlit new" tells users to create), else python3 on PATH.
+// Finding .venv means the quick start needs no "source .venv/bin/activate", which would put
+// the venv's bin first on PATH, where the Python FluxLit package installs a "fluxlit" command
+// of its own that then runs instead of this binary.
+func defaultPython(env map[string]string, projectDir string) string {
 	if venv := env["VIRTUAL_ENV"]; venv != "" {
 		return filepath.Join(venv, "bin", "python")
+	}
+	if py, err := filepath.Abs(filepath.Join(projectDir, ".venv", "bin", "python")); err == nil {
+		if fi, err := os.Stat(py); err == nil && !fi.IsDir() {
+			return py
+		}
 	}
 	return "python3"
 }

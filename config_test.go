@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -154,5 +155,28 @@ func TestConfigMissingExplicitFile(t *testing.T) {
 	}
 	if code, got := configTestError(t); code != 0 {
 		t.Errorf("no fluxlit.toml: got %v %q; want 0", code, got)
+	}
+}
+
+// TestDefaultPythonFindsProjectVenv: without python set, an active virtualenv wins, then the
+// project's .venv (the quick start creates it and does not activate it), then python3.
+func TestDefaultPythonFindsProjectVenv(t *testing.T) {
+	dir := t.TempDir()
+	if got := defaultPython(map[string]string{}, dir); got != "python3" {
+		t.Errorf("no venv: %q; want python3", got)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".venv", "bin", "python"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := defaultPython(map[string]string{}, dir); got != "python3" {
+		t.Errorf(".venv/bin/python is a directory: %q; want python3", got)
+	}
+	os.Remove(filepath.Join(dir, ".venv", "bin", "python"))
+	writeFile(t, filepath.Join(dir, ".venv", "bin", "python"), "")
+	if got, want := defaultPython(map[string]string{}, dir), filepath.Join(dir, ".venv", "bin", "python"); got != want {
+		t.Errorf("with .venv: %q; want %q", got, want)
+	}
+	if got := defaultPython(map[string]string{"VIRTUAL_ENV": "/opt/v"}, dir); got != "/opt/v/bin/python" {
+		t.Errorf("VIRTUAL_ENV set: %q; want /opt/v/bin/python", got)
 	}
 }

@@ -108,7 +108,7 @@ var ttyMasks = []struct {
 }{
 	{regexp.MustCompile(`\x1b\[[0-9;]*m`), ""},
 	{regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d `), "hh:mm:ss "},
-	{regexp.MustCompile(`fluxlit \S+ listening`), "fluxlit VERSION listening"},
+	{regexp.MustCompile(`(?m), version \S+$`), ", version VERSION"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`\[\d+\]`), "[PID]"},
 	{regexp.MustCompile(`\d+(\.\d+)?(ms|s)\b`), "DUR"},

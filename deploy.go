@@ -350,7 +350,7 @@ func deploySystemdUnit(cfg *Config) string {
 #   useradd --system --home-dir /var/lib/fluxlit --shell /usr/sbin/nologin fluxlit
 #   cp deploy/fluxlit.service /etc/systemd/system/ && systemctl daemon-reload
 #   systemctl enable --now fluxlit
-# With a virtualenv, set python = "%[1]s/.venv/bin/python" in fluxlit.toml.
+# A virtualenv at %[1]s/.venv is used as it is; elsewhere, set python in fluxlit.toml.
 [Unit]
 Description=fluxlit: Streamlit UI and HTTP API on port %[4]d
 Wants=network-online.target

@@ -636,7 +636,7 @@ func TestNewCommand(t *testing.T) {
 		code := fluxlitMain(append([]string{"new"}, args...), &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "cd myapp && fluxlit dev") {
+	if code, out := run("myapp"); code != 0 || !strings.Contains(out, "\n  cd myapp\n  python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  fluxlit dev\n") {
 		t.Fatalf("new myapp: got exit %d, %q; want 0 and the next step", code, out)
 	}
 	names, err := scaffoldFiles(scaffoldRoot)

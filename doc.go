@@ -53,7 +53,7 @@
 //
 // Flags:
 //
-//	--reload, --no-reload                restart children when *.py or fluxlit.toml change (dev: on)
+//	--reload, --no-reload                restart the child whose files changed, re-read fluxlit.toml (dev: on)
 //	--reload-scope SCOPE                 gateway (the API child, default) or full (both children)
 //	--workbench                          workbench mode: trust proxy headers and print a start-up banner
 //	--config PATH                        fluxlit.toml to read (env FLUXLIT_CONFIG; default ./fluxlit.toml, else [tool.fluxlit] in pyproject.toml)
@@ -83,12 +83,16 @@
 // usage: fluxlit dev [TARGET [SCRIPT]] [flags]
 //
 // Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
-// environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
-// both children with --reload-scope full.
+// environment and flags). It says at start what it watches. A saved *.py file restarts the API
+// child (both children with --reload-scope full, and in a FluxLit project, whose pages are in
+// that code, unless --reload-scope gateway is given); Streamlit reruns its own script and pages/;
+// a changed fluxlit.toml is read again (a reload of the children, or a restart in place when a
+// gateway setting changed). A save that breaks a child is reported once, with its file and line,
+// and the rest keeps serving until the next save. Ctrl-C stops; a second Ctrl-C stops at once.
 //
 // Flags:
 //
-//	--reload, --no-reload                restart children when *.py or fluxlit.toml change (dev: on)
+//	--reload, --no-reload                restart the child whose files changed, re-read fluxlit.toml (dev: on)
 //	--reload-scope SCOPE                 gateway (the API child, default) or full (both children)
 //	--workbench                          workbench mode: trust proxy headers and print a start-up banner
 //	--config PATH                        fluxlit.toml to read (env FLUXLIT_CONFIG; default ./fluxlit.toml, else [tool.fluxlit] in pyproject.toml)
@@ -147,8 +151,10 @@
 // usage: fluxlit doctor [TARGET [SCRIPT]] [flags]
 //
 // Prints one "STATUS  name: detail" row per check, Python FluxLit's rows and names plus
-// fluxlit's own. Python checks run the configured interpreter; when no child runs Python they
-// are SKIP rows. Exit 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).
+// fluxlit's own. Python checks run the configured interpreter, for as long as a start may take
+// (child_ready_timeout_s); when no child runs Python they are SKIP rows. In the folder of a
+// running fluxlit, gateway_bind reports that instance and its readyz. Exit 1 when a row FAILs,
+// else 0 (WARN and SKIP rows never fail).
 //
 // Flags:
 //

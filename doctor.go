@@ -215,7 +215,7 @@ func doctorCount(rows []doctorRow, status string) int {
 // ---- configuration rows ----
 
 // doctorCoveredWarnings are Config.Warnings codes that have their own row.
-var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored"}
+var doctorCoveredWarnings = []string{"gateway_forward_blocked_names", "debug_exposure", "python_setting_ignored", "app_pages_unserved"}
 
 func doctorConfigFile(c *Config, env map[string]string, d doctorDeps) []doctorRow {
 	var extra []string
@@ -563,7 +563,12 @@ func doctorUnwrapDial(err error) error {
 }
 
 func doctorSecurityHeaders(c *Config, env map[string]string, d doctorDeps) []doctorRow {
-	if len(c.CORSAllowOrigins) == 0 || c.EnableSecurityHeader {
+	switch {
+	case c.EnableSecurityHeader && !c.TrustProxy:
+		// Python FluxLit sent HSTS on any client's X-Forwarded-Proto: https; a project behind a
+		// TLS proxy that never set trust_proxy loses the header here, and this row says so.
+		return doctorOne("security_headers", doctorPass, "enable_security_headers is on; HSTS is sent only with requests a trusted proxy marks HTTPS, none while trust_proxy is off: behind a TLS proxy, set trust_proxy (and forwarded_allow_ips)")
+	case len(c.CORSAllowOrigins) == 0 || c.EnableSecurityHeader:
 		return nil
 	}
 	return doctorOne("security_headers", doctorWarn, "cors_allow_origins is set while enable_security_headers is off; turn on enable_security_headers")

@@ -34,6 +34,9 @@ func doctorAppModel(c *Config, env map[string]string, d doctorDeps) []doctorRow 
 	if len(c.App.CodeSettings) > 0 {
 		detail += "; settings from " + c.App.Source + ": " + strings.Join(c.App.CodeSettings, ", ")
 	}
+	if w := appPagesUnserved(c); w != "" {
+		return doctorOne("app_model", doctorWarn, detail+"; "+w)
+	}
 	return doctorOne("app_model", doctorPass, detail)
 }
 

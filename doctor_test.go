@@ -35,9 +35,10 @@ func doctorUpdate() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// doctorTestPythonTimeout replaces the 5 s product bound in tests: importing streamlit on a
-// machine busy with parallel -race tests has taken 20 s. The bound itself is tested with a
-// module that sleeps on import.
+// doctorTestPythonTimeout is the in-process tests' interpreter bound (the product's is
+// child_ready_timeout_s, 60 s by default): importing streamlit on a machine busy with parallel
+// -race tests has taken 20 s. The bound itself is tested with a module that sleeps on import,
+// and TestIntegrationDoctorSlowImport runs the binary with its own.
 const doctorTestPythonTimeout = 90 * time.Second
 
 // doctorRequire skips a test whose prerequisite is missing, or fails it when CI requires
@@ -265,6 +266,7 @@ func TestDoctorRows(t *testing.T) {
 		{name: "api_upstream_warn", env: []string{"FLUXLIT_API_UPSTREAM=http://127.0.0.1:" + closedPort}, row: "api_upstream", want: doctorWarn},
 		{name: "streamlit_upstream_warn", env: []string{"FLUXLIT_STREAMLIT_UPSTREAM=http://127.0.0.1:" + closedPort}, row: "streamlit_upstream", want: doctorWarn},
 		{name: "security_headers_warn", env: []string{"FLUXLIT_CORS_ALLOW_ORIGINS=https://web.example.com"}, row: "security_headers", want: doctorWarn},
+		{name: "security_headers_hsts_untrusted", env: []string{"FLUXLIT_ENABLE_SECURITY_HEADERS=1"}, row: "security_headers", want: doctorPass},
 		{name: "debug_exposure_warn", env: []string{"FLUXLIT_DEBUG=1", "FLUXLIT_GATEWAY_HOST=0.0.0.0"}, row: "debug_exposure", want: doctorWarn},
 		{name: "pidfile_stale_warn", pidfile: func(t *testing.T) string { return strconv.Itoa(doctorDeadPid(t)) + "\n" }, row: "pidfile", want: doctorWarn},
 		{name: "pidfile_live_warn", pidfile: func(t *testing.T) string { return strconv.Itoa(os.Getpid()) + "\n" }, row: "pidfile", want: doctorWarn},

@@ -566,10 +566,15 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		c.SetDeadline(time.Time{})
 		var last []byte // the answer just sent on this connection, for a request of lastMethod
 		lastMethod := ""
+		// A new connection's first request comes when the gateway gets to it (a busy
+		// machine can take longer than 30 ms, and a new connection that fails is not tried
+		// again); after an answer, the wait ends what a cut answer leaves hanging, and a
+		// reused connection's next request comes within it (one that comes later finds it
+		// closed, and is sent again on a new connection).
+		wait := 5 * time.Second
 		for {
-			// Ends what a cut answer leaves hanging; a reused connection's next request
-			// comes within this (one that comes later finds it closed, and dials).
-			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			c.SetReadDeadline(time.Now().Add(wait))
+			wait = 30 * time.Millisecond
 			req, err := http.ReadRequest(br)
 			if err != nil {
 				return

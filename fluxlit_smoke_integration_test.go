@@ -103,6 +103,43 @@ func TestIntegrationPythonSmokeRun(t *testing.T) {
 	}
 }
 
+// TestIntegrationPythonChaosScripts runs Python FluxLit's chaos scripts that hold for the
+// binary, unchanged (scripts/, from the sdist root: `fluxlit run examples.smoke_app.app:app`):
+// SIGTERM stops it, and a body over FLUXLIT_GATEWAY_MAX_PROXY_REQUEST_BODY_BYTES posted as soon
+// as /api/healthz answers gets 413. Before, that POST met a Streamlit child still starting
+// and got 503 ("FAIL: expected 413, got 503"): Python's gateway accepts connections only once
+// Streamlit's port is open, fluxlit's healthz answers from the start. Not run:
+// chaos_streamlit_kill.sh (Python's gateway exits when Streamlit dies; fluxlit restarts it,
+// README "Migrating from Python FluxLit"), chaos_dropped_websocket.sh (needs the websockets
+// package, which the venvs do not have; the compat suite's WebSocket tests cover the tunnel),
+// chaos_slow_upstream.sh (builds Python's gateway in process).
+func TestIntegrationPythonChaosScripts(t *testing.T) {
+	py := fluxlitPython(t)
+	requireIntegration(t, "curl")
+	sdist := smokeSdist(t)
+	for _, tt := range []struct{ script, want string }{
+		{"chaos_graceful_shutdown.sh", "PASS: gateway exited after SIGTERM"},
+		{"chaos_oversized_body.sh", "PASS: oversized proxied body returned 413"},
+	} {
+		t.Run(tt.script, func(t *testing.T) {
+			root := smokeCopy(t, sdist, "scripts/"+tt.script, "examples/smoke_app/app.py")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", filepath.Join("scripts", tt.script))
+			cmd.Dir = root
+			cmd.Env = smokeEnv(t, py, "PORT="+strconv.Itoa(freePort(t)))
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), tt.want) {
+				log, _ := os.ReadFile(filepath.Join(root, ".fluxlit-chaos-shutdown.log"))
+				if len(log) == 0 {
+					log, _ = os.ReadFile(filepath.Join(root, ".fluxlit-chaos-oversized.log"))
+				}
+				t.Fatalf("%s: %v\n%s\nfluxlit's log:\n%s", tt.script, err, out, log)
+			}
+		})
+	}
+}
+
 // smokeNginxConf is docker/proxy-deployment/nginx.conf's location (strip the /myapp/ prefix)
 // plus a second server forwarding the full path (its docker-compose.fullpath.yml shape), in a
 // config nginx can run as the test's child. Arguments: pid/log dir, strip port, full-path port,

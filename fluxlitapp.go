@@ -30,6 +30,7 @@ type fluxlitApp struct {
 	StreamlitMain string   // FluxLit's page entry script (fluxlit.testing.streamlit_main_path())
 	CodeSettings  []string // names of the settings read from the app's code, sorted
 	Source        string   // how config names the code layer: the module file, relative to the project
+	Pages         int      // the @app.page pages registered at import
 }
 
 // appProbeReport is the JSON the probe script prints.
@@ -41,6 +42,7 @@ type appProbeReport struct {
 	Version        string         `json:"version"`
 	ModuleFile     string         `json:"module_file"`
 	StreamlitMain  string         `json:"streamlit_main"`
+	Pages          int            `json:"pages"`
 	Settings       map[string]any `json:"settings"` // FluxlitSettings fields the code set, as JSON
 	Error          string         `json:"error"`    // one line: the target did not import
 }
@@ -61,7 +63,7 @@ target, project = sys.argv[1], sys.argv[2]
 if project not in sys.path:
     sys.path.insert(0, project)
 rep = {"package": False, "imports_package": False, "app": False, "type": "", "version": "",
-       "module_file": "", "streamlit_main": "", "settings": {}, "error": ""}
+       "module_file": "", "streamlit_main": "", "pages": 0, "settings": {}, "error": ""}
 def one_line(e):
     lines = str(e).strip().splitlines()
     return type(e).__name__ + (": " + lines[0] if lines else "")
@@ -113,6 +115,7 @@ if flapp is None or not isinstance(obj, flapp.FluxLit):
     done()
 rep["app"] = True
 try:
+    rep["pages"] = len(getattr(obj, "page_records", ()) or ())
     import fluxlit
     rep["version"] = str(getattr(fluxlit, "__version__", ""))
     try:
@@ -202,7 +205,7 @@ func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) 
 		return cfg, nil
 	}
 	app := &fluxlitApp{Version: rep.Version, ModuleFile: rep.ModuleFile, StreamlitMain: rep.StreamlitMain,
-		Source: appSourceName(rep.ModuleFile, cfg.ProjectDir)}
+		Source: appSourceName(rep.ModuleFile, cfg.ProjectDir), Pages: rep.Pages}
 	code := map[string]string{}
 	names := make([]string, 0, len(rep.Settings))
 	for name := range rep.Settings {
@@ -228,7 +231,22 @@ func loadApp(cfg *Config, in loadInput, timeout time.Duration) (*Config, error) 
 		}
 	}
 	cfg.App = app
+	if w := appPagesUnserved(cfg); w != "" {
+		cfg.Warnings = append(cfg.Warnings, configWarning{Code: "app_pages_unserved", Msg: w})
+	}
 	return cfg, nil
+}
+
+// appPagesUnserved says when a FluxLit app's @app.page pages will not be served because
+// streamlit_script names a script of its own: explicit wins (a project may want its own
+// entry), but a project that was a plain one (fluxlit new writes streamlit_app.py) and now
+// registers pages would otherwise show the old script with no word why.
+func appPagesUnserved(cfg *Config) string {
+	if cfg.App == nil || cfg.App.Pages == 0 || appUsesPageEntry(cfg) {
+		return ""
+	}
+	return fmt.Sprintf("%s registers %d @app.page page(s), which are not served: streamlit_script = %q (%s) runs instead; remove streamlit_script to serve them through FluxLit's page entry",
+		cfg.App.Source, cfg.App.Pages, cfg.StreamlitScript, cfg.Sources["streamlit_script"])
 }
 
 // appSourceName is how config names the code layer: the module file relative to the project

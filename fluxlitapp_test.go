@@ -352,3 +352,36 @@ func TestAppChildSpecs(t *testing.T) {
 		t.Errorf("FluxLit project with its own streamlit_script: argv %q; want ui.py", got)
 	}
 }
+
+// TestAppPagesUnserved: a FluxLit app with @app.page pages and a streamlit_script of its own
+// (a `fluxlit new` project whose app.py became a FluxLit app) serves the script, and says so:
+// a configuration warning (run's start, config) and a WARN app_model row. Without the
+// setting, the pages are served and nothing is said.
+func TestAppPagesUnserved(t *testing.T) {
+	py := fluxlitPython(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app.py"), "from fluxlit import FluxLit\napp = FluxLit()\n\n@app.page('/')\ndef home(st, client):\n    st.title('Home')\n")
+	load := func(flags map[string]string) *Config {
+		flags["python"] = py
+		cfg, err := loadAppConfig(loadInput{WorkDir: dir, Env: []string{"PATH=/usr/bin:/bin"}, Flags: flags, Positional: "app:app"})
+		if err != nil || cfg.App == nil {
+			t.Fatalf("load: %v, app %v", err, cfg)
+		}
+		return cfg
+	}
+	own := load(map[string]string{"streamlit_script": "streamlit_app.py"})
+	want := `app.py registers 1 @app.page page(s), which are not served: streamlit_script = "streamlit_app.py" (flag) runs instead; remove streamlit_script`
+	if lines := strings.Join(own.warningLines(), "\n"); !strings.Contains(lines, want) {
+		t.Errorf("warnings %q; want %q", lines, want)
+	}
+	if rows := doctorAppModel(own, nil, doctorDeps{}); rows[0].Status != doctorWarn || !strings.Contains(rows[0].Detail, want) {
+		t.Errorf("app_model %+v; want WARN %q", rows[0], want)
+	}
+	served := load(map[string]string{})
+	if lines := served.warningLines(); len(lines) != 0 {
+		t.Errorf("warnings %q; want none (the pages are served)", lines)
+	}
+	if rows := doctorAppModel(served, nil, doctorDeps{}); rows[0].Status != doctorPass {
+		t.Errorf("app_model %+v; want PASS", rows[0])
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,17 +251,16 @@ func harnessStart(t *testing.T, name string, cmd *exec.Cmd, ready func() bool, l
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	logFile.Close() // the child holds its own descriptor
 	done := make(chan struct{})
 	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
+	err = harnessRun(cmd, func(err error) {
+		waitErr = err
 		close(done)
-	}()
+	})
+	logFile.Close() // the child holds its own descriptor
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
 	stop := func() { harnessStop(cmd.Process.Pid, done) }
 	t.Cleanup(func() {
 		stop()
@@ -289,6 +289,31 @@ func harnessStart(t *testing.T, name string, cmd *exec.Cmd, ready func() bool, l
 		}
 		time.Sleep(harnessPollInterval)
 	}
+}
+
+// harnessRun starts cmd so that it cannot outlive this test binary, and calls exited with
+// cmd.Wait's error once it has ended. A test binary that ends without its cleanups (a panic,
+// go test's -timeout, kill -9) would leave its children to PID 1, serving on and holding
+// ports; on Linux the kernel SIGKILLs a child when the thread that forked it ends
+// (Pdeathsig), so the fork happens on a thread locked to a goroutine that lives until the
+// child is reaped: the thread ends with the test binary, or after the child. Grandchildren
+// are the child's to stop (fluxlit's have Pdeathsig of their own).
+func harnessRun(cmd *exec.Cmd, exited func(error)) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	harnessDieWithTest(cmd.SysProcAttr)
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited(cmd.Wait())
+	}()
+	return <-started
 }
 
 // harnessStop sends SIGTERM to the process group, then SIGKILL after harnessStopGrace. Once the

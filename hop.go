@@ -114,6 +114,11 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 	case p.up == nil:
 		p.steps |= stepNoUpstream
 		return p
+	case g.maxBody > 0 && req.bodyLength > g.maxBody:
+		// Refused whatever the child's state: it can never succeed, and a 503 would invite the
+		// client to send it again.
+		p.steps |= stepBodyTooLarge
+		return p
 	case p.up.down != nil && p.up.down():
 		p.steps |= stepChildDown
 		return p
@@ -125,14 +130,8 @@ func (g *gateway) plan(req *hopRequest) hopPlan {
 	case req.upgrade != upgradeNone:
 		p.steps |= stepStripUpgrade
 	}
-	if g.maxBody > 0 {
-		switch {
-		case req.bodyLength > g.maxBody:
-			p.steps |= stepBodyTooLarge
-			return p
-		case req.bodyLength < 0:
-			p.steps |= stepBodyCount
-		}
+	if g.maxBody > 0 && req.bodyLength < 0 {
+		p.steps |= stepBodyCount
 	}
 	p.steps |= stepProxy
 	return p

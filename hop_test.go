@@ -109,6 +109,12 @@ func TestHopPlan(t *testing.T) {
 	if got := hopStepList(down.plan(&hopRequest{method: "GET", path: "/"}).steps); got != "child_down" {
 		t.Errorf("child down: steps %s; want child_down", got)
 	}
+	// A declared body over the limit is 413 whatever the child's state (it was 503 while the
+	// child started: Python FluxLit's scripts/chaos_oversized_body.sh, which posts as soon
+	// as /api/healthz answers, got 503 where it expects 413).
+	if got := hopStepList(down.plan(&hopRequest{method: "POST", path: "/upload", bodyLength: 1001}).steps); got != "body_too_large" {
+		t.Errorf("child down, declared body over the limit: steps %s; want body_too_large", got)
+	}
 	none := hopTestGateway(t, map[string]string{"api_upstream": ""})
 	if got := hopStepList(none.plan(&hopRequest{method: "GET", path: "/api/public/x"}).steps); got != "rate_limit,no_upstream" {
 		t.Errorf("no API: steps %s; want rate_limit,no_upstream", got)

@@ -163,12 +163,11 @@ func relLaunch(t *testing.T, dir string, env []string, args ...string) *relProc 
 	p.cmd.Dir = dir
 	p.cmd.Env = append(append(cleanFluxlitEnv(), "FLUXLIT_LOG_FORMAT=json"), env...)
 	p.cmd.Stdout, p.cmd.Stderr = w, w
-	if err := p.cmd.Start(); err != nil {
+	if err := harnessRun(p.cmd, func(err error) { p.err = err; close(p.done) }); err != nil {
 		t.Fatal(err)
 	}
 	w.Close() // fluxlit holds the only write end: EOF when it exits
 	p.out = newRelOutput(r)
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -44,6 +44,11 @@ type reloadWatch struct {
 	pagesDir  string // Streamlit's multipage folder beside the script
 	configs   []string
 	streamlit bool // fluxlit runs Streamlit (else its files are only code)
+	// pageEntry: Streamlit runs FluxLit's page entry, which imports the app's modules once per
+	// process; the pages live in the project's *.py, outside what Streamlit watches, so only a
+	// restart shows an edited page: appPages restarts it on a *.py change, unless an explicit
+	// reload_scope = "gateway" keeps Python FluxLit's meaning (Streamlit keeps running).
+	pageEntry, appPages bool
 }
 
 func newReloadWatch(cfg *Config, runsStreamlit bool) reloadWatch {
@@ -56,9 +61,11 @@ func newReloadWatch(cfg *Config, runsStreamlit bool) reloadWatch {
 	if configFile == "" {
 		configFile = filepath.Join(root, "fluxlit.toml") // creating one applies it too
 	}
-	return reloadWatch{root: root, script: script, pagesDir: filepath.Join(filepath.Dir(script), "pages"),
+	w := reloadWatch{root: root, script: script, pagesDir: filepath.Join(filepath.Dir(script), "pages"),
 		configs:   []string{configFile, filepath.Join(root, ".env"), filepath.Join(root, "pyproject.toml")},
-		streamlit: runsStreamlit}
+		streamlit: runsStreamlit, pageEntry: runsStreamlit && appUsesPageEntry(cfg)}
+	w.appPages = w.pageEntry && cfg.Sources["reload_scope"] == "default"
+	return w
 }
 
 // kind classifies a path the snapshot holds.
@@ -108,7 +115,15 @@ func (w reloadWatch) describe(scope string, hasAPI bool) string {
 	if hasAPI {
 		parts = append(parts, "*.py restarts api")
 	}
-	if w.streamlit {
+	switch {
+	case w.appPages || w.pageEntry && scope == "full":
+		parts = []string{"*.py restarts streamlit (the app's pages)"}
+		if hasAPI {
+			parts[0] = "*.py restarts api and streamlit (the app's pages)"
+		}
+	case w.pageEntry:
+		parts = append(parts, "Streamlit keeps running with the app's pages as they were (reload_scope = \"gateway\")")
+	case w.streamlit:
 		script := w.rel(w.script)
 		if scope == "full" {
 			parts = append(parts, script+" and pages/ restart streamlit")
@@ -188,7 +203,7 @@ func (r *runner) reloadFiles(w reloadWatch, changed []string, configChanged chan
 	restart := map[string]bool{}
 	if files := byKind[watchAPI]; len(files) > 0 {
 		restart[dispatchAPI] = true
-		restart[dispatchStreamlit] = full
+		restart[dispatchStreamlit] = full || w.appPages
 		r.restartFor(files, restart)
 	}
 	if files := byKind[watchStreamlit]; len(files) > 0 {

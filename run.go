@@ -317,7 +317,9 @@ func (r *runner) run() int {
 		}
 	} else {
 		// The upstreams' addresses are private: only the gateway's is the one to open.
-		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s (%s)", version, ln.Addr(), r.mode))
+		// The command first: a source build's version may be "dev", and "fluxlit dev listening …
+		// (run)" read as if the dev command ran.
+		r.log.Info(fmt.Sprintf("fluxlit %s listening on %s, version %s", r.mode, ln.Addr(), version))
 		r.log.Debug("upstreams", "api", describeUpstream(gw.gens.api()), "streamlit", describeReplicas(gw.gens.current()))
 	}
 

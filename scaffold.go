@@ -73,7 +73,10 @@ func newCommand(args []string, stdout, stderr io.Writer) int {
 	for _, f := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
-	fmt.Fprintf(stdout, "Created %s/ (%s) — run: cd %s && fluxlit dev\n", name, kind, name)
+	// The README's quick start, from here on: the project's own Python, then fluxlit dev.
+	// No "source .venv/bin/activate": fluxlit finds .venv itself, and an activated venv that
+	// has the Python FluxLit package puts that package's own "fluxlit" command first on PATH.
+	fmt.Fprintf(stdout, "Created %s/ (%s). Next:\n\n  cd %s\n  python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  fluxlit dev\n", name, kind, name)
 	return 0
 }
 

@@ -671,3 +671,11 @@ func TestFlushOnReadToHalfClosedPeer(t *testing.T) {
 		t.Fatalf("read after the peer's half-close: %v after %v; want an error once the peer closes", err, waited)
 	}
 }
+
+// TestBodyBuffersREADMEsNumbers: "a large body is copied through a 1 MiB buffer, at most 32 at
+// once (32 MiB), beyond which bodies are spliced" (README, Performance).
+func TestBodyBuffersREADMEsNumbers(t *testing.T) {
+	if bodyBufferSize != 1<<20 || maxBodyBuffers != 32 {
+		t.Errorf("body buffers: %d bytes, at most %d; the README says 1 MiB, at most 32", bodyBufferSize, maxBodyBuffers)
+	}
+}

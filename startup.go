@@ -90,7 +90,7 @@ func startHint(cfg *Config, err error) string {
 	}
 	switch {
 	case errors.As(se.Err, new(superviseSpawnError)):
-		return fmt.Sprintf("set python (FLUXLIT_PYTHON) to your interpreter, or activate its virtualenv; %s", doctor)
+		return fmt.Sprintf("set python (FLUXLIT_PYTHON) to your interpreter, activate its virtualenv, or create the project's .venv; %s", doctor)
 	case strings.Contains(se.Err.Error(), "not ready after"):
 		return fmt.Sprintf("if %s is only slow to start, raise child_ready_timeout_s (now %g; FLUXLIT_CHILD_READY_TIMEOUT_S); %s", se.Child, cfg.ChildReadyTimeoutS, doctor)
 	case se.Child == dispatchAPI && len(cfg.APICommand) == 0:

@@ -253,7 +253,8 @@ func TestIntegrationSuperviseKill9LeavesNoChild(t *testing.T) {
 	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
 	kids := debugChildren(t, p.base)
 	p.cmd.Process.Kill()
-	deadline := time.Now().Add(2 * time.Second)
+	// The kernel sends the SIGKILL at once; the bound is for a busy machine to deliver it.
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && !(groupGone(kids["api"].PID) && groupGone(kids["streamlit"].PID)) {
 		time.Sleep(50 * time.Millisecond)
 	}

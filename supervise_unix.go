@@ -8,6 +8,7 @@ package main
 
 import (
 	"errors"
+	"net"
 	"syscall"
 )
 
@@ -73,3 +74,21 @@ func signalUpgrade(pid int) error { return syscall.Kill(pid, upgradeSignal) }
 // upgradeSysProcAttr puts the new process of an upgrade in a session of its own: it outlives
 // this one, and a terminal's Ctrl-C or hang-up meant for this one does not reach it.
 func upgradeSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// listenerNonblocking puts ln's socket back in non-blocking mode, which Go's poller needs
+// (see upgrade: handing the socket to a new process makes it blocking).
+func listenerNonblocking(ln net.Listener) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil // not a socket of its own (a test's listener)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var setErr error
+	if err := rc.Control(func(fd uintptr) { setErr = syscall.SetNonblock(int(fd), true) }); err != nil {
+		return err
+	}
+	return setErr
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -102,6 +103,9 @@ func signalReload(pid int) error {
 const upgradeSignal = syscall.Signal(0x1f)
 
 func upgradeSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// listenerNonblocking: no upgrade, so no socket is ever handed over.
+func listenerNonblocking(net.Listener) error { return nil }
 
 // signalUpgrade: the upgrade hands a socket to a new process, which needs Unix's fd passing.
 func signalUpgrade(pid int) error {

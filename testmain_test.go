@@ -1,11 +1,14 @@
 // testmain_test.go owns what holds for the whole test binary: the one rule for skips (under
 // FLUXLIT_REQUIRE_INTEGRATION=1, as in CI and the README's test command, a test that would
 // skip fails instead), the check that every skip in the tree goes through that rule, and
-// TestMain, which runs the helper processes some tests start from this binary.
+// TestMain, which runs the helper processes some tests start from this binary and, after the
+// tests, fails the run when a process they started is still alive (an orphan).
 
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -14,9 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // testRequireAll reports whether every test must run: FLUXLIT_REQUIRE_INTEGRATION=1.
@@ -67,9 +74,90 @@ func TestMain(m *testing.M) {
 		helper()
 		os.Exit(0)
 	}
+	os.Setenv(testRunEnv, testRunID())
 	code := m.Run()
 	harnessRemoveBuild()
+	if left := testLeftovers(testLeftoverGrace); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d process(es) started by these tests outlived them (%s=%s in their environment), killed now:\n", len(left), testRunEnv, os.Getenv(testRunEnv))
+		for _, p := range left {
+			fmt.Fprintf(os.Stderr, "  %s\n", p)
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// testRunEnv marks every process this test run starts: TestMain sets it, with a value of its
+// own, in the test binary's environment before the tests run, so children, grandchildren and
+// whatever they start inherit it (fluxlit passes its environment on to its children, and the
+// harness's environments derive from os.Environ). The name has no FLUXLIT_ prefix, so neither
+// fluxlit nor Python FluxLit reads it as a setting and no test's env filter drops it.
+const testRunEnv = "FLUXLITTEST_RUN"
+
+// testLeftoverGrace is how long processes get, after the last test's cleanup, to finish
+// exiting: a SIGTERMed fluxlit is reaped at once, but its children's groups get SIGKILL
+// only after their own grace, and a busy machine slows every exit.
+const testLeftoverGrace = 15 * time.Second
+
+// testRunID is a value no other test run on this machine has.
+func testRunID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("%d-%x", os.Getpid(), b)
+}
+
+// testLeftover is a live process that carries this run's testRunEnv.
+type testLeftover struct {
+	pid, ppid int
+	cwd, cmd  string
+}
+
+func (p testLeftover) String() string {
+	return fmt.Sprintf("pid %d (parent %d, cwd %s): %s", p.pid, p.ppid, p.cwd, p.cmd)
+}
+
+// testLeftovers waits up to grace for every process carrying this run's marker (other than
+// this one) to end, and returns those still alive then. Zombies count as ended: their
+// environment is gone, and their parent is the one to reap them. A program that rewrites
+// its own environment area (nginx and Chromium set their process titles there) cannot be
+// seen; fluxlit, Python, Streamlit and uvicorn can.
+func testLeftovers(grace time.Duration) []testLeftover {
+	marker := []byte(testRunEnv + "=" + os.Getenv(testRunEnv) + "\x00")
+	deadline := time.Now().Add(grace)
+	for {
+		var left []testLeftover
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, dir := range dirs {
+			pid, err := strconv.Atoi(filepath.Base(dir))
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			env, err := os.ReadFile(filepath.Join(dir, "environ"))
+			if err != nil || !bytes.HasPrefix(env, marker) && !bytes.Contains(env, append([]byte{0}, marker...)) {
+				continue
+			}
+			p := testLeftover{pid: pid}
+			if stat, err := os.ReadFile(filepath.Join(dir, "stat")); err == nil {
+				// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+				if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 {
+					p.ppid, _ = strconv.Atoi(f[1])
+				}
+			}
+			p.cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
+			cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+			p.cmd = strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+			left = append(left, p)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestSkipsFollowTheRule reads every test file in the module: a t.Skip, t.Skipf or t.SkipNow
@@ -126,4 +214,28 @@ func TestSkipsFollowTheRule(t *testing.T) {
 func isIdent(e ast.Expr, name string) bool {
 	id, ok := e.(*ast.Ident)
 	return ok && id.Name == name
+}
+
+// TestLeftoversNamesAMarkedProcess: a process this run started is what the end-of-run check
+// reports while it lives, and is not once it has ended. Its end is waited for by pid, so
+// the check never depends on what the other tests still run.
+func TestLeftoversNamesAMarkedProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		skipTest(t, "no /proc: the orphan check reads Linux's /proc")
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	has := func(left []testLeftover) bool {
+		return slices.ContainsFunc(left, func(p testLeftover) bool { return p.pid == cmd.Process.Pid })
+	}
+	if left := testLeftovers(0); !has(left) {
+		t.Errorf("a live `sleep 60` started by this test is not among the leftovers %v", left)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if left := testLeftovers(0); has(left) {
+		t.Errorf("the reaped `sleep 60` (pid %d) is still reported: %v", cmd.Process.Pid, left)
+	}
 }

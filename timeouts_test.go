@@ -11,7 +11,9 @@ import (
 // the limit is read to the end; one that falls silent is cut after about the limit. Both the
 // socket reader and the copy loop (copyStream) behave so.
 func TestWaitLimitIsPerWait(t *testing.T) {
-	const limit = 300 * time.Millisecond
+	// The gaps are a quarter of the limit: on a busy 2-core machine under -race a sleep can
+	// wake hundreds of milliseconds late, which 0.1 s gaps under a 0.3 s limit did not allow.
+	const limit = time.Second
 	trickle := func(peer net.Conn, pieces int, gap time.Duration) {
 		for i := 0; i < pieces; i++ {
 			peer.Write([]byte("x"))
@@ -23,7 +25,7 @@ func TestWaitLimitIsPerWait(t *testing.T) {
 		c, peer := tcpPair(t)
 		r := newSocketReader(c)
 		setWaitLimit(r, limit)
-		go trickle(peer, 8, limit/3) // 0.8 s in all, never silent for the limit
+		go trickle(peer, 8, limit/4) // 2 s in all, never silent for the limit
 		n, err := io.Copy(io.Discard, r)
 		if n != 8 || err != nil {
 			t.Fatalf("read %d bytes, %v; want all 8", n, err)
@@ -43,7 +45,7 @@ func TestWaitLimitIsPerWait(t *testing.T) {
 		src, srcPeer := tcpPair(t)
 		dst, dstPeer := tcpPair(t)
 		go io.Copy(io.Discard, dstPeer)
-		go trickle(srcPeer, 8, limit/3)
+		go trickle(srcPeer, 8, limit/4)
 		n, err := copyStream(dst, src, -1, copyWaits{src: limit, dst: limit})
 		if n != 8 || err != nil {
 			t.Fatalf("copied %d bytes, %v; want all 8", n, err)

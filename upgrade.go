@@ -206,7 +206,19 @@ func (r *runner) upgrade(ctx context.Context) upgradeResult {
 	cmd.ExtraFiles = files
 	cmd.SysProcAttr = upgradeSysProcAttr()
 	r.log.Info("upgrade: starting " + exe)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	// Start put each of ExtraFiles in blocking mode (os.File.Fd does), and the mode belongs
+	// to the socket, which this process's listeners share: Accept would then wait inside the
+	// accept syscall, where Close cannot interrupt it, and after a rolled-back upgrade
+	// SIGTERM hung in Shutdown until the next connection came (the process never exited).
+	for _, ln := range []net.Listener{r.rawLn, r.metricsLn} {
+		if ln != nil {
+			if err := listenerNonblocking(ln); err != nil {
+				r.log.Warn("upgrade: cannot put the listener back in non-blocking mode; a stop may wait for a connection", "error", err)
+			}
+		}
+	}
+	if err != nil {
 		readW.Close()
 		return upgradeResult{err: fmt.Errorf("cannot start %s: %v", exe, err)}
 	}

@@ -45,7 +45,7 @@ var configFlagsHelp = []helpFlag{
 
 // runFlagsHelp are the flags of run, dev and workbench besides the configuration flags.
 var runFlagsHelp = []helpFlag{
-	{"--reload, --no-reload", "restart children when *.py or fluxlit.toml change (dev: on)"},
+	{"--reload, --no-reload", "restart the child whose files changed, re-read fluxlit.toml (dev: on)"},
 	{"--reload-scope SCOPE", "gateway (the API child, default) or full (both children)"},
 	{"--workbench", "workbench mode: trust proxy headers and print a start-up banner"},
 }
@@ -69,8 +69,12 @@ Exit 1 when a child keeps crashing or the port is taken, 2 on a configuration er
 		name: "dev", args: "[TARGET [SCRIPT]]",
 		summary: "run for development: debug and reload on (--no-debug, --no-reload)",
 		about: `Like run, with debug and reload on by default (they still lose to fluxlit.toml, the
-environment and flags): the API child restarts when a *.py file or fluxlit.toml changes,
-both children with --reload-scope full.`,
+environment and flags). It says at start what it watches. A saved *.py file restarts the API
+child (both children with --reload-scope full, and in a FluxLit project, whose pages are in
+that code, unless --reload-scope gateway is given); Streamlit reruns its own script and pages/;
+a changed fluxlit.toml is read again (a reload of the children, or a restart in place when a
+gateway setting changed). A save that breaks a child is reported once, with its file and line,
+and the rest keeps serving until the next save. Ctrl-C stops; a second Ctrl-C stops at once.`,
 		flags:    append(append([]helpFlag{}, runFlagsHelp...), configFlagsHelp...),
 		examples: []string{"fluxlit dev", "fluxlit dev --reload-scope full", "fluxlit dev --no-reload"},
 	},
@@ -86,8 +90,10 @@ proxy: trust_proxy and the start-up banner are on by default. Same as run --work
 		name: "doctor", args: "[TARGET [SCRIPT]]",
 		summary: "check the deployment: PASS / WARN / FAIL rows",
 		about: `Prints one "STATUS  name: detail" row per check, Python FluxLit's rows and names plus
-fluxlit's own. Python checks run the configured interpreter; when no child runs Python they
-are SKIP rows. Exit 1 when a row FAILs, else 0 (WARN and SKIP rows never fail).`,
+fluxlit's own. Python checks run the configured interpreter, for as long as a start may take
+(child_ready_timeout_s); when no child runs Python they are SKIP rows. In the folder of a
+running fluxlit, gateway_bind reports that instance and its readyz. Exit 1 when a row FAILs,
+else 0 (WARN and SKIP rows never fail).`,
 		flags: append([]helpFlag{
 			{"--json", "one JSON object: status, target, warnings_only, checks[] (Python FluxLit's schema)"},
 			{"-v, --verbose", "add the effective configuration (JSON: the \"verbose\" object)"},

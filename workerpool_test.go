@@ -83,3 +83,13 @@ func TestWorkerPoolKeepsAtMostMaxIdle(t *testing.T) {
 		t.Fatalf("idle workers after a burst of 5: %d; want the cap, 2", got)
 	}
 }
+
+// TestWorkerPoolsKeepREADMEsIdleCount: "up to 256 per pool wait for work after their job
+// ends" (README, Performance), for both pools.
+func TestWorkerPoolsKeepREADMEsIdleCount(t *testing.T) {
+	for name, p := range map[string]*workerPool{"connections": connWorkers, "tunnel pumps": pumpWorkers} {
+		if p.maxIdle != 256 {
+			t.Errorf("%s pool keeps up to %d idle workers; the README says 256", name, p.maxIdle)
+		}
+	}
+}

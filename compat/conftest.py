@@ -125,6 +125,13 @@ class Server:
         return out
 
     def stop(self) -> None:
+        """SIGTERM the runtime's process group (SIGKILL after 20 s), then make sure nothing it
+        started lives on. Python FluxLit starts its Streamlit in a session of its own
+        (start_new_session), out of the group's reach: left running after its runtime ended,
+        such a Streamlit served on with PPID 1 (seen on the test machine). The binary's
+        children must end with it (README: "kill -9 of fluxlit leaves nothing behind"), so
+        for "go" a survivor fails the test."""
+        kids = descendants(self.proc.pid)
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -135,6 +142,44 @@ class Server:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._log.close()
+        deadline = time.monotonic() + 10
+        while (left := [p for p in kids if alive(p)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if left and self.runtime == "go":
+            pytest.fail(f"processes of the binary outlived it by 10 s (killed now): {left}")
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of pid's children, their children and so on, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # ended
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])  # "pid (comm) state ppid ..."
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie has ended: its parent, or PID 1, reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def start_server(runtime: str, project: Path, app_source: str, *, env: dict[str, str] | None = None,

@@ -19,6 +19,6 @@ fi
 
 echo "demo: building fluxlit…"
 CGO_ENABLED=0 go build -trimpath -o fluxlit .
-echo "demo: open http://127.0.0.1:8000/ (API docs: http://127.0.0.1:8000/api/docs); Ctrl-C stops"
+echo "demo: starting; fluxlit prints the addresses to open once the app is ready (Ctrl-C stops)"
 cd examples/hello
 FLUXLIT_PYTHON="$python" exec ../../fluxlit run --no-pidfile "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # race-loop.sh N [go test arguments] — runs the README's test command
-# (FLUXLIT_REQUIRE_INTEGRATION=1 go test -race -count=1 ./...) N times in a row, stops at the
+# (FLUXLIT_REQUIRE_INTEGRATION=1 go test -race -count=1 -timeout 25m ./...) N times in a row, stops at the
 # first run that fails, and reports how many consecutive runs passed. Arguments after N
 # replace ./... (e.g. -run 'Integration|SecInt' .). Bounded: N runs, each under a 25 min
 # go test timeout. Every run's output is kept in a temporary directory it names.
