@@ -1123,6 +1123,33 @@ func TestReliabilityClientBodyStalls(t *testing.T) {
 	})
 }
 
+// The timeout model limits waits, not exchanges: with the body and send timeouts at 1 s, an
+// event stream that sends every 0.4 s for 4 s and a client that reads a 2 MiB download
+// steadily over 4 s both get everything, on both engines. (A guard, not a bug fix: with the
+// body timeout at 0.3 s, under the stream's gaps, it fails with "unexpected EOF" on both.)
+func TestReliabilityLongExchangesNotCut(t *testing.T) {
+	requireIntegration(t, "uvicorn")
+	api := startUvicorn(t, apiAppDir(t), "app:app")
+	relEngines(t, func(t *testing.T, fast string) {
+		p := relFront(t, api, relStreamlitStub(t), "gateway_upstream_body_timeout_s = 1\ngateway_client_send_timeout_s = 1\ngateway_fast_path = "+fast+"\n")
+		start := time.Now()
+		status, body := relGet(t, relClient(20*time.Second), p.base+"/api/sse?n=11&gap=0.4")
+		if status != 200 || bytes.Count(body, []byte("data: event ")) != 11 {
+			t.Fatalf("event stream after %v: %d with %d events; want 200 with 11", time.Since(start), status, bytes.Count(body, []byte("data: event ")))
+		}
+		c := relSmallWindowDial(t, "127.0.0.1:"+strconv.Itoa(p.port))
+		io.WriteString(c, "GET /api/big?mb=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("download: %v %v", res, err)
+		}
+		n, err := io.Copy(io.Discard, &relPaced{r: res.Body, rate: 512 << 10, step: 64 << 10}) // 2 MiB over 4 s
+		if err != nil || n != 2<<20 {
+			t.Fatalf("download read at 512 KiB/s: %d bytes, %v; want all %d", n, err, 2<<20)
+		}
+	})
+}
+
 // relReaderConn reads through r (which already holds what was read of c).
 type relReaderConn struct {
 	net.Conn
