@@ -299,9 +299,17 @@ func signalCommand(in instance, verb string, send func(int) error, wait time.Dur
 	return 1
 }
 
-// reloadMain is "fluxlit reload [--pidfile PATH | --pid PID] [--wait SECONDS]".
+// reloadMain is "fluxlit reload [--pidfile PATH | --pid PID] [--wait SECONDS]". The default
+// wait is long enough for every child to start: the new generation starts them all at once.
 func reloadMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fluxlit reload", flag.ContinueOnError)
+	return signalCommandMain("reload", signalReload, 30, args, stdout, stderr)
+}
+
+// signalCommandMain is "fluxlit VERB [--pidfile PATH | --pid PID] [--wait SECONDS]", the command
+// line of reload and upgrade: it finds the instance and signals it with send. Without --wait,
+// it waits child_ready_timeout_s (from the configuration, else its default) plus margin seconds.
+func signalCommandMain(verb string, send func(int) error, margin float64, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fluxlit "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	pidfile := fs.String("pidfile", "", "")
 	pidFlag := fs.Int("pid", 0, "")
@@ -310,20 +318,19 @@ func reloadMain(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, err)
 	}
 	if fs.NArg() > 0 {
-		return usageError(stderr, fmt.Errorf("fluxlit reload: unexpected argument %q", fs.Arg(0)))
+		return usageError(stderr, fmt.Errorf("fluxlit %s: unexpected argument %q", verb, fs.Arg(0)))
 	}
 	if *wait > 3600 {
-		return usageError(stderr, fmt.Errorf("fluxlit reload: --wait %v is out of range [0, 3600]", *wait))
+		return usageError(stderr, fmt.Errorf("fluxlit %s: --wait %v is out of range [0, 3600]", verb, *wait))
 	}
 	path, cfg := instancePidfile(*pidfile)
 	if *wait < 0 {
-		// Long enough for every child to start: the new generation starts them all at once.
-		*wait = defaultChildReadyTimeoutS + 30
+		*wait = defaultChildReadyTimeoutS + margin
 		if cfg != nil {
-			*wait = cfg.ChildReadyTimeoutS + 30
+			*wait = cfg.ChildReadyTimeoutS + margin
 		}
 	}
-	return signalCommand(instance{pidfile: path, pid: *pidFlag}, "reload", signalReload, seconds(*wait), stdout)
+	return signalCommand(instance{pidfile: path, pid: *pidFlag}, verb, send, seconds(*wait), stdout)
 }
 
 // defaultChildReadyTimeoutS is child_ready_timeout_s's default, for a command that cannot

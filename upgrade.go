@@ -27,7 +27,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -299,28 +298,8 @@ func (r *runner) inflight() int64 {
 	return n
 }
 
-// upgradeMain is "fluxlit upgrade [--pidfile PATH | --pid PID] [--wait SECONDS]".
+// upgradeMain is "fluxlit upgrade [--pidfile PATH | --pid PID] [--wait SECONDS]". The default
+// wait covers the new process's children starting and its own start margin.
 func upgradeMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fluxlit upgrade", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	pidfile := fs.String("pidfile", "", "")
-	pidFlag := fs.Int("pid", 0, "")
-	wait := fs.Float64("wait", -1, "")
-	if err := parseFlags(fs, args); err != nil {
-		return usageError(stderr, err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(stderr, fmt.Errorf("fluxlit upgrade: unexpected argument %q", fs.Arg(0)))
-	}
-	if *wait > 3600 {
-		return usageError(stderr, fmt.Errorf("fluxlit upgrade: --wait %v is out of range [0, 3600]", *wait))
-	}
-	path, cfg := instancePidfile(*pidfile)
-	if *wait < 0 {
-		*wait = defaultChildReadyTimeoutS + upgradeStartMargin.Seconds() + 5
-		if cfg != nil {
-			*wait = cfg.ChildReadyTimeoutS + upgradeStartMargin.Seconds() + 5
-		}
-	}
-	return signalCommand(instance{pidfile: path, pid: *pidFlag}, "upgrade", signalUpgrade, seconds(*wait), stdout)
+	return signalCommandMain("upgrade", signalUpgrade, upgradeStartMargin.Seconds()+5, args, stdout, stderr)
 }
