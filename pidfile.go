@@ -75,26 +75,7 @@ func writePidfileOver(path string, from int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("pidfile %s: %w", path, err)
-	}
-	_, err = tmp.WriteString(strconv.Itoa(self) + "\n")
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		// CreateTemp makes the file 0600; a pidfile is meant to be read by others (scripts).
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := writeFileAtomic(path, []byte(strconv.Itoa(self)+"\n")); err != nil {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
 	return nil
@@ -173,4 +154,32 @@ func shutdownCommand(pidfile string, force bool, wait time.Duration, stdout io.W
 	removePidfile(pidfile, pid)
 	fmt.Fprintf(stdout, "%s process %d\n", verb, pid)
 	return 0
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same directory, synced
+// and renamed, so a reader never sees a half-written file. The temporary file has a name of
+// its own (CreateTemp), so the rename never writes through a link someone else put there; it
+// is made 0644 (CreateTemp makes 0600) because scripts read these files.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }

@@ -197,31 +197,13 @@ func (r *runner) drain(old *generation, cfg *Config) {
 }
 
 // writeOutcome records a reload's or upgrade's outcome next to the pidfile, for the command
-// that asked for it. The temporary file has a name of its own (CreateTemp), so the rename
-// never writes through a link someone else put there.
+// that asked for it.
 func writeOutcome(path string, res reloadResult) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return writeFileAtomic(path, append(b, '\n'))
 }
 
 func readOutcome(path string) (reloadResult, error) {
