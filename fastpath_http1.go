@@ -348,10 +348,10 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 		if !ok {
 			return n, errUpstreamMalformed
 		}
-		dbw.Write(line)
 		if size == 0 {
-			return n, fastRelayTrailers(dbw, sbr)
+			return n, fastRelayLastChunk(dbw, sbr, line)
 		}
+		dbw.Write(line)
 		m, err := io.CopyN(dbw, sbr, size)
 		n += m
 		if err != nil {
@@ -368,22 +368,37 @@ func fastRelayChunked(dbw *bufio.Writer, sbr *bufio.Reader) (n int64, err error)
 	}
 }
 
-// fastRelayTrailers relays the trailer section up to its empty line, bounded like a head.
-func fastRelayTrailers(dbw *bufio.Writer, sbr *bufio.Reader) error {
-	total := 0
-	for {
-		line, err := fastReadLine(dbw, sbr)
+// fastRelayLastChunk relays the last chunk's line and the trailer section after it, up to its
+// empty line, bounded like a head. None of it goes out before the section has ended with every
+// line good (trailerLineOK): an answer cut or malformed there reaches the client as a body
+// that did not end, as from the net/http engine, never as one that looks complete. Only an
+// answer with trailers or a last-chunk extension is held in a buffer of its own.
+func fastRelayLastChunk(dbw *bufio.Writer, sbr *bufio.Reader, last []byte) error {
+	var held []byte // what differs from "0\r\n\r\n", until the empty line
+	if string(last) != "0\r\n" {
+		held = append(held, last...)
+	}
+	for total := 0; ; {
+		line, err := readCRLFLine(sbr)
 		if err != nil {
 			return err
 		}
 		total += len(line)
-		if total > maxResponseHead || line[len(line)-2] != '\r' {
+		if total > maxResponseHead || !trailerLineOK(line) {
 			return errUpstreamMalformed
 		}
-		dbw.Write(line)
 		if len(line) == 2 {
+			if held == nil {
+				dbw.WriteString("0\r\n")
+			}
+			dbw.Write(held)
+			dbw.WriteString("\r\n")
 			return nil
 		}
+		if held == nil {
+			held = append(held, "0\r\n"...)
+		}
+		held = append(held, line...)
 	}
 }
 
@@ -395,6 +410,11 @@ func fastReadLine(dbw *bufio.Writer, sbr *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return readCRLFLine(sbr)
+}
+
+// readCRLFLine reads one line from the upstream, which must end in CRLF and fit its buffer.
+func readCRLFLine(sbr *bufio.Reader) ([]byte, error) {
 	line, err := sbr.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {

@@ -607,6 +607,9 @@ func FuzzUpstreamAnswerPool(f *testing.F) {
 		if head {
 			method = "HEAD"
 		}
+		// A copy: the fuzzer reuses data's array for the next input once this call returns,
+		// and the upstream keeps each answer (last) to judge the connection's next request.
+		data = bytes.Clone(data)
 		answer.Store(&data)
 		for engine, addr := range engines {
 			reusedAfter.Store(nil)

@@ -399,6 +399,21 @@ end:
 	return size, true
 }
 
+// trailerLineOK reports whether line, a trailer section's line with its line end, is one
+// net/http would also read: the CRLF that ends the section, or a field line ending in CRLF.
+// Any other ("o\r\n", a bare LF) makes the answer's end a guess, and the bytes after it
+// could be read as the next answer.
+func trailerLineOK(line []byte) bool {
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return false
+	}
+	if len(line) == 2 {
+		return true
+	}
+	_, _, ok := parseFieldLine(line[:len(line)-2])
+	return ok
+}
+
 // has reports whether the response has a header called name.
 func (res *upResponse) has(name string) bool {
 	for _, fl := range res.fields {
@@ -744,7 +759,7 @@ func (c *guardConn) endLine() bool {
 		c.state = guardChunkLine
 	case guardTrailer:
 		c.trailer += len(line)
-		if c.trailer > maxResponseHead {
+		if c.trailer > maxResponseHead || !trailerLineOK(line) {
 			return false
 		}
 		if len(line) == 2 {
