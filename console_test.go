@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +105,55 @@ func TestConsoleColor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := logStyleFor(&Config{LogFormat: tc.format}, tc.terminal, tc.env); got != tc.want {
 				t.Errorf("got %+v; want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConsoleQuietsStaticFiles: in the console format a page load's static files served well
+// are DEBUG lines (a page load fetches some seventy); the page, a static file that failed and
+// every line at log_level debug still show, and JSON logs keep them all at INFO.
+func TestConsoleQuietsStaticFiles(t *testing.T) {
+	ui := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/missing.js") {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(ui.Close)
+	for _, tc := range []struct {
+		name, level string
+		json        bool
+		want        []string // the paths with an access line, in order
+	}{
+		{"console, info", "info", false, []string{"/apps/demo/", "/apps/demo/static/missing.js", "/static/x.js"}},
+		{"console, debug", "debug", false, []string{"/apps/demo/", "/apps/demo/static/js/index.js", "/apps/demo/static/missing.js", "/static/x.js"}},
+		{"json, info", "info", true, []string{"/apps/demo/", "/apps/demo/static/js/index.js", "/apps/demo/static/missing.js", "/static/x.js"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, map[string]string{"streamlit_upstream": ui.URL, "root_path": "/apps/demo", "log_level": tc.level, "enable_gateway_access_log": "true"})
+			logs := &obsLogBuffer{}
+			g, err := newGateway(cfg, newLogger(cfg, logs, logStyle{json: tc.json}), "127.0.0.1:0", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw := httptest.NewServer(g)
+			t.Cleanup(gw.Close)
+			// /static/x.js is outside root_path: not Streamlit's static files.
+			for _, p := range []string{"/apps/demo/", "/apps/demo/static/js/index.js", "/apps/demo/static/missing.js", "/static/x.js"} {
+				obsDo(t, "GET", gw.URL+p, nil, "")
+			}
+			var got []string
+			for _, line := range strings.Split(logs.String(), "\n") {
+				for _, p := range []string{"/apps/demo/", "/apps/demo/static/js/index.js", "/apps/demo/static/missing.js", "/static/x.js"} {
+					if strings.Contains(line, " "+p+" ") || strings.Contains(line, `"path":"`+p+`"`) {
+						got = append(got, p)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("access lines for %q; want %q\n%s", got, tc.want, logs.String())
 			}
 		})
 	}

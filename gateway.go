@@ -30,7 +30,8 @@ func newGateway(cfg *Config, log *slog.Logger, listen string, plan *childPlan) (
 		reqIDs:    newRequestIDSource(),
 		listen:    listen,
 	}
-	g.obs = &observer{log: log, accessLog: cfg.AccessLog, pyJSON: logsPythonJSON(log), redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery),
+	g.obs = &observer{log: log, accessLog: cfg.AccessLog, pyJSON: logsPythonJSON(log),
+		quietStatic: consoleStaticPrefix(log, cfg.RootPath), redact: newQueryRedactor(cfg.LogRedactQueryKeys, cfg.URLSessionQuery),
 		failures: &failedRequests{}}
 	if cfg.Metrics {
 		g.obs.metrics = newMetrics()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -129,9 +130,12 @@ type observer struct {
 	log       *slog.Logger
 	accessLog bool // INFO lines; off, they are DEBUG lines (Python FluxLit's rule)
 	pyJSON    bool // the log is JSON with Python's base fields: access lines name their own
-	metrics   *metrics
-	debug     *debugRing
-	redact    *queryRedactor
+	// quietStatic is where Streamlit's static files are (root_path + "/static/") when the log
+	// is the console format, read by a person: "" otherwise (quietAccess).
+	quietStatic string
+	metrics     *metrics
+	debug       *debugRing
+	redact      *queryRedactor
 	// trust is the proxy allow list (nil: trust off). The access log's client is the address
 	// fluxlit believes after proxy trust, the same one rate limiting keys on.
 	trust *ipAllowList
@@ -184,10 +188,26 @@ func (o *observer) end(a *accessRecord) {
 // failure stays WARN: turning the access log off quiets traffic, not 5xx answers.
 func (o *observer) accessLevel(a *accessRecord) (slog.Level, bool) {
 	level := a.level()
-	if !o.accessLog && level < slog.LevelWarn {
+	if level < slog.LevelWarn && (!o.accessLog || o.quietAccess(a)) {
 		level = slog.LevelDebug
 	}
-	return level, o.accessLog || o.log.Enabled(a.r.Context(), level)
+	return level, o.log.Enabled(a.r.Context(), level)
+}
+
+// quietAccess: in the console format, a Streamlit static file served well (a status below
+// 400) is a DEBUG line. Each page load fetches some seventy of them, which buried the lines a
+// person at the terminal watches for (the page, the API's answers, failures); a 404 or a 5xx
+// for one still shows. JSON logs, for machines, keep every line at its level.
+func (o *observer) quietAccess(a *accessRecord) bool {
+	return o.quietStatic != "" && a.status < 400 && a.dispatch == dispatchStreamlit && strings.HasPrefix(a.path, o.quietStatic)
+}
+
+// consoleStaticPrefix is observer.quietStatic for a run whose log is log.
+func consoleStaticPrefix(log *slog.Logger, rootPath string) string {
+	if _, console := log.Handler().(*consoleHandler); !console {
+		return ""
+	}
+	return rootPath + "/static/"
 }
 
 // metricsMethod is the method_kind of the Python package: the method, or WEBSOCKET for an
