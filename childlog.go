@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -335,11 +336,89 @@ func (c *childLog) userFrame(lines []string) (file string, line int, fn string) 
 }
 
 func (c *childLog) inProject(path string) bool {
-	if c.opts.Project == "" || !filepath.IsAbs(path) {
+	if c.opts.Project == "" || !filepath.IsAbs(path) || libraryFrame(path) {
 		return false
 	}
 	rel, err := filepath.Rel(c.opts.Project, path)
-	return err == nil && !strings.HasPrefix(rel, "..") && !strings.Contains(rel, "site-packages")
+	return err == nil && !strings.HasPrefix(rel, "..")
+}
+
+// pythonStdlib matches the directory of Python's standard library in a path.
+var pythonStdlib = regexp.MustCompile(`/lib/python3\.\d+/`)
+
+// libraryFrame reports whether a traceback frame's file is library code, not the user's: an
+// installed package's (site-packages, dist-packages, a project's .venv included) or the
+// standard library's, frozen modules too.
+func libraryFrame(path string) bool {
+	return strings.HasPrefix(path, "<frozen ") || strings.Contains(path, "/site-packages/") ||
+		strings.Contains(path, "/dist-packages/") || pythonStdlib.MatchString(path)
+}
+
+// libraryPackage is the top-level package or module of a library frame's file: "starlette"
+// for .../site-packages/starlette/routing.py, "asyncio" for /usr/lib/python3.11/asyncio/....
+func libraryPackage(path string) string {
+	if name, ok := strings.CutPrefix(path, "<frozen "); ok {
+		return strings.TrimSuffix(name, ">")
+	}
+	rest := path
+	if _, after, ok := strings.Cut(path, "/site-packages/"); ok {
+		rest = after
+	} else if _, after, ok := strings.Cut(path, "/dist-packages/"); ok {
+		rest = after
+	} else if loc := pythonStdlib.FindStringIndex(path); loc != nil {
+		rest = path[loc[1]:]
+	}
+	top, _, _ := strings.Cut(rest, "/")
+	return strings.TrimSuffix(top, ".py")
+}
+
+// collapseLibraryFrames shortens a traceback for a person at a terminal: each run of two or
+// more library frames (libraryFrame) becomes one line naming their packages, "[14 frames in
+// uvicorn, starlette, fastapi]", at the frames' indent. The user's frames, the exception
+// and the chain lines stay as Python printed them.
+func collapseLibraryFrames(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for i := 0; i < len(lines); {
+		start, frames := i, 0
+		var pkgs []string
+		for i < len(lines) {
+			m := childFrame.FindStringSubmatch(lines[i])
+			if m == nil || !libraryFrame(m[1]) {
+				break
+			}
+			frames++
+			if p := libraryPackage(m[1]); !slices.Contains(pkgs, p) {
+				pkgs = append(pkgs, p)
+			}
+			i = frameEnd(lines, i)
+		}
+		switch {
+		case frames >= 2:
+			indent := lines[start][:tracebackIndent(lines[start])]
+			out = append(out, indent+"["+strconv.Itoa(frames)+" frames in "+strings.Join(pkgs, ", ")+"]")
+		case frames == 1:
+			out = append(out, lines[start:i]...)
+		default:
+			out = append(out, lines[i])
+			i++
+		}
+	}
+	return out
+}
+
+// frameEnd is the index just past frame line i and the lines under it (its source line and
+// Python 3.11's carets), which are indented further.
+func frameEnd(lines []string, i int) int {
+	depth := tracebackIndent(lines[i])
+	for i++; i < len(lines) && tracebackIndent(lines[i]) > depth; i++ {
+	}
+	return i
+}
+
+// tracebackIndent is where a traceback line's text starts: past its indent and an exception
+// group's "|" bars.
+func tracebackIndent(line string) int {
+	return len(line) - len(strings.TrimLeft(line, " |"))
 }
 
 // relative shortens a path in the project to the project-relative one a person types.

@@ -220,3 +220,46 @@ func TestChildLogQuietFlush(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCollapseLibraryFrames: runs of two or more library frames become one line at their
+// indent (an exception group's bars kept); one library frame, the user's frames, the chain
+// lines and the exceptions stay as printed.
+func TestCollapseLibraryFrames(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"stdlib, frozen and a package",
+			"Traceback (most recent call last):\n" +
+				`  File "<frozen runpy>", line 198, in _run_module_as_main` + "\n" +
+				`  File "/usr/lib/python3.11/asyncio/runners.py", line 190, in run` + "\n    return runner.run(main)\n" +
+				`  File "/srv/.venv/lib/python3.11/site-packages/uvicorn/main.py", line 4, in run` + "\n    server.run()\n" +
+				`  File "/srv/app.py", line 3, in <module>` + "\n    import missing\n" +
+				"ModuleNotFoundError: No module named 'missing'",
+			"Traceback (most recent call last):\n  [3 frames in runpy, asyncio, uvicorn]\n" +
+				`  File "/srv/app.py", line 3, in <module>` + "\n    import missing\n" +
+				"ModuleNotFoundError: No module named 'missing'"},
+		{"one library frame stays",
+			"Traceback (most recent call last):\n" +
+				`  File "/usr/lib/python3/dist-packages/yaml/__init__.py", line 81, in load` + "\n    return loader.get_single_data()\n" +
+				"yaml.YAMLError: bad",
+			"Traceback (most recent call last):\n" +
+				`  File "/usr/lib/python3/dist-packages/yaml/__init__.py", line 81, in load` + "\n    return loader.get_single_data()\n" +
+				"yaml.YAMLError: bad"},
+		{"a chain and an exception group",
+			"Traceback (most recent call last):\n" +
+				`  File "/v/lib/python3.12/site-packages/anyio/a.py", line 1, in f` + "\n    x()\n" +
+				`  File "/v/lib/python3.12/site-packages/anyio/b.py", line 2, in g` + "\n    y()\n" +
+				"KeyError: 'a'\n\nThe above exception was the direct cause of the following exception:\n\n" +
+				"  + Exception Group Traceback (most recent call last):\n" +
+				`  |   File "/v/lib/python3.12/site-packages/starlette/m.py", line 9, in h` + "\n  |     z()\n" +
+				`  |   File "/v/lib/python3.12/site-packages/starlette/n.py", line 8, in i` + "\n  |     w()\n" +
+				"  | ExceptionGroup: one (1 sub-exception)\n  +-+---------------- 1 ----------------",
+			"Traceback (most recent call last):\n  [2 frames in anyio]\n" +
+				"KeyError: 'a'\n\nThe above exception was the direct cause of the following exception:\n\n" +
+				"  + Exception Group Traceback (most recent call last):\n  |   [2 frames in starlette]\n" +
+				"  | ExceptionGroup: one (1 sub-exception)\n  +-+---------------- 1 ----------------"},
+	} {
+		got := strings.Join(collapseLibraryFrames(strings.Split(tc.in, "\n")), "\n")
+		if got != tc.want {
+			t.Errorf("%s:\n%s\nwant\n%s", tc.name, got, tc.want)
+		}
+	}
+}

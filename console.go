@@ -143,7 +143,7 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		attrs = append(attrs, qualify(h.prefix, []slog.Attr{a})...)
 		return true
 	})
-	text, block := consoleText(r.Message, attrs)
+	text, block := consoleText(r.Message, attrs, h.level <= slog.LevelDebug)
 	_, err := h.w.Write(h.format(r.Time, r.Level, text, block))
 	return err
 }
@@ -222,8 +222,10 @@ var consoleChildHidden = map[string]bool{"file": true, "line": true}
 
 // consoleText is a record's one line of text and the block shown under it. A child's line
 // reads "api: <line>"; an access record reads like a server's access log; other attributes
-// follow as key=value, and a multi-line value (a traceback) becomes the block.
-func consoleText(msg string, attrs []slog.Attr) (string, []string) {
+// follow as key=value, and a multi-line value (a traceback) becomes the block. A traceback's
+// library frames are collapsed (collapseLibraryFrames) unless every frame is asked for (full:
+// log_level debug); JSON logs keep them all.
+func consoleText(msg string, attrs []slog.Attr, full bool) (string, []string) {
 	var sb strings.Builder
 	var block []string
 	if line, ok := consoleAccess(attrs); ok {
@@ -244,7 +246,11 @@ func consoleText(msg string, attrs []slog.Attr) (string, []string) {
 		}
 		v := a.Value.String()
 		if strings.Contains(v, "\n") || a.Key == "traceback" || a.Key == "detail" {
-			block = append(block, strings.Split(strings.TrimRight(v, "\n"), "\n")...)
+			lines := strings.Split(strings.TrimRight(v, "\n"), "\n")
+			if a.Key == "traceback" && !full {
+				lines = collapseLibraryFrames(lines)
+			}
+			block = append(block, lines...)
 			continue
 		}
 		sb.WriteByte(' ')

@@ -158,3 +158,51 @@ func TestConsoleQuietsStaticFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleCollapsesLibraryFrames: at a terminal, a route's traceback (real uvicorn output,
+// 23 frames of uvicorn, FastAPI, Starlette and anyio above the user's one) shows the user's
+// frame and the exception under one line for the library frames; log_level debug shows every
+// frame, as JSON logs do.
+func TestConsoleCollapsesLibraryFrames(t *testing.T) {
+	for _, tc := range []struct {
+		level slog.Level
+		want  []string // the lines of the ERROR record, after the time and level column
+	}{
+		{slog.LevelInfo, []string{
+			"api: Exception in ASGI application: ZeroDivisionError: division by zero (app.py:6, in boom)",
+			"Traceback (most recent call last):",
+			"  [23 frames in uvicorn, fastapi, starlette, anyio]",
+			`  File "/proj/app.py", line 6, in boom`,
+			"    return 1/0",
+			"           ~^~",
+			"ZeroDivisionError: division by zero",
+		}},
+		{slog.LevelDebug, nil},
+	} {
+		var buf syncBuffer
+		c := newChildLog(childLogOptions{Log: slog.New(&consoleHandler{w: &buf, level: tc.level}), Child: "api",
+			Stream: "stderr", Project: "/proj", Quiet: time.Hour})
+		for _, l := range childLogFixture(t, "uvicorn_route_raises.txt") {
+			c.Line(l)
+		}
+		c.Close()
+		var got []string // the ERROR record's lines, without the time and level column
+		for _, l := range strings.Split(buf.String(), "\n") {
+			if len(got) > 0 && l != "" && l[0] != ' ' {
+				break // the next record
+			}
+			if len(l) > consoleIndent && (len(got) > 0 || strings.Contains(l[:consoleIndent], "ERROR")) {
+				got = append(got, l[consoleIndent:])
+			}
+		}
+		if tc.want == nil {
+			if n := strings.Count(strings.Join(got, "\n"), `File "/venv/lib/python3.11/site-packages/`); n != 23 {
+				t.Errorf("log_level debug: %d library frames shown; want all 23:\n%s", n, strings.Join(got, "\n"))
+			}
+			continue
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("level %v: the record reads\n%s\nwant\n%s", tc.level, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}
