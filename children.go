@@ -230,9 +230,19 @@ func streamlitScriptExists(cfg *Config) error {
 		p = filepath.Join(cfg.ProjectDir, p)
 	}
 	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		if cfg.ConfigFile == "" && !hasPythonFile(cfg.ProjectDir) {
+			// The commonest first mistake: the command run outside the project.
+			return fmt.Errorf("no project in %s (no fluxlit.toml, no Python file): cd to your project, or start one with \"fluxlit new myapp\"", cfg.ProjectDir)
+		}
 		return fmt.Errorf("streamlit_script %s: no such file in %s (create it, set streamlit_script or --streamlit-script, or set streamlit_upstream to run without one)", cfg.StreamlitScript, cfg.ProjectDir)
 	}
 	return nil
+}
+
+// hasPythonFile reports whether dir holds a *.py file.
+func hasPythonFile(dir string) bool {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.py"))
+	return len(matches) > 0
 }
 
 // streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so

@@ -70,6 +70,20 @@ func TestIntegrationStartMissingScript(t *testing.T) {
 	}
 }
 
+// TestStartOutsideAProject: fluxlit run or dev in a folder with no fluxlit.toml and no Python
+// file (the commonest first mistake) says so and how to get out of it, not which setting
+// names the missing Streamlit script. Nothing Python runs, so this needs no interpreter.
+func TestStartOutsideAProject(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range []string{"run", "dev"} {
+		code, out := runToExit(t, dir, 30*time.Second, mode)
+		want := "fluxlit: no project in " + dir + ` (no fluxlit.toml, no Python file): cd to your project, or start one with "fluxlit new myapp"`
+		if code != 2 || finalLine(out) != want {
+			t.Errorf("%s: exit %d, last line %q; want 2, %q\n%s", mode, code, finalLine(out), want, out)
+		}
+	}
+}
+
 // TestIntegrationStartFailureHints: each failed start names its fix. Before #19 a missing
 // Streamlit said "exited before it was ready ... No module named streamlit" and nothing about
 // python, FLUXLIT_PYTHON or doctor, and a ready timeout did not name child_ready_timeout_s.
