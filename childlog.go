@@ -355,10 +355,12 @@ func libraryFrame(path string) bool {
 }
 
 // libraryPackage is the top-level package or module of a library frame's file: "starlette"
-// for .../site-packages/starlette/routing.py, "asyncio" for /usr/lib/python3.11/asyncio/....
+// for .../site-packages/starlette/routing.py, "asyncio" for /usr/lib/python3.11/asyncio/...,
+// "importlib" for <frozen importlib._bootstrap>.
 func libraryPackage(path string) string {
 	if name, ok := strings.CutPrefix(path, "<frozen "); ok {
-		return strings.TrimSuffix(name, ">")
+		top, _, _ := strings.Cut(strings.TrimSuffix(name, ">"), ".")
+		return top // importlib for <frozen importlib._bootstrap>
 	}
 	rest := path
 	if _, after, ok := strings.Cut(path, "/site-packages/"); ok {

@@ -229,11 +229,13 @@ func TestCollapseLibraryFrames(t *testing.T) {
 		{"stdlib, frozen and a package",
 			"Traceback (most recent call last):\n" +
 				`  File "<frozen runpy>", line 198, in _run_module_as_main` + "\n" +
+				`  File "<frozen importlib._bootstrap>", line 1204, in _gcd_import` + "\n" +
+				`  File "<frozen importlib._bootstrap_external>", line 940, in exec_module` + "\n" +
 				`  File "/usr/lib/python3.11/asyncio/runners.py", line 190, in run` + "\n    return runner.run(main)\n" +
 				`  File "/srv/.venv/lib/python3.11/site-packages/uvicorn/main.py", line 4, in run` + "\n    server.run()\n" +
 				`  File "/srv/app.py", line 3, in <module>` + "\n    import missing\n" +
 				"ModuleNotFoundError: No module named 'missing'",
-			"Traceback (most recent call last):\n  [3 frames in runpy, asyncio, uvicorn]\n" +
+			"Traceback (most recent call last):\n  [5 frames in runpy, importlib, asyncio, uvicorn]\n" +
 				`  File "/srv/app.py", line 3, in <module>` + "\n    import missing\n" +
 				"ModuleNotFoundError: No module named 'missing'"},
 		{"one library frame stays",
