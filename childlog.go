@@ -74,7 +74,7 @@ func newChildLog(opts childLogOptions) *childLog { return &childLog{opts: opts} 
 
 var (
 	// childLevelPrefix is the level prefix of uvicorn's default format ("ERROR:    ") and of
-	// the format fluxlit gives Streamlit ("ERROR: ", see streamlitLogFormat).
+	// the format fluxlit gives Streamlit ("ERROR: ", see streamlitLogOptions).
 	childLevelPrefix = regexp.MustCompile(`^(TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+`)
 	// childPyWarning is a line of Python's warnings module: "path.py:12: DeprecationWarning: ...".
 	childPyWarning = regexp.MustCompile(`^\S+\.py:\d+: [A-Za-z]*Warning: `)

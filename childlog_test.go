@@ -265,3 +265,41 @@ func TestCollapseLibraryFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamlitLogOptions: the Streamlit child gets fluxlit's log format and plain tracebacks
+// through its environment, unless the user set either in the environment or in
+// streamlit_run_cli_args.
+func TestStreamlitLogOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings map[string]string
+		environ  []string
+		want     map[string]string // "" = not set by fluxlit
+	}{
+		{"defaults", nil, nil, map[string]string{"STREAMLIT_LOGGER_ENABLE_RICH": "false", "STREAMLIT_LOGGER_MESSAGE_FORMAT": "%(levelname)s: %(message)s"}},
+		{"the user's environment", nil, []string{"STREAMLIT_LOGGER_ENABLE_RICH=true"},
+			map[string]string{"STREAMLIT_LOGGER_ENABLE_RICH": "true", "STREAMLIT_LOGGER_MESSAGE_FORMAT": "%(levelname)s: %(message)s"}},
+		{"the user's flag", map[string]string{"streamlit_run_cli_args": `["--logger.enableRich=true"]`}, nil,
+			map[string]string{"STREAMLIT_LOGGER_ENABLE_RICH": "", "STREAMLIT_LOGGER_MESSAGE_FORMAT": "%(levelname)s: %(message)s"}},
+	} {
+		settings := map[string]string{"streamlit_script": "ui.py"}
+		for k, v := range tc.settings {
+			settings[k] = v
+		}
+		spec, _, err := streamlitChildSpec(testConfig(t, settings), 8000, tc.environ, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range tc.want {
+			got := ""
+			for _, kv := range spec.Env {
+				if v, ok := strings.CutPrefix(kv, name+"="); ok {
+					got = v
+				}
+			}
+			if got != want {
+				t.Errorf("%s: %s=%q; want %q", tc.name, name, got, want)
+			}
+		}
+	}
+}

@@ -206,8 +206,10 @@ func streamlitChildSpec(cfg *Config, gatewayPort int, environ []string, i int) (
 		deny = func(name string) bool { return slices.Contains(cfg.ChildEnvDeny, name) }
 	}
 	env := appChildEnv(cfg, childContract(cfg, gatewayPort))
-	if streamlitLogFormatFree(cfg, environ) {
-		env[streamlitLogFormatEnv] = streamlitLogFormat
+	for _, o := range streamlitLogOptions {
+		if streamlitOptionFree(cfg, environ, o) {
+			env[o.env] = o.value
+		}
 	}
 	spec := childSpec{
 		Name:  dispatchStreamlit,
@@ -245,25 +247,33 @@ func hasPythonFile(dir string) bool {
 	return len(matches) > 0
 }
 
-// streamlitLogFormat gives Streamlit's log lines uvicorn's level prefix ("WARNING: ..."), so
-// that fluxlit logs them at their level (childlog.go). Streamlit's default format starts
-// with a timestamp and has no level; fluxlit's own record has the time.
-const (
-	streamlitLogFormatEnv = "STREAMLIT_LOGGER_MESSAGE_FORMAT"
-	streamlitLogFormat    = "%(levelname)s: %(message)s"
-)
+// streamlitLogOption is a Streamlit option fluxlit sets through the child's environment so
+// that Streamlit's log reads as fluxlit's (childlog.go), unless the user set it.
+type streamlitLogOption struct{ env, flag, value string }
 
-// streamlitLogFormatFree reports whether the user left Streamlit's log format to fluxlit:
-// neither the environment nor streamlit_run_cli_args set it (a .streamlit/config.toml
-// setting loses to the environment, as Streamlit ranks its sources).
-func streamlitLogFormatFree(cfg *Config, environ []string) bool {
+var streamlitLogOptions = []streamlitLogOption{
+	// uvicorn's level prefix ("WARNING: ..."), so that fluxlit logs each line at its level.
+	// Streamlit's default format starts with a timestamp and has no level; fluxlit's own
+	// record has the time.
+	{"STREAMLIT_LOGGER_MESSAGE_FORMAT", "--logger.messageFormat", "%(levelname)s: %(message)s"},
+	// Plain tracebacks. With rich installed (FastAPI's standard extras install it) Streamlit
+	// draws a script's uncaught exception with colour codes and box characters on a forced
+	// terminal: some thirty INFO lines of escaped codes in fluxlit's log, none saying where it
+	// failed. Plain, it is one ERROR record naming the script and line.
+	{"STREAMLIT_LOGGER_ENABLE_RICH", "--logger.enableRich", "false"},
+}
+
+// streamlitOptionFree reports whether the user left option o to fluxlit: neither the
+// environment nor streamlit_run_cli_args set it (a .streamlit/config.toml setting loses to
+// the environment, as Streamlit ranks its sources).
+func streamlitOptionFree(cfg *Config, environ []string, o streamlitLogOption) bool {
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, streamlitLogFormatEnv+"=") {
+		if strings.HasPrefix(kv, o.env+"=") {
 			return false
 		}
 	}
 	for _, a := range cfg.StreamlitRunCLIArgs {
-		if strings.HasPrefix(a, "--logger.messageFormat") {
+		if strings.HasPrefix(a, o.flag) {
 			return false
 		}
 	}

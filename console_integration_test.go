@@ -163,3 +163,39 @@ func checkJSONRaise(t *testing.T, out, id string) {
 
 // isWarnLevel accepts slog's name for WARN and Python's (WARNING), which JSON lines may use.
 func isWarnLevel(level any) bool { return level == "WARN" || level == "WARNING" }
+
+// TestIntegrationStreamlitScriptRaisesLogged: a Streamlit script that raises is one ERROR
+// record naming the script and line, its traceback plain text. Streamlit draws the traceback
+// with rich when rich is installed (FastAPI's standard extras install it; the newest venv has
+// it): colour codes and box characters on a forced terminal, which reached fluxlit's log as
+// some thirty INFO records of escaped ANSI codes, none of them saying where it failed.
+func TestIntegrationStreamlitScriptRaisesLogged(t *testing.T) {
+	dir := devProject(t, "")
+	writeFile(t, filepath.Join(dir, "streamlit_app.py"), "import streamlit as st\n\nst.title(\"Before\")\n1 / 0\n")
+	p := launchFluxlit(t, dir, nil, "run", "--no-pidfile")
+	waitStatus(t, p.base+"/api/readyz", 200, 90*time.Second)
+	streamlitSession(t, openSession(t, p), 30*time.Second)
+	want := "Uncaught app execution: ZeroDivisionError: division by zero (streamlit_app.py:4)"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.log.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var errs []map[string]any
+	for _, rec := range logRecords(t, p.log.String()) {
+		if rec["child"] != "streamlit" {
+			continue
+		}
+		if msg, _ := rec["msg"].(string); strings.Contains(msg, "\x1b") || strings.Contains(msg, `\x1b`) || strings.Contains(msg, "─") {
+			t.Errorf("a Streamlit line with terminal drawing: %q", msg)
+		}
+		if rec["level"] == "ERROR" {
+			errs = append(errs, rec)
+		}
+	}
+	if len(errs) != 1 || errs[0]["msg"] != want || errs[0]["line"] != float64(4) {
+		t.Fatalf("Streamlit's ERROR records %v; want one, %q at line 4", errs, want)
+	}
+	if tb, _ := errs[0]["traceback"].(string); !strings.HasPrefix(tb, "Traceback (most recent call last):") || !strings.HasSuffix(tb, "ZeroDivisionError: division by zero") {
+		t.Errorf("traceback %q; want Python's plain one", tb)
+	}
+}
