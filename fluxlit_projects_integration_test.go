@@ -7,7 +7,6 @@ package main
 // by headless Chromium with the data each page fetched through `client`.
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,9 +47,7 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		if code, out, errOut := fluxlitCLI(t, dir, nil, "new", "flapp", "--fluxlit"); code != 0 {
 			t.Fatalf("new flapp --fluxlit: exit %d: %s%s", code, out, errOut)
 		}
-		p := launchFluxlit(t, filepath.Join(dir, "flapp"), env, "run", "--no-pidfile")
-		browserWaitReady(t, p, "")
-		page := browserOpenPage(t, cdp)
+		p, page := projectPage(t, cdp, filepath.Join(dir, "flapp"), env, "", "run", "--no-pidfile")
 		page.navigate(p.base + "/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
 	})
@@ -60,13 +57,11 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 	t.Run("quickstart", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, filepath.Join(dir, "app.py"), quickstartApp)
-		p := launchFluxlit(t, dir, env, "dev", "--no-pidfile")
-		browserWaitReady(t, p, "")
+		p, page := projectPage(t, cdp, dir, env, "", "dev", "--no-pidfile")
 		res, body := httpDo(t, "GET", p.base+"/api/users", nil, nil)
 		if res.StatusCode != 200 || string(body) != `[{"name":"Ada"}]` {
 			t.Errorf("GET /api/users: %d %s; want 200 [{\"name\":\"Ada\"}]", res.StatusCode, body)
 		}
-		page := browserOpenPage(t, cdp)
 		page.navigate(p.base + "/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
 
@@ -76,12 +71,12 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		deadline := time.Now().Add(browserSessionTimeout)
 		for {
 			page.navigate(p.base + "/")
-			var text string
-			if err := waitPageText(page, 10*time.Second, "Edited dashboard", "Grace"); err == nil {
+			text, ok := pageTextHas(page, 10*time.Second, pageBodyText, "Edited dashboard", "Grace")
+			if ok {
 				break
-			} else if time.Now().After(deadline) {
-				page.eval(`document.body ? document.body.innerText : ""`, &text)
-				t.Fatalf("after editing app.py under fluxlit dev: %v; page:\n%.1500s", err, text)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after editing app.py under fluxlit dev: page text lacks one of %q; page:\n%.1500s", []string{"Edited dashboard", "Grace"}, text)
 			}
 		}
 	})
@@ -96,9 +91,7 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 		}
 		project := filepath.Join(dir, "my-app")
 		writeFile(t, filepath.Join(project, "app.py"), quickstartApp)
-		p := launchFluxlit(t, project, env, "dev", "--no-pidfile")
-		browserWaitReady(t, p, "")
-		page := browserOpenPage(t, cdp)
+		p, page := projectPage(t, cdp, project, env, "", "dev", "--no-pidfile")
 		page.navigate(p.base + "/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
 	})
@@ -108,9 +101,7 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 	t.Run("quickstart under root_path", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, filepath.Join(dir, "app.py"), quickstartApp)
-		p := launchFluxlit(t, dir, append([]string{"FLUXLIT_ROOT_PATH=/myapp"}, env...), "run", "--no-pidfile")
-		browserWaitReady(t, p, "/myapp")
-		page := browserOpenPage(t, cdp)
+		p, page := projectPage(t, cdp, dir, append([]string{"FLUXLIT_ROOT_PATH=/myapp"}, env...), "/myapp", "run", "--no-pidfile")
 		page.navigate(p.base + "/myapp/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Dashboard", "Ada")
 		waitLog(t, p, `"path":"/myapp/api/users","query":"","dispatch":"api","method":"GET","status":200`, browserSessionTimeout)
@@ -120,9 +111,7 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 	// a navigation order that puts About first, so its home page is the ?page=home deep link.
 	t.Run("sdist roadmap_09", func(t *testing.T) {
 		dir := smokeCopy(t, sdist, "examples/roadmap_09/app.py")
-		p := launchFluxlit(t, filepath.Join(dir, "examples", "roadmap_09"), env, "run", "--no-pidfile")
-		browserWaitReady(t, p, "")
-		page := browserOpenPage(t, cdp)
+		p, page := projectPage(t, cdp, filepath.Join(dir, "examples", "roadmap_09"), env, "", "run", "--no-pidfile")
 		page.navigate(p.base + "/?page=home")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Roadmap 0.9 example", "Demo", "tab home", `"ok":true`)
 		page.navigate(p.base + "/?page=about")
@@ -134,13 +123,11 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 	// bearer token to the app's own JWT-checked route.
 	t.Run("sdist reference_auth", func(t *testing.T) {
 		dir := smokeCopy(t, sdist, "examples/reference_auth/app.py")
-		p := launchFluxlit(t, filepath.Join(dir, "examples", "reference_auth"), env, "dev", "app:app", "--no-pidfile")
-		browserWaitReady(t, p, "")
+		p, page := projectPage(t, cdp, filepath.Join(dir, "examples", "reference_auth"), env, "", "dev", "app:app", "--no-pidfile")
 		res, body := httpDo(t, "GET", p.base+"/api/me", nil, nil)
 		if res.StatusCode != 401 {
 			t.Errorf("GET /api/me without a token: %d %s; want the app's own 401", res.StatusCode, body)
 		}
-		page := browserOpenPage(t, cdp)
 		page.navigate(p.base + "/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Reference auth")
 		page.clickButton("Sign in (dev)")
@@ -152,41 +139,24 @@ func TestIntegrationFluxLitProjects(t *testing.T) {
 	// (a ?page= deep link) shows the users its client fetched.
 	t.Run("sdist multipage_apptest", func(t *testing.T) {
 		dir := smokeCopy(t, sdist, "examples/multipage_apptest/app.py")
-		p := launchFluxlit(t, dir, env, "dev", "examples.multipage_apptest.app:app", "--no-pidfile")
-		browserWaitReady(t, p, "")
-		page := browserOpenPage(t, cdp)
+		p, page := projectPage(t, cdp, dir, env, "", "dev", "examples.multipage_apptest.app:app", "--no-pidfile")
 		page.navigate(p.base + "/")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Home Page", "Admin")
 		page.navigate(p.base + "/?page=admin")
 		fluxlitWaitText(t, page, browserSessionTimeout, "Admin Page")
 		// st.dataframe draws its cells on a canvas; the grid's accessible table holds them.
-		deadline := time.Now().Add(browserSessionTimeout)
-		for {
-			var cells string
-			page.tryEval(`(document.querySelector('[data-testid="stDataFrame"]') || {}).textContent || ""`, &cells)
-			if allIn(cells, []string{"Ada", "Grace"}) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the Admin page's dataframe holds %q; want the users Ada and Grace its client fetched", cells)
-			}
-			time.Sleep(browserPollInterval)
+		cells, ok := pageTextHas(page, browserSessionTimeout, `(document.querySelector('[data-testid="stDataFrame"]') || {}).textContent || ""`, "Ada", "Grace")
+		if !ok {
+			t.Fatalf("the Admin page's dataframe holds %q; want the users Ada and Grace its client fetched", cells)
 		}
 	})
 }
 
-// waitPageText polls the page's visible text until it holds every want, or says what is
-// missing after within.
-func waitPageText(p *browserPage, within time.Duration, want ...string) error {
-	deadline := time.Now().Add(within)
-	for {
-		var text string
-		if p.tryEval(`document.body ? document.body.innerText : ""`, &text) == nil && allIn(text, want) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("page text lacks one of %q", want)
-		}
-		time.Sleep(browserPollInterval)
-	}
+// projectPage starts fluxlit in dir with args and, once it is ready (under rootPath), opens a
+// Chromium page for it.
+func projectPage(t *testing.T, cdp *cdpClient, dir string, env []string, rootPath string, args ...string) (*fluxlitProc, *browserPage) {
+	t.Helper()
+	p := launchFluxlit(t, dir, env, args...)
+	browserWaitReady(t, p, rootPath)
+	return p, browserOpenPage(t, cdp)
 }

@@ -95,15 +95,32 @@ func fluxlitCLI(t *testing.T, dir string, env []string, args ...string) (int, st
 // fluxlitWaitText polls the page's visible text until it contains every want, or fails.
 func fluxlitWaitText(t *testing.T, p *browserPage, within time.Duration, want ...string) string {
 	t.Helper()
+	text, ok := pageTextHas(p, within, pageBodyText, want...)
+	if !ok {
+		t.Fatalf("page text after %v lacks %q:\n%.2000s", within, want, text)
+	}
+	return text
+}
+
+// pageBodyText is the page's visible text, as a script in it reads it.
+const pageBodyText = `document.body ? document.body.innerText : ""`
+
+// pageTextHas polls the text that expr evaluates to in the page until it holds every want,
+// or within passes; it returns the last text read. A read that fails (the page is
+// navigating) counts as nothing read yet.
+func pageTextHas(p *browserPage, within time.Duration, expr string, want ...string) (string, bool) {
 	deadline := time.Now().Add(within)
 	var text string
 	for {
-		p.eval(`document.body ? document.body.innerText : ""`, &text)
-		if allIn(text, want) {
-			return text
+		var got string
+		if p.tryEval(expr, &got) == nil {
+			text = got
+			if allIn(text, want) {
+				return text, true
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("page text after %v lacks %q:\n%.2000s", within, want, text)
+			return text, false
 		}
 		time.Sleep(browserPollInterval)
 	}
