@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -356,18 +355,11 @@ func fluxlitChildPID(t *testing.T, base, name string) int {
 // fluxlitChildrenOf lists the command lines of pid's child processes, from /proc.
 func fluxlitChildrenOf(t *testing.T, pid int) []string {
 	t.Helper()
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var kids []string
-	for _, st := range stats {
-		data, err := os.ReadFile(st)
-		if err != nil {
-			continue // the process ended
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
-			kids = append(kids, strings.ReplaceAll(string(cmd), "\x00", " "))
+	for _, dir := range dirs {
+		if ppid, cmd, ok := procParentAndCommand(dir); ok && ppid == pid {
+			kids = append(kids, cmd)
 		}
 	}
 	return kids

@@ -142,15 +142,8 @@ func testLeftovers(grace time.Duration) []testLeftover {
 				continue
 			}
 			p := testLeftover{pid: pid}
-			if stat, err := os.ReadFile(filepath.Join(dir, "stat")); err == nil {
-				// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-				if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 {
-					p.ppid, _ = strconv.Atoi(f[1])
-				}
-			}
+			p.ppid, p.cmd, _ = procParentAndCommand(dir)
 			p.cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
-			cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-			p.cmd = strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
 			left = append(left, p)
 		}
 		if len(left) == 0 || time.Now().After(deadline) {
@@ -238,4 +231,19 @@ func TestLeftoversNamesAMarkedProcess(t *testing.T) {
 	if left := testLeftovers(0); has(left) {
 		t.Errorf("the reaped `sleep 60` (pid %d) is still reported: %v", cmd.Process.Pid, left)
 	}
+}
+
+// procParentAndCommand reads the parent pid and the command line (its arguments joined by
+// spaces) of the process whose /proc directory is dir; ok is false when it has ended.
+func procParentAndCommand(dir string) (ppid int, cmd string, ok bool) {
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return 0, "", false
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+	if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 {
+		ppid, _ = strconv.Atoi(f[1])
+	}
+	line, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+	return ppid, strings.TrimSpace(strings.ReplaceAll(string(line), "\x00", " ")), true
 }
