@@ -346,28 +346,36 @@ func (c *childLog) inProject(path string) bool {
 // pythonStdlib matches the directory of Python's standard library in a path.
 var pythonStdlib = regexp.MustCompile(`/lib/python3\.\d+/`)
 
+// packageDirs are the directories installed packages live in (Debian's Python says
+// dist-packages), a project's .venv included.
+var packageDirs = []string{"/site-packages/", "/dist-packages/"}
+
 // libraryFrame reports whether a traceback frame's file is library code, not the user's: an
-// installed package's (site-packages, dist-packages, a project's .venv included) or the
-// standard library's, frozen modules too.
+// installed package's or the standard library's, frozen modules too.
 func libraryFrame(path string) bool {
-	return strings.HasPrefix(path, "<frozen ") || strings.Contains(path, "/site-packages/") ||
-		strings.Contains(path, "/dist-packages/") || pythonStdlib.MatchString(path)
+	return libraryPackage(path) != ""
 }
 
 // libraryPackage is the top-level package or module of a library frame's file: "starlette"
 // for .../site-packages/starlette/routing.py, "asyncio" for /usr/lib/python3.11/asyncio/...,
-// "importlib" for <frozen importlib._bootstrap>.
+// "importlib" for <frozen importlib._bootstrap>; "" for any other file, which is not library
+// code.
 func libraryPackage(path string) string {
 	if name, ok := strings.CutPrefix(path, "<frozen "); ok {
 		top, _, _ := strings.Cut(strings.TrimSuffix(name, ">"), ".")
-		return top // importlib for <frozen importlib._bootstrap>
+		return top
 	}
-	rest := path
-	if _, after, ok := strings.Cut(path, "/site-packages/"); ok {
-		rest = after
-	} else if _, after, ok := strings.Cut(path, "/dist-packages/"); ok {
-		rest = after
-	} else if loc := pythonStdlib.FindStringIndex(path); loc != nil {
+	rest, found := "", false
+	for _, dir := range packageDirs {
+		if _, rest, found = strings.Cut(path, dir); found {
+			break
+		}
+	}
+	if !found {
+		loc := pythonStdlib.FindStringIndex(path)
+		if loc == nil {
+			return ""
+		}
 		rest = path[loc[1]:]
 	}
 	top, _, _ := strings.Cut(rest, "/")
@@ -385,11 +393,15 @@ func collapseLibraryFrames(lines []string) []string {
 		var pkgs []string
 		for i < len(lines) {
 			m := childFrame.FindStringSubmatch(lines[i])
-			if m == nil || !libraryFrame(m[1]) {
+			if m == nil {
+				break
+			}
+			p := libraryPackage(m[1])
+			if p == "" {
 				break
 			}
 			frames++
-			if p := libraryPackage(m[1]); !slices.Contains(pkgs, p) {
+			if !slices.Contains(pkgs, p) {
 				pkgs = append(pkgs, p)
 			}
 			i = frameEnd(lines, i)
